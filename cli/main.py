@@ -1,0 +1,44 @@
+"""The ``veracity`` command group."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from cli.exit_codes import ExitCode
+from veracity import __version__
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "--version", prog_name="veracity")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+def cli(verbose: int) -> None:
+    """Veracity: is this photo, video or voice recording what it claims to be?
+
+    Exit codes are the same for every command: 0 ok, 1 findings at or above the
+    threshold, 2 usage error or unreadable input, 3 report not written,
+    4 weight integrity failure, 70 internal error.
+    """
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _register() -> None:
+    from cli.verify import verify
+
+    cli.add_command(verify)
+
+
+_register()
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="veracity", standalone_mode=True)
+    except Exception as exc:  # pragma: no cover - the last line of defence
+        click.echo(f"Error: internal error: {exc!r} (please report this)", err=True)
+        sys.exit(ExitCode.INTERNAL)

@@ -1,0 +1,66 @@
+"""Options shared by several commands, defined once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def output_options(formats: tuple[str, ...]) -> Callable[[F], F]:
+    """``--format``, ``-o/--output`` and ``--force``."""
+
+    def decorator(func: F) -> F:
+        func = click.option(
+            "--force", is_flag=True, help="Overwrite the --output file if it exists."
+        )(func)
+        func = click.option(
+            "-o",
+            "--output",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Write the report to FILE (atomically) instead of stdout.",
+        )(func)
+        func = click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(formats),
+            default=formats[0],
+            show_default=True,
+            help="Report format.",
+        )(func)
+        return func
+
+    return decorator
+
+
+def trust_options(func: F) -> F:
+    """Trust anchors, allowed signers, config file and network policy."""
+    func = click.option(
+        "--allow-network",
+        is_flag=True,
+        default=None,
+        help="Allow fetching remote manifests and OCSP responses (off by default).",
+    )(func)
+    func = click.option(
+        "--config",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        envvar="VERACITY_CONFIG",
+        help="TOML config file with a [trust] table (also $VERACITY_CONFIG).",
+    )(func)
+    func = click.option(
+        "--allowed-signers",
+        multiple=True,
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="PEM file of signer certificates to accept as trusted (repeatable).",
+    )(func)
+    func = click.option(
+        "--trust-anchors",
+        multiple=True,
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="PEM file of trust anchor (root) certificates (repeatable).",
+    )(func)
+    return func

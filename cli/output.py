@@ -1,0 +1,99 @@
+"""Writing reports: stdout or an atomically written file; JSON envelopes; safe text."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from veracity import TOOL_NAME, __version__
+from veracity.errors import OutputError
+
+SCHEMA_VERSION = "1.0"
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe_text(value: object) -> str:
+    """Untrusted text for a terminal: control and bidi-override characters replaced."""
+    return _CONTROL.sub("\ufffd", str(value))
+
+
+def envelope(command: str, results: list[dict[str, Any]], errors: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": TOOL_NAME, "version": __version__},
+        "command": command,
+        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "results": results,
+        "errors": errors,
+    }
+
+
+def check_output_path(output: Path | None, force: bool) -> None:
+    """Refuse early (before any work) to overwrite an existing report."""
+    if output is None:
+        return
+    if output.exists() and not force:
+        raise click.UsageError(f"{output} exists; use --force to overwrite it")
+    if output.is_dir():
+        raise click.UsageError(f"{output} is a directory")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and an atomic rename."""
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise OutputError(f"cannot write report: {exc.strerror}", path=str(path)) from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"cannot write report: {exc.strerror}", path=str(path)) from exc
+
+
+def emit(text: str, output: Path | None) -> None:
+    if output is None:
+        click.echo(text, nl=not text.endswith("\n"))
+    else:
+        write_atomic(output, text if text.endswith("\n") else text + "\n")
+
+
+def to_json(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def use_rich(output: Path | None) -> bool:
+    """Rich styling only for a terminal, and never with NO_COLOR set."""
+    return output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def render_lines(lines: Iterable[tuple[str, str]], output: Path | None) -> None:
+    """Print ``(style, text)`` lines: styled on a terminal, plain elsewhere.
+
+    Text is passed to rich as ``Text`` objects, never parsed as markup, so strings
+    from media cannot inject styles or links.
+    """
+    items = [(style, safe_text(text)) for style, text in lines]
+    if use_rich(output):
+        from rich.console import Console
+        from rich.text import Text
+
+        console = Console(highlight=False, soft_wrap=True)
+        for style, text in items:
+            console.print(Text(text, style=style or ""))
+    else:
+        emit("\n".join(text for _, text in items) + "\n", output)
