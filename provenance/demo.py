@@ -187,12 +187,24 @@ def manifest_definition(
     software_agent: str = "Veracity demo signer",
     training_mining: str | None = None,
     extra_assertions: list[dict[str, Any]] | None = None,
+    parent_ingredient_id: str | None = None,
 ) -> dict[str, Any]:
-    """A manifest definition for ``c2pa.Builder`` with one action."""
+    """A manifest definition for ``c2pa.Builder`` with one action.
+
+    For an edit, ``parent_ingredient_id`` is the ``instance_id`` given to the parent
+    ingredient; the ``c2pa.opened`` action that starts the edit refers to it.
+    """
     act: dict[str, Any] = {"action": action, "softwareAgent": {"name": software_agent}}
     if source_type:
         act["digitalSourceType"] = IPTC + source_type
-    assertions: list[dict[str, Any]] = [{"label": "c2pa.actions", "data": {"actions": [act]}}]
+    actions = [act]
+    if action not in ("c2pa.created", "c2pa.opened"):
+        # A manifest's first action must be c2pa.created or c2pa.opened.
+        opened: dict[str, Any] = {"action": "c2pa.opened", "softwareAgent": {"name": software_agent}}
+        if parent_ingredient_id:
+            opened["parameters"] = {"ingredientIds": [parent_ingredient_id]}
+        actions.insert(0, opened)
+    assertions: list[dict[str, Any]] = [{"label": "c2pa.actions", "data": {"actions": actions}}]
     if training_mining:
         entries = {
             key: {"use": training_mining}
