@@ -126,6 +126,17 @@ def xmp_packets(path: Path, size: int) -> list[bytes]:
     return packets
 
 
+def image_xmp_packets(img: Image.Image) -> list[bytes]:
+    """XMP that Pillow decoded (e.g. a compressed PNG iTXt chunk a byte scan misses)."""
+    out = []
+    for value in (img.info.get("xmp"), getattr(img, "text", {}).get("XML:com.adobe.xmp")):
+        if isinstance(value, str):
+            value = value.encode("utf-8", "replace")
+        if isinstance(value, bytes) and len(value) <= MAX_XMP_PACKET:
+            out += [m.group(0) for m in _XMP_RE.finditer(value)] or [value]
+    return out
+
+
 def _source_type_signal(value: str, source: str) -> Signal:
     name = source_type_name(value) or value
     if name in AI_SOURCE_TYPES:

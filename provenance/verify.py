@@ -95,7 +95,10 @@ def verify_file(path: Path, options: VerifyOptions | None = None) -> VerifyResul
             image = open_image(path, max_pixels=opts.max_pixels)
         report = read_c2pa(path, media.mime if media.label != "unknown" else None, opts.trust)
         if opts.signals:
-            signals += sig.xmp_signals(sig.xmp_packets(path, check.size))
+            packets = sig.xmp_packets(path, check.size)
+            if image is not None:
+                packets += sig.image_xmp_packets(image)
+            signals += sig.xmp_signals(packets)
             if image is not None:
                 signals += sig.exif_signals(image)
                 if media.mime == "image/png":
