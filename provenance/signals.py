@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from provenance import watermark
-from provenance.manifest import AI_SOURCE_TYPES, COMPOSITE_TYPES, source_type_name
+from provenance.manifest import ALGORITHMIC_SOURCE_TYPES, AI_SOURCE_TYPES, COMPOSITE_TYPES, source_type_name
 
 XMP_HEAD_BYTES = 16 * 1024 * 1024
 XMP_TAIL_BYTES = 4 * 1024 * 1024
@@ -141,9 +141,10 @@ def _source_type_signal(value: str, source: str) -> Signal:
     name = source_type_name(value) or value
     if name in AI_SOURCE_TYPES:
         suggests = "composite-with-ai" if name in COMPOSITE_TYPES else "ai-generated"
-        if name == "algorithmicallyEnhanced":
-            suggests = "ai-edited"
         explanation = f"IPTC digital source type {name}: {AI_SOURCE_TYPES[name]}."
+    elif name in ALGORITHMIC_SOURCE_TYPES:
+        suggests = "none"
+        explanation = f"IPTC digital source type {name}: {ALGORITHMIC_SOURCE_TYPES[name]} (not generative AI)."
     elif name in ("digitalCapture", "computationalCapture", "negativeFilm", "positiveFilm", "print"):
         suggests = "camera"
         explanation = f"IPTC digital source type {name}: the metadata claims a capture, not generation."

@@ -88,6 +88,13 @@ def verify_file(path: Path, options: VerifyOptions | None = None) -> VerifyResul
         return _error_result(path, exc, start)
     warnings = [check.extension_mismatch] if check.extension_mismatch else []
     media = check.media
+    if media.family == "manifest":
+        exc = InputError(
+            "a bare C2PA manifest store has no asset to validate against: verify the asset, "
+            "with this file beside it as its sidecar",
+            path=str(path),
+        )
+        return _error_result(path, exc, start, media_type=media.mime, size=check.size)
     signals: list[sig.Signal] = []
     image = None
     try:

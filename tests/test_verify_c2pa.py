@@ -65,8 +65,9 @@ def test_manifest_summary_fields(sign, tmp_path, anchored, pki):
     ("source_type", "action", "verdict"),
     [
         ("trainedAlgorithmicMedia", "c2pa.created", "ai-generated"),
-        ("algorithmicMedia", "c2pa.created", "ai-generated"),
+        ("algorithmicMedia", "c2pa.created", "none"),
         ("compositeWithTrainedAlgorithmicMedia", "c2pa.edited", "composite-with-ai"),
+        ("compositeSynthetic", "c2pa.created", "composite-with-ai"),
         ("trainedAlgorithmicMedia", "c2pa.edited", "ai-edited"),
         ("digitalCapture", "c2pa.created", "none"),
         ("minorHumanEdits", "c2pa.edited", "none"),
