@@ -15,9 +15,7 @@ def output_options(formats: tuple[str, ...]) -> Callable[[F], F]:
     """``--format``, ``-o/--output`` and ``--force``."""
 
     def decorator(func: F) -> F:
-        func = click.option(
-            "--force", is_flag=True, help="Overwrite the --output file if it exists."
-        )(func)
+        func = click.option("--force", is_flag=True, help="Overwrite the --output file if it exists.")(func)
         func = click.option(
             "-o",
             "--output",

@@ -31,7 +31,7 @@ def envelope(command: str, results: list[dict[str, Any]], errors: list[dict[str,
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": TOOL_NAME, "version": __version__},
         "command": command,
-        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "results": results,
         "errors": errors,
     }

@@ -24,7 +24,9 @@ def open_image(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS, load: bool =
         try:
             img = Image.open(path)
         except Image.DecompressionBombError as exc:
-            raise TooLargeError(f"image dimensions are too large to decode safely ({exc})", path=str(path)) from None
+            raise TooLargeError(
+                f"image dimensions are too large to decode safely ({exc})", path=str(path)
+            ) from None
         except UnidentifiedImageError:
             raise InputError("not a decodable image", path=str(path)) from None
         except OSError as exc:

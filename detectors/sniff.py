@@ -154,9 +154,7 @@ def check_file(path: Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> FileCheck
     if st.st_size == 0:
         raise InputError("empty file (0 bytes)", path=str(path))
     if st.st_size > max_bytes:
-        raise TooLargeError(
-            f"file is {st.st_size} bytes, over the {max_bytes}-byte limit", path=str(path)
-        )
+        raise TooLargeError(f"file is {st.st_size} bytes, over the {max_bytes}-byte limit", path=str(path))
     try:
         with path.open("rb") as fh:
             head = fh.read(HEAD_BYTES)

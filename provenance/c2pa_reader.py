@@ -114,9 +114,7 @@ def read_c2pa(path: Path, mime: str | None, trust: TrustConfig) -> C2paReport:
                 if sidecar is None:
                     return C2paReport("absent", "no C2PA manifest in the file", **base)
                 if sidecar.stat().st_size > MAX_SIDECAR_BYTES:
-                    return C2paReport(
-                        "error", "sidecar manifest is too large", sidecar=str(sidecar), **base
-                    )
+                    return C2paReport("error", "sidecar manifest is too large", sidecar=str(sidecar), **base)
                 fh.seek(0)
                 source = "sidecar"
                 reader = _read(fh, mime, trust, sidecar.read_bytes())
@@ -172,4 +170,3 @@ def read_c2pa(path: Path, mime: str | None, trust: TrustConfig) -> C2paReport:
         active_manifest=summary,
         **base,
     )
-

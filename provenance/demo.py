@@ -135,7 +135,7 @@ def make_pki(
 
     ``signer_not_before``/``signer_not_after`` let tests make an expired signer.
     """
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     root_key = ec.generate_private_key(ec.SECP256R1())
     int_key = ec.generate_private_key(ec.SECP256R1())
     sig_key = ec.generate_private_key(ec.SECP256R1())

@@ -35,6 +35,11 @@ TRUST_ONLY_FAILURES = {
 MAX_INGREDIENT_DEPTH = 16
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (the input is untrusted)."""
+    return value if isinstance(value, dict) else {}
+
+
 def _text(value: Any, limit: int = 2000) -> str | None:
     """A string from untrusted data, trimmed; None for anything else."""
     if value is None:
@@ -268,13 +273,13 @@ def _actions(manifest: dict[str, Any]) -> list[Action]:
         if not (label == "c2pa.actions" or label.startswith("c2pa.actions.")):
             continue
         data = assertion.get("data")
-        for act in (data or {}).get("actions") or [] if isinstance(data, dict) else []:
+        for act in _dict(data).get("actions") or []:
             if not isinstance(act, dict):
                 continue
             agent = act.get("softwareAgent")
             if isinstance(agent, dict):
                 agent = " ".join(str(agent[k]) for k in ("name", "version") if agent.get(k))
-            params = act.get("parameters") if isinstance(act.get("parameters"), dict) else {}
+            params = _dict(act.get("parameters"))
             out.append(
                 Action(
                     action=_text(act.get("action"), 200) or "unknown",
@@ -332,9 +337,8 @@ def _training_mining(manifest: dict[str, Any]) -> list[TrainingMining]:
         if base not in ("c2pa.training-mining", "cawg.training-mining"):
             continue
         data = assertion.get("data")
-        raw = data.get("entries") if isinstance(data, dict) else None
         entries: dict[str, dict[str, str | None]] = {}
-        for key, value in (raw or {}).items() if isinstance(raw, dict) else []:
+        for key, value in _dict(_dict(data).get("entries")).items():
             if isinstance(value, dict):
                 entries[_text(key, 200) or "?"] = {
                     "use": _text(value.get("use"), 100),
@@ -352,10 +356,10 @@ def _identities(manifest: dict[str, Any], entries: list[StatusEntry]) -> list[Id
         label = str(assertion.get("label", ""))
         if not label.startswith("cawg.identity"):
             continue
-        data = assertion.get("data") if isinstance(assertion.get("data"), dict) else {}
-        payload = data.get("signer_payload") if isinstance(data.get("signer_payload"), dict) else {}
+        data = _dict(assertion.get("data"))
+        payload = _dict(data.get("signer_payload"))
         who: list[str] = []
-        sig = data.get("signature_info") if isinstance(data.get("signature_info"), dict) else {}
+        sig = _dict(data.get("signature_info"))
         for key in ("common_name", "issuer"):
             if sig.get(key):
                 who.append(f"{key.replace('_', ' ')}: {_text(sig[key], 200)}")
@@ -365,10 +369,15 @@ def _identities(manifest: dict[str, Any], entries: list[StatusEntry]) -> list[Id
                 provider = ident.get("provider", {})
                 pname = provider.get("name") if isinstance(provider, dict) else None
                 kind = _text(ident.get("type"), 100) or "identity"
-                who.append(f"{kind}: {_text(name, 200) or '(unnamed)'}" + (f" via {_text(pname, 200)}" if pname else ""))
+                who.append(
+                    f"{kind}: {_text(name, 200) or '(unnamed)'}"
+                    + (f" via {_text(pname, 200)}" if pname else "")
+                )
         codes = tuple(e.code for e in entries if e.url and label in e.url and e.code.startswith("cawg."))
         failures = [
-            e.code for e in entries if e.kind == "failure" and e.url and label in e.url and e.code.startswith("cawg.")
+            e.code
+            for e in entries
+            if e.kind == "failure" and e.url and label in e.url and e.code.startswith("cawg.")
         ]
         if any(c not in TRUST_ONLY_FAILURES for c in failures):
             status = "invalid"
@@ -401,9 +410,9 @@ def _signer(manifest: dict[str, Any], cr: dict[str, Any] | None) -> Signer | Non
     info = manifest.get("signature_info")
     if not isinstance(info, dict):
         return None
-    sig = (cr or {}).get("signature") if isinstance((cr or {}).get("signature"), dict) else {}
-    cert = sig.get("certificateInfo") if isinstance(sig.get("certificateInfo"), dict) else {}
-    validity = cert.get("validity") if isinstance(cert.get("validity"), dict) else {}
+    sig = _dict(_dict(cr).get("signature"))
+    cert = _dict(sig.get("certificateInfo"))
+    validity = _dict(cert.get("validity"))
     return Signer(
         organization=_text(info.get("issuer"), 300),
         common_name=_text(info.get("common_name"), 300),
@@ -419,11 +428,11 @@ def _signer(manifest: dict[str, Any], cr: dict[str, Any] | None) -> Signer | Non
 def _signing_time(
     manifest: dict[str, Any], cr: dict[str, Any] | None, entries: list[StatusEntry]
 ) -> SigningTime:
-    info = manifest.get("signature_info") if isinstance(manifest.get("signature_info"), dict) else {}
+    info = _dict(manifest.get("signature_info"))
     when = _text(info.get("time"), 60)
-    sig = (cr or {}).get("signature") if isinstance((cr or {}).get("signature"), dict) else {}
-    tsi = sig.get("timeStampInfo") if isinstance(sig.get("timeStampInfo"), dict) else {}
-    tsa_cert = tsi.get("certificateInfo") if isinstance(tsi.get("certificateInfo"), dict) else {}
+    sig = _dict(_dict(cr).get("signature"))
+    tsi = _dict(sig.get("timeStampInfo"))
+    tsa_cert = _dict(tsi.get("certificateInfo"))
     authority = _dn(tsa_cert.get("subject")).get("CN")
     label = str(manifest.get("label", ""))
     codes = {e.code for e in entries if e.url is None or label in (e.url or "")}
@@ -461,7 +470,7 @@ def summarize(
     _seen: frozenset[str] = frozenset(),
 ) -> ManifestSummary | None:
     """Summarize manifest ``label`` (the active one by default) with its ingredient tree."""
-    manifests = store.get("manifests") if isinstance(store.get("manifests"), dict) else {}
+    manifests = _dict(store.get("manifests"))
     label = label or store.get("active_manifest")
     if not isinstance(label, str) or label not in manifests:
         return None
@@ -485,9 +494,7 @@ def summarize(
             and child_label != label
             and _depth < MAX_INGREDIENT_DEPTH
         ):
-            child = summarize(
-                store, crjson, child_label, _depth=_depth + 1, _seen=_seen | {label}
-            )
+            child = summarize(store, crjson, child_label, _depth=_depth + 1, _seen=_seen | {label})
         if child is not None:
             inherited += list(child.ai.evidence) + list(child.ai.inherited)
         ing_entries = status_entries(

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from provenance import watermark
-from provenance.manifest import ALGORITHMIC_SOURCE_TYPES, AI_SOURCE_TYPES, COMPOSITE_TYPES, source_type_name
+from provenance.manifest import AI_SOURCE_TYPES, ALGORITHMIC_SOURCE_TYPES, COMPOSITE_TYPES, source_type_name
 
 XMP_HEAD_BYTES = 16 * 1024 * 1024
 XMP_TAIL_BYTES = 4 * 1024 * 1024
@@ -144,7 +144,9 @@ def _source_type_signal(value: str, source: str) -> Signal:
         explanation = f"IPTC digital source type {name}: {AI_SOURCE_TYPES[name]}."
     elif name in ALGORITHMIC_SOURCE_TYPES:
         suggests = "none"
-        explanation = f"IPTC digital source type {name}: {ALGORITHMIC_SOURCE_TYPES[name]} (not generative AI)."
+        explanation = (
+            f"IPTC digital source type {name}: {ALGORITHMIC_SOURCE_TYPES[name]} (not generative AI)."
+        )
     elif name in ("digitalCapture", "computationalCapture", "negativeFilm", "positiveFilm", "print"):
         suggests = "camera"
         explanation = f"IPTC digital source type {name}: the metadata claims a capture, not generation."
@@ -216,7 +218,9 @@ def exif_signals(img: Image.Image) -> list[Signal]:
     if make or model:
         value = _trim(" ".join(str(v) for v in (make, model) if v), 300)
         out.append(
-            Signal("exif", "EXIF Make/Model", value, "camera", f"The metadata names a capture device: {value!r}.")
+            Signal(
+                "exif", "EXIF Make/Model", value, "camera", f"The metadata names a capture device: {value!r}."
+            )
         )
     try:
         comment = exif.get_ifd(EXIF_IFD).get(EXIF_USER_COMMENT)

@@ -58,7 +58,9 @@ class VerifyResult:
             "reason": self.reason,
             "media_type": self.media_type,
             "size": self.size,
-            "ai": manifest.ai.as_dict() if manifest else {"verdict": "none", "declared": False, "evidence": [], "inherited": []},
+            "ai": manifest.ai.as_dict()
+            if manifest
+            else {"verdict": "none", "declared": False, "evidence": [], "inherited": []},
             "c2pa": self.c2pa.as_dict() if self.c2pa else None,
             "signals": [s.as_dict() for s in self.signals],
             "warnings": list(self.warnings),
@@ -89,12 +91,12 @@ def verify_file(path: Path, options: VerifyOptions | None = None) -> VerifyResul
     warnings = [check.extension_mismatch] if check.extension_mismatch else []
     media = check.media
     if media.family == "manifest":
-        exc = InputError(
+        bare = InputError(
             "a bare C2PA manifest store has no asset to validate against: verify the asset, "
             "with this file beside it as its sidecar",
             path=str(path),
         )
-        return _error_result(path, exc, start, media_type=media.mime, size=check.size)
+        return _error_result(path, bare, start, media_type=media.mime, size=check.size)
     signals: list[sig.Signal] = []
     image = None
     try:
@@ -115,9 +117,7 @@ def verify_file(path: Path, options: VerifyOptions | None = None) -> VerifyResul
     except VeracityError as exc:
         return _error_result(path, exc, start, media_type=media.mime, size=check.size)
     except OSError as exc:
-        return _error_result(
-            path, InputError(f"cannot read: {exc.strerror or exc}", path=str(path)), start
-        )
+        return _error_result(path, InputError(f"cannot read: {exc.strerror or exc}", path=str(path)), start)
     finally:
         if image is not None:
             image.close()

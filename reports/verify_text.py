@@ -116,7 +116,10 @@ def result_lines(r: VerifyResult) -> Iterator[tuple[str, str]]:
             yield (ai_style, f"  AI: {AI_WORDS[m.ai.verdict]}")
             for ev in m.ai.evidence:
                 agent = f" by {ev.software_agent}" if ev.software_agent else ""
-                yield ("", f"    evidence: {ev.action} with {source_type_name(ev.digital_source_type)}{agent}")
+                yield (
+                    "",
+                    f"    evidence: {ev.action} with {source_type_name(ev.digital_source_type)}{agent}",
+                )
             if m.ai.inherited:
                 yield ("", f"    {len(m.ai.inherited)} AI marker(s) in ingredient manifests")
             yield from _manifest_lines(m, "  ")

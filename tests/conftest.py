@@ -71,7 +71,9 @@ def make_wav(seconds: float = 0.5, rate: int = 16000) -> bytes:
         w.setsampwidth(2)
         w.setframerate(rate)
         n = int(seconds * rate)
-        w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 220 * i / rate))) for i in range(n)))
+        w.writeframes(
+            b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 220 * i / rate))) for i in range(n))
+        )
     return buf.getvalue()
 
 
@@ -105,9 +107,13 @@ MEDIA: dict[str, tuple[str, Callable[[], bytes]]] = {
 def sign(pki: demo.DemoPKI) -> Callable[..., bytes]:
     """sign(ext, source_type=..., pki=..., **kw) -> signed bytes of a fresh asset."""
 
-    def _sign(ext: str, source_type: str | None = "digitalCapture", signer: demo.DemoPKI | None = None, **kw: Any) -> bytes:
+    def _sign(
+        ext: str, source_type: str | None = "digitalCapture", signer: demo.DemoPKI | None = None, **kw: Any
+    ) -> bytes:
         mime, make = MEDIA[ext]
-        definition = demo.manifest_definition(f"fixture.{ext}", mime, source_type=source_type, **kw.pop("definition", {}))
+        definition = demo.manifest_definition(
+            f"fixture.{ext}", mime, source_type=source_type, **kw.pop("definition", {})
+        )
         signed, _ = demo.sign_bytes(signer or pki, make(), mime, definition, **kw)
         return signed
 
@@ -137,4 +143,4 @@ def verify_schema() -> Callable[[dict[str, Any]], None]:
 
 
 def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)

@@ -23,7 +23,10 @@ def _huge_png(path: Path, width: int = 100_000, height: int = 100_000) -> None:
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     path.write_bytes(
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + chunk(b"IEND", b"")
     )
 
 
@@ -73,7 +76,9 @@ def test_python_dash_m_cli_works():
     assert __version__ in proc.stdout
 
 
-def test_bad_inputs_each_get_an_error_and_the_rest_still_verify(run, bad_files, sign, tmp_path, verify_schema):
+def test_bad_inputs_each_get_an_error_and_the_rest_still_verify(
+    run, bad_files, sign, tmp_path, verify_schema
+):
     good = tmp_path / "good.jpg"
     good.write_bytes(sign("jpg"))
     names = list(bad_files)
@@ -90,7 +95,7 @@ def test_bad_inputs_each_get_an_error_and_the_rest_still_verify(run, bad_files, 
         assert r["state"] == "error", name
         assert EXPECTED_REASON[name] in r["reason"], (name, r["reason"])
     assert sorted(e["path"] for e in doc["errors"]) == sorted(str(p) for p in bad_files.values())
-    for name, path in bad_files.items():
+    for path in bad_files.values():
         assert f"Error: {path}: " in result.stderr
 
 
@@ -113,7 +118,12 @@ def test_exit_codes(run, sign, tmp_path, pki_dir):
     assert run("verify", str(invalid)).exit_code == 1
     assert run("verify", str(valid), "--require", "trusted").exit_code == 1
     assert run("verify", str(valid), "--require", "valid").exit_code == 0
-    assert run("verify", str(valid), "--require", "trusted", "--trust-anchors", str(pki_dir / "root.pem")).exit_code == 0
+    assert (
+        run(
+            "verify", str(valid), "--require", "trusted", "--trust-anchors", str(pki_dir / "root.pem")
+        ).exit_code
+        == 0
+    )
     assert run("verify", str(absent), "--require", "valid").exit_code == 1
     assert run("verify", str(invalid), str(tmp_path / "nope.jpg")).exit_code == 2  # 2 wins over 1
     assert run("verify").exit_code == 2  # usage

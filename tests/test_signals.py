@@ -108,7 +108,7 @@ def test_exif_software_make_model(tmp_path):
 def _watermarked(message_bits, size=(384, 512)):
     rgb = picture(size[1], size[0], seed=7)
     bgr = watermark.encode(np.ascontiguousarray(rgb[:, :, ::-1]), message_bits)
-    return bgr[:, :, ::-1].clip(0, 255).astype(np.uint8)
+    return np.ascontiguousarray(bgr[:, :, ::-1])
 
 
 def test_stable_diffusion_watermark_detected_in_png(tmp_path):

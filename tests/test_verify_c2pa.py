@@ -85,13 +85,23 @@ def test_edited_with_ingredients_tree(pki, sign, tmp_path, anchored):
     parent = sign("jpg", source_type="trainedAlgorithmicMedia")
     plain = encode_image(picture(seed=5), "JPEG")
     definition = demo.manifest_definition(
-        "edited.jpg", "image/jpeg", action="c2pa.edited", source_type=None, parent_ingredient_id="xmp:iid:parent-1"
+        "edited.jpg",
+        "image/jpeg",
+        action="c2pa.edited",
+        source_type=None,
+        parent_ingredient_id="xmp:iid:parent-1",
     )
     ingredients = [
-        (parent, "image/jpeg", {"title": "parent.jpg", "relationship": "parentOf", "instance_id": "xmp:iid:parent-1"}),
+        (
+            parent,
+            "image/jpeg",
+            {"title": "parent.jpg", "relationship": "parentOf", "instance_id": "xmp:iid:parent-1"},
+        ),
         (plain, "image/jpeg", {"title": "plain.jpg", "relationship": "componentOf"}),
     ]
-    signed, _ = demo.sign_bytes(pki, encode_image(picture(seed=9), "JPEG"), "image/jpeg", definition, ingredients=ingredients)
+    signed, _ = demo.sign_bytes(
+        pki, encode_image(picture(seed=9), "JPEG"), "image/jpeg", definition, ingredients=ingredients
+    )
     path = tmp_path / "edited.jpg"
     path.write_bytes(signed)
     result = _verify(path, anchored)
@@ -133,13 +143,15 @@ def test_expired_certificate_is_invalid(sign, tmp_path):
     # The SDK refuses to sign with an expired certificate, so sign with one that
     # expires two seconds later, then verify after it has expired (no time-stamp
     # proves the earlier signing time).
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     expiring = demo.make_pki(
-        "Expiring Org", signer_not_before=now - dt.timedelta(days=30), signer_not_after=now + dt.timedelta(seconds=2)
+        "Expiring Org",
+        signer_not_before=now - dt.timedelta(days=30),
+        signer_not_after=now + dt.timedelta(seconds=2),
     )
     path = tmp_path / "expired.jpg"
     path.write_bytes(sign("jpg", signer=expiring))
-    time.sleep(max(0.0, (now + dt.timedelta(seconds=3) - dt.datetime.now(dt.timezone.utc)).total_seconds()))
+    time.sleep(max(0.0, (now + dt.timedelta(seconds=3) - dt.datetime.now(dt.UTC)).total_seconds()))
     result = _verify(path)
     assert result.state == "invalid"
     assert "signingCredential.expired" in result.c2pa.failure_codes

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Set up Veracity on a fresh Debian machine with Python 3.11 (run as root for the
+# Debian packages), then verify the sample media it makes. Safe to run again.
+#
+#   bash scripts/setup.sh            # set up, make samples/, verify them
+#   bash scripts/setup.sh --no-demo  # set up only (what CI does)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+demo=1
+[ "${1:-}" = "--no-demo" ] && demo=0
+PYTHON=${PYTHON:-python3}
+
+# Debian packages: venv support for Debian's own Python.
+if ! "$PYTHON" -c "import ensurepip, venv" >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
+    else
+        echo "setup: $PYTHON lacks venv/ensurepip; install python3-venv (as root)" >&2
+        exit 1
+    fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
+"${PIP[@]}" install --upgrade "pip>=25.1"
+# The project, its dev group (pytest, jsonschema, ruff, mypy, PyAV), then the
+# packages that pin old versions of what we do not use and so go in with --no-deps.
+"${PIP[@]}" install -e . --group dev
+"${PIP[@]}" install --no-deps "invisible-watermark==0.2.0"
+
+if [ "$demo" = 1 ]; then
+    rm -rf samples
+    .venv/bin/python scripts/make_samples.py samples
+    set +e
+    .venv/bin/veracity verify --trust-anchors samples/pki/root.pem samples/*.jpg samples/*.png
+    code=$?
+    set -e
+    echo "veracity verify exited $code (1 = a file failed validation: samples/tampered-after-signing.jpg does, by design)"
+fi
