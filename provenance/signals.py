@@ -296,6 +296,8 @@ def _looks_like_json(text: str) -> bool:
 
 
 def watermark_signals(img: Image.Image) -> list[Signal]:
+    if img.mode in ("P", "PA"):  # palette with transparency: go through RGBA, as Pillow advises
+        img = img.convert("RGBA")
     rgb = np.asarray(img.convert("RGB"))
     out = []
     for result in watermark.detect(rgb):
