@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -34,7 +34,6 @@ class C2paReport:
     active_manifest: ManifestSummary | None = None
     sdk_error: str | None = None
     trust_anchors_configured: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def failure_codes(self) -> list[str]:

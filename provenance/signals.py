@@ -261,14 +261,14 @@ def png_text_signals(img: Image.Image) -> list[Signal]:
                     f"{PNG_AI_KEYS[low]} written by a generative tool.",
                 )
             )
-        elif low in ("software", "source") and _ai_tool(str(value)):
+        elif low in ("software", "source") and (tool := _ai_tool(str(value))):
             out.append(
                 Signal(
                     "png-text",
                     f"PNG text chunk {str(key)[:80]!r}",
                     sval,
                     "ai-tool",
-                    f"Written by a generative AI tool ({_ai_tool(str(value))}).",
+                    f"Written by a generative AI tool ({tool}).",
                 )
             )
         elif low == "comment" and _looks_like_json(str(value)) and '"steps"' in str(value).lower():

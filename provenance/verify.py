@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,8 +13,6 @@ from provenance import signals as sig
 from provenance.c2pa_reader import C2paReport, read_c2pa
 from provenance.trust import TrustConfig
 from veracity.errors import InputError, VeracityError
-
-log = logging.getLogger(__name__)
 
 REQUIRE_LEVELS = {"valid": ("valid", "trusted"), "trusted": ("trusted",)}
 

@@ -13,7 +13,6 @@ is used to embed marks in fixtures and to cross-check the decoder.
 from __future__ import annotations
 
 import importlib.util
-import logging
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -23,8 +22,6 @@ from typing import Any
 import cv2
 import numpy as np
 import pywt
-
-log = logging.getLogger(__name__)
 
 SD_V1_MESSAGE = b"StableDiffusionV1"
 SDXL_BITS = tuple(int(b) for b in "101100111110110010010000011110111011000110011110")
