@@ -28,9 +28,13 @@ def cli(verbose: int) -> None:
 
 
 def _register() -> None:
+    from cli.evaluate import evaluate
+    from cli.face import face
     from cli.verify import verify
+    from cli.weights import weights
 
-    cli.add_command(verify)
+    for command in (verify, face, evaluate, weights):
+        cli.add_command(command)
 
 
 _register()

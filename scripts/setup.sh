@@ -27,10 +27,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
 "${PIP[@]}" install --upgrade "pip>=25.1"
-# The project, its dev group (pytest, jsonschema, ruff, mypy, PyAV), then the
-# packages that pin old versions of what we do not use and so go in with --no-deps.
-"${PIP[@]}" install -e . --group dev
-"${PIP[@]}" install --no-deps "invisible-watermark==0.2.0"
+# The project with its training extra and dev group (pytest, jsonschema, ruff, mypy),
+# then the packages that pin old versions of what we do not use (--no-deps).
+"${PIP[@]}" install -e ".[train]" --group dev
+"${PIP[@]}" install --no-deps "invisible-watermark==0.2.0" "facenet-pytorch==2.6.0"
 
 if [ "$demo" = 1 ]; then
     rm -rf samples

@@ -144,3 +144,37 @@ def verify_schema() -> Callable[[dict[str, Any]], None]:
 
 def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def make_video(
+    fmt: str = "mp4",
+    codec: str = "libx264",
+    frames: int = 12,
+    size: tuple[int, int] = (96, 64),
+    rate: int = 6,
+    draw: Callable[[int], np.ndarray] | None = None,
+) -> bytes:
+    """A short video made with PyAV; ``draw(i)`` gives frame i (RGB, size[1]×size[0])."""
+    import av
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format=fmt) as container:
+        stream = container.add_stream(codec, rate=rate)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for i in range(frames):
+            img = draw(i) if draw else picture(size[0], size[1], seed=i)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buf.getvalue()
+
+
+VIDEO_FORMATS = {  # extension: (container format, codec)
+    "mp4": ("mp4", "libx264"),
+    "mov": ("mov", "libx264"),
+    "mkv": ("matroska", "libx264"),
+    "webm": ("webm", "libvpx"),
+    "avi": ("avi", "mpeg4"),
+}

@@ -1,0 +1,112 @@
+"""``veracity evaluate``: measure a detector on a labelled set of files."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from cli.exit_codes import ExitCode, combine
+from cli.options import output_options
+from cli.output import check_output_path, emit, envelope, render_lines, to_json
+from veracity.errors import ConfigError, OutputError
+
+log = logging.getLogger(__name__)
+
+
+@click.command()
+@click.argument("labels", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--detector", type=click.Choice(["face"]), required=True, help="Which detector to measure.")
+@output_options(("text", "json"))
+@click.option(
+    "--fps",
+    type=click.FloatRange(min=0.01, max=60),
+    default=2.0,
+    show_default=True,
+    help="Video frames sampled per second.",
+)
+@click.option("--max-frames", type=click.IntRange(min=1, max=10000), default=60, show_default=True)
+@click.option("--weights", "weights_name", help="Use the weights with this name.")
+def evaluate(
+    labels: Path,
+    detector: str,
+    fmt: str,
+    output: Path | None,
+    force: bool,
+    fps: float,
+    max_frames: int,
+    weights_name: str | None,
+) -> None:
+    """Run a detector over LABELS (a CSV with path,label columns; label real or fake;
+    paths relative to the CSV) and report AUC, EER and TPR at 1/5/10 % FPR.
+
+    Abstained and unreadable files are listed and counted (n_abstained), not dropped;
+    the metrics use the scored files. Exit 0 on success, 2 when the CSV or a file
+    could not be used (the report is still written), 4 on a weight integrity failure.
+    """
+    from cli.face import load_face_analyzer
+    from detectors.evaluation import Outcome, read_labels
+    from detectors.evaluation import evaluate as run_eval
+    from detectors.face import FaceOptions
+
+    check_output_path(output, force)
+    try:
+        rows, row_errors = read_labels(labels)
+    except ConfigError as exc:
+        raise click.UsageError(exc.one_line()) from exc
+    analyzer = load_face_analyzer(weights_name, FaceOptions(fps=fps, max_frames=max_frames))
+    file_errors = []
+
+    def detect(path: Path) -> Outcome:
+        r = analyzer.analyze(path)  # type: ignore[attr-defined]
+        if r.verdict == "error":
+            file_errors.append(r.error)
+            return Outcome(None, "unreadable", r.error.get("message"))
+        if r.verdict == "abstained":
+            return Outcome(None, r.reason)
+        return Outcome(r.score)
+
+    def progress(done: int, total: int) -> None:
+        log.info("evaluate: %d/%d", done, total)
+
+    report = run_eval(rows, detect, progress)
+    model = analyzer.classifier.model_id  # type: ignore[attr-defined]
+    errors = row_errors + file_errors
+    doc = envelope("evaluate", [], errors)
+    doc.pop("results")
+    doc.update({"detector": detector, "labels": str(labels), "model": model})
+    doc.update(report)
+    try:
+        if fmt == "json":
+            emit(to_json(doc), output)
+        else:
+            render_lines(_text(doc), output)
+    except OutputError as exc:
+        click.echo(f"Error: {exc.one_line()}", err=True)
+        raise SystemExit(ExitCode.OUTPUT_FAILED) from exc
+    for err in errors:
+        click.echo(f"Error: {err.get('path')}: {err.get('message')}", err=True)
+    raise SystemExit(combine(ExitCode.OK, *([ExitCode.USAGE_OR_INPUT] if errors else [])))
+
+
+def _fmt(v: object) -> str:
+    return "n/a" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+def _text(doc: dict[str, object]) -> list[tuple[str, str]]:
+    tpr = doc["tpr_at_fpr"]
+    assert isinstance(tpr, dict)
+    lines = [
+        ("bold", f"{doc['detector']} detector, model {doc['model']['name']} on {doc['labels']}"),  # type: ignore[index]
+        (
+            "",
+            f"  real {doc['n_real']}, fake {doc['n_fake']}, abstained {doc['n_abstained']}, scored {doc['n_scored']}",
+        ),
+        ("bold", f"  AUC {_fmt(doc['auc'])}   EER {_fmt(doc['eer'])}"),
+        ("", "  TPR at FPR " + ", ".join(f"{float(k) * 100:g} %: {_fmt(v)}" for k, v in tpr.items())),
+    ]
+    for f in doc["files"]:  # type: ignore[attr-defined]
+        score = "abstained (" + str(f["reason"]) + ")" if f["abstained"] else f"{f['score']:.4f}"
+        lines.append(("dim", f"    {f['label']:4}  {score:>12}  {f['path']}"))
+    return lines

@@ -1,0 +1,128 @@
+"""``veracity face``: manipulated and synthetic faces in images and videos."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from cli.exit_codes import ExitCode, combine
+from cli.options import output_options
+from cli.output import check_output_path, emit, envelope, render_lines, to_json
+from veracity.errors import OutputError
+
+log = logging.getLogger(__name__)
+
+
+def load_face_analyzer(weights_name: str | None, options: object) -> object:
+    """Load the verified classifier and MTCNN; exit 4 on a weight integrity failure."""
+    from detectors.face import FaceAnalyzer
+    from detectors.face_classifier import FaceClassifier
+    from detectors.weights import WeightsError
+
+    try:
+        classifier = FaceClassifier.default(name=weights_name)
+        return FaceAnalyzer(classifier, options=options)  # type: ignore[arg-type]
+    except WeightsError as exc:
+        click.echo(f"Error: {exc.one_line()}", err=True)
+        raise SystemExit(ExitCode.INTEGRITY) from exc
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@output_options(("text", "json"))
+@click.option(
+    "--fps",
+    type=click.FloatRange(min=0.01, max=60),
+    default=2.0,
+    show_default=True,
+    help="Video frames sampled per second.",
+)
+@click.option(
+    "--max-frames",
+    type=click.IntRange(min=1, max=10000),
+    default=60,
+    show_default=True,
+    help="At most this many frames per video, spread evenly.",
+)
+@click.option(
+    "--min-face",
+    type=click.IntRange(min=8),
+    default=48,
+    show_default=True,
+    help="Smallest face (shorter box side, pixels) to judge.",
+)
+@click.option(
+    "--operating-point",
+    type=click.Choice(["0.01", "0.05", "0.1"]),
+    default=None,
+    help="Decision threshold by its false-positive rate on validation real faces [default: 0.05].",
+)
+@click.option(
+    "--evidence",
+    "evidence_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write each track's face crop and Grad-CAM heatmap (PNG) into this folder.",
+)
+@click.option(
+    "--weights", "weights_name", help="Use the face weights with this name (see `veracity weights list`)."
+)
+def face(
+    files: tuple[Path, ...],
+    fmt: str,
+    output: Path | None,
+    force: bool,
+    fps: float,
+    max_frames: int,
+    min_face: int,
+    operating_point: str | None,
+    evidence_dir: Path | None,
+    weights_name: str | None,
+) -> None:
+    """Score the faces in image and video FILES for manipulation or synthesis.
+
+    Per file: a verdict (manipulated, not-detected, abstained with a reason, or error),
+    a calibrated score and the threshold of the operating point, and per face track the
+    time range, frames used, score and box of the best frame. Exit 0 when nothing was
+    flagged, 1 when a file is flagged as manipulated, 2 when a file could not be read
+    (2 wins over 1), 4 when the weights fail their integrity check.
+    """
+    from detectors.face import FaceOptions, FaceResult
+    from reports.face_text import result_lines, summary_line
+
+    check_output_path(output, force)
+    options = FaceOptions(
+        fps=fps,
+        max_frames=max_frames,
+        min_face=min_face,
+        operating_point=operating_point,
+        evidence_dir=evidence_dir,
+    )
+    analyzer = load_face_analyzer(weights_name, options)
+    results: list[FaceResult] = []
+    for i, path in enumerate(files, 1):
+        log.info("face %d/%d: %s", i, len(files), path)
+        results.append(analyzer.analyze(path))  # type: ignore[attr-defined]
+    codes = [ExitCode.OK]
+    for r in results:
+        if r.verdict == "error":
+            codes.append(ExitCode.USAGE_OR_INPUT)
+        elif r.verdict == "manipulated":
+            codes.append(ExitCode.FINDINGS)
+    errors = [r.error for r in results if r.error]
+    try:
+        if fmt == "json":
+            emit(to_json(envelope("face", [r.as_dict() for r in results], errors)), output)
+        else:
+            lines = [line for r in results for line in result_lines(r)]
+            lines.append(summary_line(results))
+            render_lines(lines, output)
+    except OutputError as exc:
+        click.echo(f"Error: {exc.one_line()}", err=True)
+        raise SystemExit(ExitCode.OUTPUT_FAILED) from exc
+    for err in errors:
+        click.echo(f"Error: {err.get('path')}: {err.get('message')}", err=True)
+    raise SystemExit(combine(*codes))

@@ -1,0 +1,122 @@
+"""``veracity weights``: list the shipped weights and check their integrity."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from cli.exit_codes import ExitCode
+from cli.output import emit, envelope, render_lines, to_json
+
+
+def _folder(path: Path | None) -> Path:
+    from detectors.weights import weights_dir
+
+    return path or weights_dir()
+
+
+@click.group()
+def weights() -> None:
+    """Shipped model weights: list them, verify their sha256."""
+
+
+@weights.command("list")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Weights folder [default: the shipped weights/ or $VERACITY_WEIGHTS].",
+)
+def list_cmd(fmt: str, folder: Path | None) -> None:
+    """Show every shipped weight: name, task, file, size, sha256, operating points."""
+    from detectors.weights import WeightsError, list_weights
+
+    try:
+        infos = list_weights(_folder(folder))
+    except WeightsError as exc:
+        click.echo(f"Error: {exc.one_line()}", err=True)
+        raise SystemExit(ExitCode.INTEGRITY) from exc
+    rows = [
+        {
+            "name": w.name,
+            "task": w.meta.get("task"),
+            "file": w.meta.get("file"),
+            "size_bytes": w.meta.get("size_bytes"),
+            "sha256": w.meta.get("sha256"),
+            "architecture": w.meta.get("architecture"),
+            "parameters": w.meta.get("parameters"),
+            "operating_points": w.meta.get("operating_points"),
+            "license": w.meta.get("license"),
+            "card": w.meta.get("card"),
+        }
+        for w in infos
+    ]
+    if fmt == "json":
+        emit(to_json(envelope("weights list", rows, [])), None)
+        return
+    lines: list[tuple[str, str]] = []
+    for r in rows:
+        lines.append(("bold", f"{r['name']}  ({r['task']})"))
+        lines.append(
+            (
+                "",
+                f"  file {r['file']}, {r['size_bytes']} bytes, {r['architecture']}, {r['parameters']} parameters",
+            )
+        )
+        lines.append(("", f"  sha256 {r['sha256']}"))
+        lines.append(("", f"  operating points (max FPR → threshold): {json.dumps(r['operating_points'])}"))
+        lines.append(("dim", f"  card {r['card']}; license: {r['license']}"))
+    if not rows:
+        lines.append(("", "no weights found"))
+    render_lines(lines, None)
+
+
+@weights.command("verify")
+@click.argument("names", nargs=-1)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Weights folder [default: the shipped weights/ or $VERACITY_WEIGHTS].",
+)
+def verify_cmd(names: tuple[str, ...], fmt: str, folder: Path | None) -> None:
+    """Recompute the sha256 and size of every shipped weight (or NAMES) and check its card.
+
+    Exit 0 when all match, 4 when any fails.
+    """
+    from detectors.weights import WeightsError, list_weights
+
+    try:
+        infos = list_weights(_folder(folder))
+    except WeightsError as exc:
+        click.echo(f"Error: {exc.one_line()}", err=True)
+        raise SystemExit(ExitCode.INTEGRITY) from exc
+    known = {w.name for w in infos}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise click.UsageError(
+            f"no weights named {', '.join(unknown)}; known: {', '.join(sorted(known)) or 'none'}"
+        )
+    chosen = [w for w in infos if not names or w.name in names]
+    results = [
+        {"name": w.name, "ok": not (p := w.problems()), "problems": p, "sha256": w.meta.get("sha256")}
+        for w in chosen
+    ]
+    if fmt == "json":
+        emit(to_json(envelope("weights verify", results, [])), None)
+    else:
+        lines = [
+            ("bold green" if r["ok"] else "bold red", f"{'OK  ' if r['ok'] else 'FAIL'} {r['name']}")
+            for r in results
+        ]
+        for r in results:
+            lines += [("", f"  {r['name']}: {p}") for p in r["problems"]]  # type: ignore[attr-defined]
+        if not results:
+            lines.append(("", "no weights found"))
+        render_lines(lines, None)
+    if any(not r["ok"] for r in results) or not results:
+        raise SystemExit(ExitCode.INTEGRITY)

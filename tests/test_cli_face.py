@@ -1,0 +1,189 @@
+"""``veracity face``, ``evaluate`` and ``weights`` through the CLI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from detectors import metrics
+from tests.conftest import ROOT, encode_image, make_video, picture
+from tests.face_helpers import StubFinder, tiny_face_weights
+
+
+def _schema(name: str) -> Callable[[dict[str, Any]], None]:
+    import jsonschema
+
+    schema = json.loads((ROOT / "detectors" / "schemas" / name).read_text())
+
+    def check(doc: dict[str, Any]) -> None:
+        jsonschema.validate(doc, schema)
+
+    return check
+
+
+@pytest.fixture()
+def wdir(tmp_path: Path) -> Path:
+    d = tmp_path / "weights"
+    tiny_face_weights(d)
+    return d
+
+
+@pytest.fixture()
+def env(wdir: Path) -> dict[str, str]:
+    return {"VERACITY_WEIGHTS": str(wdir)}
+
+
+@pytest.fixture()
+def stub(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every analyzer sees one centred face per image (the tests' pictures have no real face)."""
+    monkeypatch.setattr("detectors.face.FaceFinder", StubFinder)
+
+
+def test_face_json_no_face(tmp_path: Path, run, env) -> None:  # type: ignore[no-untyped-def]
+    p = tmp_path / "scenery.png"
+    p.write_bytes(encode_image(picture(200, 150), "PNG"))
+    r = run("face", "--format", "json", str(p), env=env)
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    _schema("face-report.schema.json")(doc)
+    [res] = doc["results"]
+    assert (res["verdict"], res["reason"], res["score"]) == ("abstained", "no-face", None)
+
+
+def test_face_scores_and_exit_codes(tmp_path: Path, run, wdir: Path, stub) -> None:  # type: ignore[no-untyped-def]
+    tiny_face_weights(wdir, bias=6.0)  # overwrite: a model that calls everything fake
+    img = tmp_path / "a.jpg"
+    img.write_bytes(encode_image(picture(200, 150), "JPEG"))
+    vid = tmp_path / "b.webm"
+    vid.write_bytes(make_video("webm", "libvpx", frames=12, rate=6, size=(160, 120)))
+    r = run("face", "--format", "json", str(img), str(vid), env={"VERACITY_WEIGHTS": str(wdir)})
+    assert r.exit_code == 1, r.output  # findings
+    doc = json.loads(r.output)
+    _schema("face-report.schema.json")(doc)
+    assert [x["verdict"] for x in doc["results"]] == ["manipulated", "manipulated"]
+    assert doc["results"][1]["media"] == "video" and doc["results"][1]["tracks"][0]["timeline"]
+
+
+def test_face_bad_file_exit_2_and_batch_goes_on(tmp_path: Path, run, env, stub) -> None:  # type: ignore[no-untyped-def]
+    good = tmp_path / "good.jpg"
+    good.write_bytes(encode_image(picture(200, 150), "JPEG"))
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42garbage" * 3)
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    r = run("face", "--format", "json", str(bad), str(good), str(empty), env=env)
+    assert r.exit_code == 2
+    doc = json.loads(r.stdout)
+    _schema("face-report.schema.json")(doc)
+    assert doc["results"][0]["verdict"] == "error"
+    assert doc["results"][1]["verdict"] in ("manipulated", "not-detected")
+    assert doc["results"][2]["verdict"] == "error"
+    assert len(doc["errors"]) == 2
+    assert "Error: " in r.stderr
+
+
+def test_face_text_report(tmp_path: Path, run, env, stub) -> None:  # type: ignore[no-untyped-def]
+    p = tmp_path / "x\x1b[31mred.jpg"
+    p.write_bytes(encode_image(picture(200, 150), "JPEG"))
+    r = run("face", str(p), env=env)
+    assert r.exit_code in (0, 1)
+    assert "\x1b" not in r.output
+    assert "track 0" in r.output and "1 file(s)" in r.output
+
+
+def test_face_output_needs_force(tmp_path: Path, run, env) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "r.json"
+    out.write_text("keep")
+    p = tmp_path / "a.png"
+    p.write_bytes(encode_image(picture(64, 64), "PNG"))
+    r = run("face", "-o", str(out), str(p), env=env)
+    assert r.exit_code == 2 and out.read_text() == "keep"
+    r = run("face", "--format", "json", "-o", str(out), "--force", str(p), env=env)
+    assert r.exit_code == 0 and json.loads(out.read_text())["command"] == "face"
+
+
+def test_tampered_weights_exit_4(tmp_path: Path, run, wdir: Path, env) -> None:  # type: ignore[no-untyped-def]
+    f = wdir / "face-test.safetensors"
+    data = bytearray(f.read_bytes())
+    data[100] ^= 1
+    f.write_bytes(bytes(data))
+    p = tmp_path / "a.png"
+    p.write_bytes(encode_image(picture(64, 64), "PNG"))
+    r = run("face", str(p), env=env)
+    assert r.exit_code == 4
+    assert "sha256 mismatch" in r.stderr
+    r = run("weights", "verify", env=env)
+    assert r.exit_code == 4 and "FAIL face-test" in r.output
+
+
+def test_weights_list_and_verify(run, env) -> None:  # type: ignore[no-untyped-def]
+    r = run("weights", "list", "--format", "json", env=env)
+    assert r.exit_code == 0
+    [w] = json.loads(r.output)["results"]
+    assert w["name"] == "face-test" and len(w["sha256"]) == 64
+    r = run("weights", "verify", env=env)
+    assert r.exit_code == 0 and "OK   face-test" in r.output
+    r = run("weights", "verify", "nope", env=env)
+    assert r.exit_code == 2
+
+
+def test_shipped_weights_verify(run) -> None:  # type: ignore[no-untyped-def]
+    r = run("weights", "verify", "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert all(x["ok"] for x in json.loads(r.output)["results"])
+
+
+def _labelled_set(tmp_path: Path) -> Path:
+    d = tmp_path / "set"
+    (d / "sub").mkdir(parents=True)
+    rows = ["path,label,notes"]
+    for i in range(4):
+        for label in ("real", "fake"):
+            name = f"sub/{label}{i}.jpg"
+            (d / name).write_bytes(encode_image(picture(160, 120, seed=i * 2 + (label == "fake")), "JPEG"))
+            rows.append(f"{name},{label},x")
+    (d / "tiny.png").write_bytes(encode_image(np.zeros((1, 1, 3), np.uint8), "PNG"))
+    rows.append("tiny.png,fake,one pixel")
+    (d / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
+    rows.append("broken.jpg,real,")
+    csv = d / "labels.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    return csv
+
+
+def test_evaluate_json(tmp_path: Path, run, env, stub) -> None:  # type: ignore[no-untyped-def]
+    csv = _labelled_set(tmp_path)
+    r = run("evaluate", str(csv), "--detector", "face", "--format", "json", env=env)
+    assert r.exit_code == 2  # broken.jpg could not be read; the report is still complete
+    doc = json.loads(r.stdout)
+    _schema("evaluate-report.schema.json")(doc)
+    assert (doc["n_real"], doc["n_fake"], doc["n_abstained"], doc["n_scored"]) == (5, 5, 2, 8)
+    files = {f["path"]: f for f in doc["files"]}
+    assert len(files) == 10
+    assert files["tiny.png"]["abstained"] and files["tiny.png"]["reason"] == "face-too-small"
+    assert files["broken.jpg"]["abstained"] and files["broken.jpg"]["reason"] == "unreadable"
+    scored = [f for f in doc["files"] if not f["abstained"]]
+    labels = [1 if f["label"] == "fake" else 0 for f in scored]
+    scores = [f["score"] for f in scored]
+    assert doc["auc"] == pytest.approx(metrics.auc(labels, scores), abs=1e-4)
+    assert doc["eer"] == pytest.approx(metrics.eer(labels, scores), abs=1e-4)
+    assert set(doc["tpr_at_fpr"]) == {"0.01", "0.05", "0.1"}
+
+
+def test_evaluate_bad_csv(tmp_path: Path, run, env) -> None:  # type: ignore[no-untyped-def]
+    csv = tmp_path / "l.csv"
+    csv.write_text("file,truth\na.jpg,real\n")
+    r = run("evaluate", str(csv), "--detector", "face", env=env)
+    assert r.exit_code == 2 and "'path' and 'label'" in r.output
+    csv.write_text("path,label\na.jpg,maybe\n")
+    r = run("evaluate", str(csv), "--detector", "face", "--format", "json", env=env)
+    assert r.exit_code == 2
+    doc = json.loads(r.stdout)
+    assert doc["files"] == [] and "label must be" in doc["errors"][0]["message"]
+    r = run("evaluate", str(tmp_path / "missing.csv"), "--detector", "face", env=env)
+    assert r.exit_code == 2

@@ -1,0 +1,134 @@
+"""The face model: shapes on tiny weights, weight files, integrity checks, shipped weights."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from detectors.face_align import CANONICAL_SIZE
+from detectors.face_classifier import FaceClassifier
+from detectors.models.efficientnet_lite import EfficientNetLite0
+from detectors.weights import (
+    REQUIRED_CARD_SECTIONS,
+    REQUIRED_META,
+    WEIGHTS_DIR,
+    WeightsError,
+    list_weights,
+    load_tensors,
+)
+from tests.face_helpers import tiny_face_weights
+
+
+def test_model_output_shape_and_features() -> None:
+    model = EfficientNetLite0(1).eval()
+    with torch.inference_mode():
+        x = torch.randn(2, 3, 64, 64)
+        assert model(x).shape == (2, 1)
+        assert model.features(x).shape == (2, 1280, 2, 2)
+
+
+def test_model_matches_the_imagenet_checkpoint_names() -> None:
+    from training.train_face import pretrained_backbone
+
+    missing, unexpected = EfficientNetLite0(1).load_state_dict(pretrained_backbone(), strict=False)
+    assert set(missing) == {"_fc.weight", "_fc.bias"} and not unexpected
+
+
+def test_classifier_scores_crops(tmp_path: Path) -> None:
+    info = tiny_face_weights(tmp_path, bias=2.0)
+    clf = FaceClassifier(info)
+    crops = np.random.default_rng(0).integers(0, 255, (3, CANONICAL_SIZE, CANONICAL_SIZE, 3), dtype=np.uint8)
+    logits = clf.logits(crops)
+    assert logits.shape == (3,)
+    scores = clf.calibrate(logits)
+    assert ((scores > 0.5) & (scores < 1)).all()  # bias 2 with a near-zero head weight
+    assert clf.threshold() == 0.7 and clf.threshold("0.01") == 0.9
+    with pytest.raises(ValueError, match="unknown operating point"):
+        clf.threshold("0.2")
+    cam = clf.gradcam(crops[0])
+    assert cam.shape == (CANONICAL_SIZE, CANONICAL_SIZE) and cam.min() >= 0 and cam.max() <= 1
+
+
+def test_hash_mismatch_is_refused(tmp_path: Path) -> None:
+    info = tiny_face_weights(tmp_path)
+    data = bytearray(info.path.read_bytes())
+    data[-1] ^= 0xFF
+    info.path.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="sha256 mismatch"):
+        FaceClassifier(info)
+    assert any("sha256" in p for p in info.problems())
+
+
+class _Payload:
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (Path.touch, (str(Path(__file__).parent / "PWNED"),))
+
+
+def test_a_pickle_posing_as_weights_is_never_unpickled(tmp_path: Path) -> None:
+    import hashlib
+
+    info = tiny_face_weights(tmp_path)
+    marker = Path(__file__).parent / "PWNED"
+    evil = pickle.dumps({"_fc.weight": _Payload()})
+    info.path.write_bytes(evil)
+    meta = dict(info.meta, sha256=hashlib.sha256(evil).hexdigest(), size_bytes=len(evil))
+    (tmp_path / "face-test.json").write_text(json.dumps(meta))
+    [fresh] = list_weights(tmp_path)
+    with pytest.raises(WeightsError, match="not a valid safetensors"):
+        load_tensors(fresh)
+    assert not marker.exists()
+
+
+def test_missing_weight_file(tmp_path: Path) -> None:
+    info = tiny_face_weights(tmp_path)
+    info.path.unlink()
+    with pytest.raises(WeightsError, match="missing"):
+        FaceClassifier(info)
+
+
+def test_wrong_architecture_shapes_are_refused(tmp_path: Path) -> None:
+    from detectors.weights import save_weights
+    from tests.face_helpers import face_meta
+
+    info = save_weights(tmp_path, "bad", {"_fc.weight": torch.zeros(1, 3)}, face_meta())
+    with pytest.raises(WeightsError, match="do not fit"):
+        FaceClassifier(info)
+
+
+# ------------------------------------------------------------ shipped weights
+
+
+SHIPPED = list_weights(WEIGHTS_DIR)
+
+
+def test_at_least_one_face_weight_is_shipped() -> None:
+    assert any(w.meta.get("task") == "face-forgery" for w in SHIPPED)
+
+
+@pytest.mark.parametrize("info", SHIPPED, ids=[w.name for w in SHIPPED])
+def test_shipped_weight_metadata(info) -> None:  # type: ignore[no-untyped-def]
+    for key in REQUIRED_META:
+        assert key in info.meta, key
+    assert info.path.is_file()
+    assert info.problems() == []
+    assert info.path.stat().st_size < 25 * 1024 * 1024
+    card = info.card.read_text(encoding="utf-8")
+    for section in REQUIRED_CARD_SECTIONS:
+        assert f"## {section}" in card
+    assert info.sha256 in card  # the card names the exact file it describes
+    assert set(info.meta["operating_points"]) == {"0.01", "0.05", "0.1"}
+    ops = [info.meta["operating_points"][k] for k in ("0.01", "0.05", "0.1")]
+    assert ops[0] >= ops[1] >= ops[2]
+
+
+@pytest.mark.parametrize(
+    "info", [w for w in SHIPPED if w.meta.get("task") == "face-forgery"], ids=lambda w: w.name
+)
+def test_shipped_face_weights_load(info) -> None:  # type: ignore[no-untyped-def]
+    clf = FaceClassifier(info)
+    assert clf.logits(np.zeros((1, CANONICAL_SIZE, CANONICAL_SIZE, 3), np.uint8)).shape == (1,)

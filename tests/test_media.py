@@ -1,0 +1,142 @@
+"""Image and video decoding for the detectors, on files the tests make."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from detectors.media import Sampling, iter_video_frames, load_image_rgb, probe_video
+from tests.conftest import VIDEO_FORMATS, encode_image, make_video, picture
+from veracity.errors import InputError
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF", "BMP"])
+def test_image_formats_decode_to_rgb(tmp_path: Path, fmt: str) -> None:
+    p = tmp_path / f"x.{fmt.lower()}"
+    p.write_bytes(encode_image(picture(80, 60), fmt))
+    img = load_image_rgb(p)
+    assert img.shape == (60, 80, 3) and img.dtype == np.uint8
+
+
+def test_gif_first_frame(tmp_path: Path) -> None:
+    frames = [Image.new("RGB", (20, 10), c) for c in ((255, 0, 0), (0, 0, 255))]
+    p = tmp_path / "anim.gif"
+    frames[0].save(p, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    img = load_image_rgb(p)
+    assert img[5, 10, 0] > 200 and img[5, 10, 2] < 50
+
+
+def test_exif_orientation_is_applied(tmp_path: Path) -> None:
+    img = Image.fromarray(picture(80, 40))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    p = tmp_path / "rot.jpg"
+    img.save(p, "JPEG", exif=exif.tobytes())
+    assert load_image_rgb(p).shape == (80, 40, 3)
+
+
+def test_palette_and_alpha_images(tmp_path: Path) -> None:
+    p = tmp_path / "rgba.png"
+    Image.new("RGBA", (8, 8), (10, 20, 30, 0)).save(p)
+    assert load_image_rgb(p).shape == (8, 8, 3)
+    p2 = tmp_path / "pal.png"
+    Image.new("P", (8, 8)).save(p2)
+    assert load_image_rgb(p2).shape == (8, 8, 3)
+
+
+def test_truncated_image_is_an_input_error(tmp_path: Path) -> None:
+    data = encode_image(picture(200, 200), "JPEG")
+    p = tmp_path / "cut.jpg"
+    p.write_bytes(data[: len(data) // 3])
+    with pytest.raises(InputError, match=r"truncated|cannot decode"):
+        load_image_rgb(p)
+
+
+@pytest.mark.parametrize("ext", sorted(VIDEO_FORMATS))
+def test_video_containers(tmp_path: Path, ext: str) -> None:
+    fmt, codec = VIDEO_FORMATS[ext]
+    p = tmp_path / f"v.{ext}"
+    p.write_bytes(make_video(fmt, codec, frames=18, rate=6))  # 3 s
+    info = probe_video(p)
+    assert (info.width, info.height) == (96, 64)
+    frames = list(iter_video_frames(p, Sampling(fps=2.0, max_frames=60)))
+    assert 5 <= len(frames) <= 6  # 2 per second over 3 s
+    assert all(f.image.shape == (64, 96, 3) for f in frames)
+    times = [f.time for f in frames]
+    assert times == sorted(times) and times[-1] < 3.0
+
+
+def test_sampling_picks_the_expected_frames(tmp_path: Path) -> None:
+    # frame i is a flat grey of level 10*i, so the decoded level says which frame came back
+    def draw(i: int) -> np.ndarray:
+        return np.full((64, 96, 3), 10 * i, np.uint8)
+
+    p = tmp_path / "count.mp4"
+    p.write_bytes(make_video("mp4", "libx264", frames=20, rate=10, draw=draw))  # 2 s at 10 fps
+    frames = list(iter_video_frames(p, Sampling(fps=2.0, max_frames=60)))
+    levels = [round(float(f.image.mean()) / 10) for f in frames]
+    assert levels == [2, 7, 12, 17]  # centres of the four half-second intervals
+
+
+def test_max_frames_caps_and_spreads(tmp_path: Path) -> None:
+    p = tmp_path / "long.mp4"
+    p.write_bytes(make_video("mp4", "libx264", frames=60, rate=6))  # 10 s
+    frames = list(iter_video_frames(p, Sampling(fps=2.0, max_frames=4)))
+    assert len(frames) == 4
+    assert frames[0].time < 2.0 and frames[-1].time > 7.0
+
+
+def test_seeking_over_long_gaps(tmp_path: Path) -> None:
+    p = tmp_path / "gappy.mp4"
+    p.write_bytes(make_video("mp4", "libx264", frames=180, rate=6, size=(64, 48)))  # 30 s
+    frames = list(iter_video_frames(p, Sampling(fps=0.1, max_frames=3)))
+    assert [round(f.time) for f in frames] == [5, 15, 25]
+
+
+def test_zero_length_and_garbage_videos(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError):
+        list(iter_video_frames(empty))
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 20)
+    with pytest.raises(InputError):
+        list(iter_video_frames(junk))
+
+
+def test_truncated_video_yields_what_it_can(tmp_path: Path) -> None:
+    data = make_video("matroska", "libx264", frames=30, rate=6)
+    p = tmp_path / "cut.mkv"
+    p.write_bytes(data[: int(len(data) * 0.6)])
+    frames = list(iter_video_frames(p, Sampling(fps=6, max_frames=100)))
+    assert 0 < len(frames) < 30
+
+
+def test_audio_only_file_is_not_a_video(tmp_path: Path) -> None:
+    import av
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="wav") as c:
+        s = c.add_stream("pcm_s16le", rate=8000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16", layout="mono")
+        frame.sample_rate = 8000
+        for pkt in s.encode(frame):
+            c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+    p = tmp_path / "a.wav"
+    p.write_bytes(buf.getvalue())
+    with pytest.raises(InputError, match="no video stream"):
+        list(iter_video_frames(p))
+
+
+def test_sampling_times() -> None:
+    assert Sampling(2, 60).times(2.0) == [0.25, 0.75, 1.25, 1.75]
+    assert len(Sampling(2, 5).times(100.0)) == 5
+    assert Sampling(2, 60).times(0.0) == [0.0]
+    with pytest.raises(ValueError):
+        Sampling(0, 10)

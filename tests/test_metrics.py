@@ -1,0 +1,83 @@
+"""AUC, EER, TPR at FPR and Platt calibration against hand-computed values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detectors import metrics
+
+
+def test_auc_hand_computed() -> None:
+    # positives 0.8, 0.4; negatives 0.6, 0.2, 0.1: pairs won 2+3 of 6 -> 5/6
+    labels = [1, 1, 0, 0, 0]
+    scores = [0.8, 0.4, 0.6, 0.2, 0.1]
+    assert metrics.auc(labels, scores) == pytest.approx(5 / 6)
+
+
+def test_auc_ties_count_half() -> None:
+    assert metrics.auc([1, 0], [0.5, 0.5]) == pytest.approx(0.5)
+    assert metrics.auc([1, 1, 0], [0.7, 0.3, 0.3]) == pytest.approx(0.75)
+
+
+def test_auc_perfect_and_inverted() -> None:
+    assert metrics.auc([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9]) == 1.0
+    assert metrics.auc([0, 0, 1, 1], [0.9, 0.8, 0.2, 0.1]) == 0.0
+
+
+def test_auc_none_without_both_classes() -> None:
+    assert metrics.auc([1, 1], [0.2, 0.3]) is None
+    assert metrics.eer([0, 0], [0.2, 0.3]) is None
+
+
+def test_eer_hand_computed() -> None:
+    # negatives 0.1..0.4, positives 0.3..0.6 (4 each); at t=0.35: FPR 1/4 (0.4), FNR 1/4 (0.3)
+    labels = [0, 0, 0, 0, 1, 1, 1, 1]
+    scores = [0.1, 0.2, 0.3001, 0.4, 0.3, 0.45, 0.5, 0.6]
+    assert metrics.eer(labels, scores) == pytest.approx(0.25)
+
+
+def test_eer_separable_is_zero() -> None:
+    assert metrics.eer([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9]) == pytest.approx(0.0)
+
+
+def test_tpr_at_fpr_hand_computed() -> None:
+    real = np.linspace(0, 1, 100, endpoint=False)  # 0.00 .. 0.99
+    fake = np.array([0.995, 0.97, 0.5, 0.2])
+    labels = [0] * 100 + [1] * 4
+    scores = np.concatenate([real, fake])
+    # at most 1 % of reals above the threshold: only 0.99 may pass, threshold just above 0.98
+    assert metrics.threshold_at_fpr(real, 0.01) == pytest.approx(0.98, abs=1e-9)
+    assert metrics.tpr_at_fpr(labels, scores, 0.01) == pytest.approx(0.25)
+    # 10 %: reals >= 0.9 pass; 0.995 and 0.97 are caught
+    assert metrics.tpr_at_fpr(labels, scores, 0.1) == pytest.approx(0.5)
+
+
+def test_threshold_respects_fpr() -> None:
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=1000)
+    for p in (0.01, 0.05, 0.1):
+        t = metrics.threshold_at_fpr(real, p)
+        assert (real >= t).mean() <= p
+
+
+def test_summary_keys() -> None:
+    s = metrics.summary([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.7])
+    assert s["auc"] == 1.0 and s["n_real"] == 2 and s["n_fake"] == 2
+    assert set(s["tpr_at_fpr"]) == {"0.01", "0.05", "0.1"}
+
+
+def test_scores_must_be_finite() -> None:
+    with pytest.raises(ValueError):
+        metrics.auc([0, 1], [0.1, float("nan")])
+
+
+def test_platt_recovers_a_known_slope() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(0, 2, 20000)
+    p = 1 / (1 + np.exp(-(0.5 * x - 1.0)))
+    y = (rng.random(len(x)) < p).astype(int)
+    cal = metrics.Platt.fit(x, y)
+    assert cal.a == pytest.approx(0.5, abs=0.05)
+    assert cal.b == pytest.approx(-1.0, abs=0.08)
+    assert 0 < float(cal(0.0)) < 0.5

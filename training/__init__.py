@@ -1,0 +1,1 @@
+"""Training code for the shipped classifiers (not imported at inference time)."""
