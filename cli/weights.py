@@ -102,9 +102,10 @@ def verify_cmd(names: tuple[str, ...], fmt: str, folder: Path | None) -> None:
             f"no weights named {', '.join(unknown)}; known: {', '.join(sorted(known)) or 'none'}"
         )
     chosen = [w for w in infos if not names or w.name in names]
-    results = [
-        {"name": w.name, "ok": not (p := w.problems()), "problems": p, "sha256": w.meta.get("sha256")}
-        for w in chosen
+    checked = [(w, w.problems()) for w in chosen]
+    results: list[dict[str, object]] = [
+        {"name": w.name, "ok": not probs, "problems": probs, "sha256": w.meta.get("sha256")}
+        for w, probs in checked
     ]
     if fmt == "json":
         emit(to_json(envelope("weights verify", results, [])), None)
@@ -113,8 +114,8 @@ def verify_cmd(names: tuple[str, ...], fmt: str, folder: Path | None) -> None:
             ("bold green" if r["ok"] else "bold red", f"{'OK  ' if r['ok'] else 'FAIL'} {r['name']}")
             for r in results
         ]
-        for r in results:
-            lines += [("", f"  {r['name']}: {p}") for p in r["problems"]]  # type: ignore[attr-defined]
+        for w, probs in checked:
+            lines += [("", f"  {w.name}: {p}") for p in probs]
         if not results:
             lines.append(("", "no weights found"))
         render_lines(lines, None)

@@ -302,26 +302,27 @@ class FaceAnalyzer:
         except InputError:
             if sampled == 0:
                 raise
-        model = self.classifier.model_id
-        base = {
-            "path": str(path),
-            "media": media,
-            "operating_point": self.operating_point,
-            "model": model,
-            "frames_sampled": sampled,
-            "faces_found": found,
-        }
 
-        def abstain(reason: str, tracks: tuple[Track, ...] = ()) -> FaceResult:
+        def make(
+            verdict: str, score: float | None, tracks: tuple[Track, ...], reason: str | None = None
+        ) -> FaceResult:
             return FaceResult(
-                verdict="abstained",
-                score=None,
+                path=str(path),
+                media=media,
+                verdict=verdict,
+                score=score,
                 threshold=self.threshold,
+                operating_point=self.operating_point,
                 reason=reason,
                 tracks=tracks,
+                frames_sampled=sampled,
+                faces_found=found,
+                model=self.classifier.model_id,
                 seconds=time.perf_counter() - t0,
-                **base,
             )
+
+        def abstain(reason: str, tracks: tuple[Track, ...] = ()) -> FaceResult:
+            return make("abstained", None, tracks, reason)
 
         if sampled == 0:
             return abstain("no-frames")
@@ -339,14 +340,7 @@ class FaceAnalyzer:
             return abstain("too-few-frames" if any_usable else "too-blurry", tuple(tracks))
         file_score = max(t.score for t in scored if t.score is not None)
         verdict = "manipulated" if file_score >= self.threshold else "not-detected"
-        return FaceResult(
-            verdict=verdict,
-            score=file_score,
-            threshold=self.threshold,
-            tracks=tuple(tracks),
-            seconds=time.perf_counter() - t0,
-            **base,
-        )
+        return make(verdict, file_score, tuple(tracks))
 
     def _track(self, tid: int, items: list[tuple[Observation, np.ndarray]], path: Path) -> Track:
         obs = [o for o, _ in items]

@@ -40,4 +40,13 @@ if [ "$demo" = 1 ]; then
     code=$?
     set -e
     echo "veracity verify exited $code (1 = a file failed validation: samples/tampered-after-signing.jpg does, by design)"
+    # Face forgery: the samples are drawn, so they have no face (the tool abstains);
+    # a real photo from ../shared/data is scored when that folder is present.
+    faces=(samples/camera-capture.jpg)
+    lfw=$(ls ../shared/data/faces/lfw/Al_Gore/*.jpg 2>/dev/null | head -1 || true)
+    [ -n "$lfw" ] && faces+=("$lfw")
+    set +e
+    .venv/bin/veracity face "${faces[@]}"
+    echo "veracity face exited $? (0 = nothing flagged, 1 = a face flagged as manipulated)"
+    set -e
 fi

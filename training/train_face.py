@@ -41,7 +41,7 @@ from detectors.face_align import CANONICAL_SIZE, FACE_FRACTION, to_model_input
 from detectors.face_model import FACE_MEAN, FACE_STD, preprocess
 from detectors.models.efficientnet_lite import EfficientNetLite0
 from detectors.weights import save_weights
-from training import augment, blend
+from training import augment, blend, face_card
 from training.face_data import load
 from training.upsampler import Upsampler
 
@@ -178,7 +178,7 @@ class BatchMaker:
         return preprocess(np.stack(imgs)), labels
 
 
-class BatchStream(torch.utils.data.Dataset):  # type: ignore[type-arg]
+class BatchStream(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor]]):
     """Batch ``step`` is drawn from its own generator seeded by (seed, step): the same batches
     whatever the number of loader workers."""
 
@@ -404,7 +404,8 @@ def train(
         },
         "license": "research use only: inherits LFW, UTKFace (non-commercial), FFHQ (CC BY-NC-SA) and dlib 68-point landmark (iBUG 300-W) terms",
     }
-    save_weights(out, name, state, meta_doc)
+    info = save_weights(out, name, state, meta_doc)
+    info.card.write_text(face_card.render(info.meta), encoding="utf-8")
     log.info("wrote %s (%.0f s in all)", out / f"{name}.safetensors", time.time() - t_start)
     return meta_doc
 

