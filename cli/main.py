@@ -30,10 +30,12 @@ def cli(verbose: int) -> None:
 def _register() -> None:
     from cli.evaluate import evaluate
     from cli.face import face
+    from cli.match import match
+    from cli.registry import registry
     from cli.verify import verify
     from cli.weights import weights
 
-    for command in (verify, face, evaluate, weights):
+    for command in (verify, face, evaluate, weights, registry, match):
         cli.add_command(command)
 
 

@@ -1,0 +1,80 @@
+"""``veracity match``: faces and voices in media matched against the likeness registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cli.exit_codes import ExitCode, combine
+from cli.options import output_options
+from cli.output import check_output_path, emit, envelope, render_lines, to_json
+from cli.registry import open_registry, registry_option
+from veracity.errors import OutputError, VeracityError
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@output_options(("text", "json"))
+@registry_option
+@click.option("--top-k", type=click.IntRange(1, 50), default=3, show_default=True, help="Best matches listed per face/voice.")
+@click.option("--fps", type=click.FloatRange(min=0.01, max=60), default=2.0, show_default=True)
+@click.option("--max-frames", type=click.IntRange(min=1, max=10000), default=60, show_default=True)
+@click.option("--no-audit", is_flag=True, help="Do not record matches in the registry's audit log.")
+def match(files: tuple[Path, ...], fmt: str, output: Path | None, force: bool, registry_path: Path | None, top_k: int,
+          fps: float, max_frames: int, no_audit: bool) -> None:
+    """Match each face track and voice segment of FILES against the registry.
+
+    Per face/voice: the best matches with person, modality, similarity, the decision
+    threshold and the false-accept rate measured there, and whether it matched. Exit 0
+    when nothing matched, 1 when an enrolled person matched, 2 for an unreadable file or registry.
+    """
+    from likeness.matcher import Matcher
+    from likeness.scan import LikenessMatcher, MatchOptions
+
+    check_output_path(output, force)
+    with open_registry(registry_path, create=False) as reg:
+        try:
+            matcher = Matcher(reg)
+        except VeracityError as exc:
+            click.echo(f"Error: {exc.one_line()}", err=True)
+            raise SystemExit(ExitCode.USAGE_OR_INPUT) from exc
+        lm = LikenessMatcher(matcher, MatchOptions(fps=fps, max_frames=max_frames, top_k=top_k, audit=not no_audit))
+        results = [lm.match(p) for p in files]
+    codes = [ExitCode.OK]
+    for r in results:
+        codes.append(ExitCode.USAGE_OR_INPUT if r.error else ExitCode.FINDINGS if r.matched else ExitCode.OK)
+    errors = [r.error for r in results if r.error]
+    try:
+        if fmt == "json":
+            emit(to_json(envelope("match", [r.as_dict() for r in results], errors)), output)
+        else:
+            lines: list[tuple[str, str]] = []
+            for r in results:
+                lines.append(("bold", r.path))
+                if r.error:
+                    lines.append(("bold magenta", f"  error: {r.error.get('message')}"))
+                    continue
+                for note in r.notes:
+                    lines.append(("dim", f"  {note}"))
+                if not r.subjects:
+                    lines.append(("", "  no face or speech to match"))
+                for s in r.subjects:
+                    where = f"{s.start:.1f}–{s.end:.1f} s" if s.end > 0 else "image"
+                    best = s.matches[0] if s.matches else None
+                    if best is None:
+                        lines.append(("", f"  {s.modality} {s.index} ({where}): registry has no {s.modality} templates"))
+                        continue
+                    verdict = "MATCH" if best.matched else "no match"
+                    lines.append(("bold red" if best.matched else "",
+                                  f"  {s.modality} {s.index} ({where}): {verdict}: {best.person.name} [{best.person.id}] "
+                                  f"similarity {best.similarity:.3f} (threshold {best.threshold.threshold:.3f}, "
+                                  f"FAR {best.threshold.far * 100:.2g} %)"))
+            lines.append(("bold", f"{len(results)} file(s), {sum(bool(r.matched) for r in results)} with a registry match"))
+            render_lines(lines, output)
+    except OutputError as exc:
+        click.echo(f"Error: {exc.one_line()}", err=True)
+        raise SystemExit(ExitCode.OUTPUT_FAILED) from exc
+    for err in errors:
+        click.echo(f"Error: {err.get('path')}: {err.get('message')}", err=True)
+    raise SystemExit(combine(*codes))

@@ -1,0 +1,2 @@
+"""The likeness registry: people whose likeness is protected, their consent terms, their
+face and voice templates, and matching media against them."""
