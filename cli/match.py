@@ -17,12 +17,27 @@ from veracity.errors import OutputError, VeracityError
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @output_options(("text", "json"))
 @registry_option
-@click.option("--top-k", type=click.IntRange(1, 50), default=3, show_default=True, help="Best matches listed per face/voice.")
+@click.option(
+    "--top-k",
+    type=click.IntRange(1, 50),
+    default=3,
+    show_default=True,
+    help="Best matches listed per face/voice.",
+)
 @click.option("--fps", type=click.FloatRange(min=0.01, max=60), default=2.0, show_default=True)
 @click.option("--max-frames", type=click.IntRange(min=1, max=10000), default=60, show_default=True)
 @click.option("--no-audit", is_flag=True, help="Do not record matches in the registry's audit log.")
-def match(files: tuple[Path, ...], fmt: str, output: Path | None, force: bool, registry_path: Path | None, top_k: int,
-          fps: float, max_frames: int, no_audit: bool) -> None:
+def match(
+    files: tuple[Path, ...],
+    fmt: str,
+    output: Path | None,
+    force: bool,
+    registry_path: Path | None,
+    top_k: int,
+    fps: float,
+    max_frames: int,
+    no_audit: bool,
+) -> None:
     """Match each face track and voice segment of FILES against the registry.
 
     Per face/voice: the best matches with person, modality, similarity, the decision
@@ -39,7 +54,9 @@ def match(files: tuple[Path, ...], fmt: str, output: Path | None, force: bool, r
         except VeracityError as exc:
             click.echo(f"Error: {exc.one_line()}", err=True)
             raise SystemExit(ExitCode.USAGE_OR_INPUT) from exc
-        lm = LikenessMatcher(matcher, MatchOptions(fps=fps, max_frames=max_frames, top_k=top_k, audit=not no_audit))
+        lm = LikenessMatcher(
+            matcher, MatchOptions(fps=fps, max_frames=max_frames, top_k=top_k, audit=not no_audit)
+        )
         results = [lm.match(p) for p in files]
     codes = [ExitCode.OK]
     for r in results:
@@ -63,14 +80,28 @@ def match(files: tuple[Path, ...], fmt: str, output: Path | None, force: bool, r
                     where = f"{s.start:.1f}–{s.end:.1f} s" if s.end > 0 else "image"
                     best = s.matches[0] if s.matches else None
                     if best is None:
-                        lines.append(("", f"  {s.modality} {s.index} ({where}): registry has no {s.modality} templates"))
+                        lines.append(
+                            (
+                                "",
+                                f"  {s.modality} {s.index} ({where}): registry has no {s.modality} templates",
+                            )
+                        )
                         continue
                     verdict = "MATCH" if best.matched else "no match"
-                    lines.append(("bold red" if best.matched else "",
-                                  f"  {s.modality} {s.index} ({where}): {verdict}: {best.person.name} [{best.person.id}] "
-                                  f"similarity {best.similarity:.3f} (threshold {best.threshold.threshold:.3f}, "
-                                  f"FAR {best.threshold.far * 100:.2g} %)"))
-            lines.append(("bold", f"{len(results)} file(s), {sum(bool(r.matched) for r in results)} with a registry match"))
+                    lines.append(
+                        (
+                            "bold red" if best.matched else "",
+                            f"  {s.modality} {s.index} ({where}): {verdict}: {best.person.name} [{best.person.id}] "
+                            f"similarity {best.similarity:.3f} (threshold {best.threshold.threshold:.3f}, "
+                            f"FAR {best.threshold.far * 100:.2g} %)",
+                        )
+                    )
+            lines.append(
+                (
+                    "bold",
+                    f"{len(results)} file(s), {sum(bool(r.matched) for r in results)} with a registry match",
+                )
+            )
             render_lines(lines, output)
     except OutputError as exc:
         click.echo(f"Error: {exc.one_line()}", err=True)

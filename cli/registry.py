@@ -49,7 +49,9 @@ def parse_consents(items: tuple[str, ...]) -> dict[str, Any]:
     for item in items:
         use, sep, rest = item.partition("=")
         if not sep:
-            raise click.BadParameter(f"{item!r}: expected USE=STATUS[:LICENSEE[:UNTIL]]", param_hint="--consent")
+            raise click.BadParameter(
+                f"{item!r}: expected USE=STATUS[:LICENSEE[:UNTIL]]", param_hint="--consent"
+            )
         status, _, more = rest.partition(":")
         licensee, _, until = more.partition(":")
         c = Consent(status.strip(), licensee.strip() or None, until.strip() or None)
@@ -67,7 +69,12 @@ def person_options(func: F) -> F:
             click.option("--alias", "aliases", multiple=True, help="Another name (repeatable)."),
             click.option("--rights-holder", help="Rights holder or representative."),
             click.option("--contact", help="Contact of the rights holder."),
-            click.option("--jurisdiction", "jurisdictions", multiple=True, help="Jurisdiction, e.g. EU, US-IL (repeatable)."),
+            click.option(
+                "--jurisdiction",
+                "jurisdictions",
+                multiple=True,
+                help="Jurisdiction, e.g. EU, US-IL (repeatable).",
+            ),
             click.option("--notes"),
             click.option(
                 "--consent",
@@ -83,7 +90,9 @@ def person_options(func: F) -> F:
     return func
 
 
-def _templates(faces: tuple[Path, ...], voices: tuple[Path, ...], keep_media: bool) -> tuple[list[Any], list[Any]]:
+def _templates(
+    faces: tuple[Path, ...], voices: tuple[Path, ...], keep_media: bool
+) -> tuple[list[Any], list[Any]]:
     """Embed every reference or refuse with the first problem; nothing is written before."""
     from detectors.audio import load_audio
     from detectors.media import load_image_rgb
@@ -119,18 +128,42 @@ def registry() -> None:
 
 @registry.command()
 @click.argument("name")
-@click.option("--face", "faces", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Reference photo with exactly one face (repeatable).")
-@click.option("--voice", "voices", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Reference recording with at least 1.5 s of speech (repeatable).")
+@click.option(
+    "--face",
+    "faces",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Reference photo with exactly one face (repeatable).",
+)
+@click.option(
+    "--voice",
+    "voices",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Reference recording with at least 1.5 s of speech (repeatable).",
+)
 @person_options
 @click.option("--id", "pid", help="Use this id instead of a generated one.")
-@click.option("--keep-media", is_flag=True, help="Also store the reference files (encrypted when a key is set).")
+@click.option(
+    "--keep-media", is_flag=True, help="Also store the reference files (encrypted when a key is set)."
+)
 @registry_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-def enroll(name: str, faces: tuple[Path, ...], voices: tuple[Path, ...], aliases: tuple[str, ...], rights_holder: str | None,
-           contact: str | None, jurisdictions: tuple[str, ...], notes: str | None, consents: tuple[str, ...], pid: str | None,
-           keep_media: bool, registry_path: Path | None, fmt: str) -> None:
+def enroll(
+    name: str,
+    faces: tuple[Path, ...],
+    voices: tuple[Path, ...],
+    aliases: tuple[str, ...],
+    rights_holder: str | None,
+    contact: str | None,
+    jurisdictions: tuple[str, ...],
+    notes: str | None,
+    consents: tuple[str, ...],
+    pid: str | None,
+    keep_media: bool,
+    registry_path: Path | None,
+    fmt: str,
+) -> None:
     """Enrol NAME with face photos and/or voice clips; only templates are stored unless --keep-media.
 
     All references are checked first (one face per photo, enough speech per clip): one
@@ -145,7 +178,9 @@ def enroll(name: str, faces: tuple[Path, ...], voices: tuple[Path, ...], aliases
         templates, media = _templates(faces, voices, keep_media)
     except VeracityError as exc:
         fail(exc)
-    person = Person(pid or "", name, tuple(aliases), rights_holder, contact, tuple(jurisdictions), notes, cons)
+    person = Person(
+        pid or "", name, tuple(aliases), rights_holder, contact, tuple(jurisdictions), notes, cons
+    )
     with open_registry(registry_path) as reg:
         try:
             added = reg.add_person(person, templates, media)
@@ -183,16 +218,36 @@ def show(ref: str, registry_path: Path | None, audit: bool, fmt: str) -> None:
 @click.argument("ref")
 @click.option("--name")
 @person_options
-@click.option("--add-face", "faces", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--add-voice", "voices", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--add-face", "faces", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--add-voice", "voices", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @registry_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-def update(ref: str, name: str | None, aliases: tuple[str, ...], rights_holder: str | None, contact: str | None,
-           jurisdictions: tuple[str, ...], notes: str | None, consents: tuple[str, ...], faces: tuple[Path, ...],
-           voices: tuple[Path, ...], registry_path: Path | None, fmt: str) -> None:
+def update(
+    ref: str,
+    name: str | None,
+    aliases: tuple[str, ...],
+    rights_holder: str | None,
+    contact: str | None,
+    jurisdictions: tuple[str, ...],
+    notes: str | None,
+    consents: tuple[str, ...],
+    faces: tuple[Path, ...],
+    voices: tuple[Path, ...],
+    registry_path: Path | None,
+    fmt: str,
+) -> None:
     """Change a person's details or consent terms, or add references."""
     changes: dict[str, Any] = {}
-    for key, value in (("name", name), ("rights_holder", rights_holder), ("contact", contact), ("notes", notes)):
+    for key, value in (
+        ("name", name),
+        ("rights_holder", rights_holder),
+        ("contact", contact),
+        ("notes", notes),
+    ):
         if value is not None:
             changes[key] = value
     if aliases:
@@ -234,7 +289,9 @@ def remove(ref: str, yes: bool, registry_path: Path | None) -> None:
 
 
 @registry.command("export")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout."
+)
 @click.option("--force", is_flag=True)
 @click.option("--no-templates", is_flag=True, help="People and consent terms only.")
 @registry_option
@@ -300,7 +357,11 @@ def _show(people: list[Any], fmt: str, command: str, audit: list[dict[str, Any]]
         t = ", ".join(f"{k} {v}" for k, v in sorted(p.templates.items())) or "none"
         lines.append(("", f"  templates: {t}"))
         for use, c in sorted(p.consents.items()):
-            extra = f" to {c.licensee}" + (f" until {c.until}" if c.until else "") if c.status == "licensed" else ""
+            extra = (
+                f" to {c.licensee}" + (f" until {c.until}" if c.until else "")
+                if c.status == "licensed"
+                else ""
+            )
             lines.append(("", f"  consent {use}: {c.status}{extra}"))
     for a in audit or []:
         lines.append(("dim", f"  {a['at']} {a['actor']} {a['action']} {json.dumps(a['details'])}"))

@@ -55,8 +55,8 @@ def operating_point(genuine: np.ndarray, impostor: np.ndarray, far: float) -> di
         "frr": round(float((genuine < t).mean()), 6),
         "tar": round(float((genuine >= t).mean()), 6),
         "eer": round(float(metrics.eer(labels, scores) or 0.0), 6),
-        "genuine_pairs": int(len(genuine)),
-        "impostor_pairs": int(len(impostor)),
+        "genuine_pairs": len(genuine),
+        "impostor_pairs": len(impostor),
     }
 
 
@@ -75,8 +75,10 @@ def face_embeddings(data: Path, limit: int | None) -> tuple[np.ndarray, list[str
             if not faces:
                 log.info("no face: %s", f)
                 continue
-            h, w = img.shape[:2]
-            best = max(faces, key=lambda s: (s.box[2] - s.box[0]) * (1 - abs((s.box[0] + s.box[2]) / 2 / w - 0.5)))
+            _h, w = img.shape[:2]
+            best = max(
+                faces, key=lambda s: (s.box[2] - s.box[0]) * (1 - abs((s.box[0] + s.box[2]) / 2 / w - 0.5))
+            )
             vecs.append(best.vector)
             groups.append(person.name)
         if i % 250 == 0:
@@ -121,7 +123,7 @@ def voice_embeddings(data: Path, limit: int | None) -> tuple[np.ndarray, list[st
                 continue
             vecs.append(emb.embed_speech(speech))
             groups.append(spk)
-    counts = defaultdict(int)
+    counts: dict[str, int] = defaultdict(int)
     for g in groups:
         counts[g] += 1
     keep = [i for i, g in enumerate(groups) if counts[g] >= 2]
@@ -186,21 +188,29 @@ def main(argv: list[str] | None = None) -> int:
     fe, fg = face_embeddings(args.data, args.limit)
     g, i = pair_scores(fe, fg)
     face_op = operating_point(g, i, FACE_FAR)
-    doc["modalities"]["face"] = {"model": FACE_MODEL, "operating_point": face_op,
-                                 "measured_on": f"LFW, {len(set(fg))} people, {len(fg)} photos"}
+    doc["modalities"]["face"] = {
+        "model": FACE_MODEL,
+        "operating_point": face_op,
+        "measured_on": f"LFW, {len(set(fg))} people, {len(fg)} photos",
+    }
     log.info("face: %s (%.0f s)", face_op, time.time() - t0)
     ve, vg = voice_embeddings(args.data, args.limit)
     g, i = pair_scores(ve, vg)
     voice_op = operating_point(g, i, VOICE_FAR)
-    doc["modalities"]["voice"] = {"model": VOICE_MODEL, "operating_point": voice_op,
-                                  "measured_on": f"shared speech/real, {len(set(vg))} speakers, {len(vg)} utterances"}
+    doc["modalities"]["voice"] = {
+        "model": VOICE_MODEL,
+        "operating_point": voice_op,
+        "measured_on": f"shared speech/real, {len(set(vg))} speakers, {len(vg)} utterances",
+    }
     log.info("voice: %s (%.0f s)", voice_op, time.time() - t0)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "likeness.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
 
     def row(name: str, op: dict[str, float]) -> str:
-        return (f"| {name} | {op['genuine_pairs']} | {op['impostor_pairs']} | {op['eer'] * 100:.2f} % | {op['threshold']:.4f} | "
-                f"{op['far'] * 100:.3f} % | {op['frr'] * 100:.2f} % | {op['tar']:.4f} |")
+        return (
+            f"| {name} | {op['genuine_pairs']} | {op['impostor_pairs']} | {op['eer'] * 100:.2f} % | {op['threshold']:.4f} | "
+            f"{op['far'] * 100:.3f} % | {op['frr'] * 100:.2f} % | {op['tar']:.4f} |"
+        )
 
     card = CARD.format(
         command=command,

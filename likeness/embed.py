@@ -78,10 +78,14 @@ class FaceEmbedder:
         if not faces:
             raise EnrolmentError(f"{label}: no face found")
         if len(faces) > 1:
-            raise EnrolmentError(f"{label}: {len(faces)} faces found; an enrolment photo must show one person")
+            raise EnrolmentError(
+                f"{label}: {len(faces)} faces found; an enrolment photo must show one person"
+            )
         f = faces[0]
         if f.size < MIN_ENROL_FACE:
-            raise EnrolmentError(f"{label}: the face is {f.size:.0f} px, smaller than the {MIN_ENROL_FACE} px needed")
+            raise EnrolmentError(
+                f"{label}: the face is {f.size:.0f} px, smaller than the {MIN_ENROL_FACE} px needed"
+            )
         return FaceSample(self.embed_box(image, f.box), f.box, f.prob)
 
 
@@ -109,10 +113,14 @@ class VoiceEmbedder:
         speech = self.speech(samples, rate)
         seconds = speech.size / VOICE_RATE
         if seconds < MIN_SPEECH_S:
-            raise EnrolmentError(f"{label}: {seconds:.1f} s of speech found; at least {MIN_SPEECH_S} s is needed")
+            raise EnrolmentError(
+                f"{label}: {seconds:.1f} s of speech found; at least {MIN_SPEECH_S} s is needed"
+            )
         return self.embed_speech(speech), seconds
 
-    def segments(self, samples: np.ndarray, rate: int = VOICE_RATE, window_s: float = 10.0) -> list[tuple[float, float, np.ndarray]]:
+    def segments(
+        self, samples: np.ndarray, rate: int = VOICE_RATE, window_s: float = 10.0
+    ) -> list[tuple[float, float, np.ndarray]]:
         """(start, end, template) per window of the file; windows with too little speech are skipped.
 
         Times are those of the window in the original recording.

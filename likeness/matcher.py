@@ -29,7 +29,12 @@ class Threshold:
     measured_on: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"threshold": self.threshold, "far": self.far, "frr": self.frr, "measured_on": self.measured_on}
+        return {
+            "threshold": self.threshold,
+            "far": self.far,
+            "frr": self.frr,
+            "measured_on": self.measured_on,
+        }
 
 
 def calibration_path() -> Path:
@@ -45,7 +50,9 @@ def load_thresholds(path: Path | None = None) -> dict[str, Threshold]:
     out = {}
     for modality, d in doc.get("modalities", {}).items():
         op = d["operating_point"]
-        out[modality] = Threshold(modality, d["model"], float(op["threshold"]), float(op["far"]), float(op["frr"]), d["measured_on"])
+        out[modality] = Threshold(
+            modality, d["model"], float(op["threshold"]), float(op["far"]), float(op["frr"]), d["measured_on"]
+        )
     return out
 
 
@@ -106,12 +113,19 @@ class Matcher:
         if modality not in self.thresholds:
             raise RegistryError(f"no calibrated threshold for {modality}")
         q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
-        sims = q @ mat.T  # queries × templates
+        # queries × templates: a few queries by einsum (single-threaded, no BLAS thread
+        # start-up per call), batches by BLAS
+        sims = np.einsum("ij,kj->ik", q, mat) if len(q) <= 16 else q @ mat.T
         best = np.maximum.reduceat(sims, starts, axis=1) if len(starts) < sims.shape[1] else sims
         k = min(top_k, len(people))
         top = np.argpartition(-best, k - 1, axis=1)[:, :k]
         out = []
         for row, cand in enumerate(top):
             order = cand[np.argsort(-best[row, cand])]
-            out.append([Match(self._people[people[j]], modality, float(best[row, j]), self.thresholds[modality]) for j in order])
+            out.append(
+                [
+                    Match(self._people[people[j]], modality, float(best[row, j]), self.thresholds[modality])
+                    for j in order
+                ]
+            )
         return out

@@ -95,7 +95,13 @@ def _has_audio(path: Path) -> bool:
 class LikenessMatcher:
     """Face tracks and voice segments of a file, matched against a loaded registry."""
 
-    def __init__(self, matcher: Matcher, options: MatchOptions | None = None, face_embedder: Any = None, voice_embedder: Any = None) -> None:
+    def __init__(
+        self,
+        matcher: Matcher,
+        options: MatchOptions | None = None,
+        face_embedder: Any = None,
+        voice_embedder: Any = None,
+    ) -> None:
         self.matcher = matcher
         self.options = options or MatchOptions()
         self._face = face_embedder
@@ -141,7 +147,8 @@ class LikenessMatcher:
             if self.options.audit:
                 for m in result.matched:
                     self.matcher.registry.record_match(
-                        m.person.id, {"file_sha256": digest, "modality": m.modality, "similarity": round(m.similarity, 4)}
+                        m.person.id,
+                        {"file_sha256": digest, "modality": m.modality, "similarity": round(m.similarity, 4)},
                     )
             return result
         except VeracityError as exc:
@@ -151,7 +158,11 @@ class LikenessMatcher:
 
     def _faces(self, path: Path, media: str) -> list[Subject]:
         opts = self.options
-        frames = [Frame(0, 0.0, load_image_rgb(path))] if media == "image" else iter_video_frames(path, Sampling(opts.fps, opts.max_frames))
+        frames = (
+            [Frame(0, 0.0, load_image_rgb(path))]
+            if media == "image"
+            else iter_video_frames(path, Sampling(opts.fps, opts.max_frames))
+        )
         tracker = Tracker()
         for frame in frames:
             items = []
@@ -179,4 +190,7 @@ class LikenessMatcher:
         if not segs:
             return []
         results = self.matcher.search("voice", np.stack([v for _, _, v in segs]), self.options.top_k)
-        return [Subject("voice", i, s, e, None, tuple(m)) for i, ((s, e, _), m) in enumerate(zip(segs, results, strict=True))]
+        return [
+            Subject("voice", i, s, e, None, tuple(m))
+            for i, ((s, e, _), m) in enumerate(zip(segs, results, strict=True))
+        ]

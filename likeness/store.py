@@ -188,7 +188,9 @@ def validate_consent(use: str, consent: Consent) -> None:
 class Registry:
     """One open registry. Use as a context manager; every write is one transaction."""
 
-    def __init__(self, path: Path, *, create: bool = True, timeout: float = 10.0, cipher: Cipher | None = None) -> None:
+    def __init__(
+        self, path: Path, *, create: bool = True, timeout: float = 10.0, cipher: Cipher | None = None
+    ) -> None:
         self.path = Path(path)
         self.cipher = cipher or Cipher.from_env()
         fresh = not self.path.exists()
@@ -210,11 +212,16 @@ class Registry:
         except sqlite3.OperationalError as exc:
             self.conn.close()
             if "locked" in str(exc) or "busy" in str(exc):
-                raise RegistryLocked(f"registry is locked by another process ({exc}); nothing was changed", path=str(self.path)) from None
+                raise RegistryLocked(
+                    f"registry is locked by another process ({exc}); nothing was changed", path=str(self.path)
+                ) from None
             raise RegistryError(f"cannot read registry: {exc}", path=str(self.path)) from None
         except sqlite3.DatabaseError as exc:
             self.conn.close()
-            raise RegistryError(f"not a Veracity registry, or the file is damaged ({exc}); nothing was changed", path=str(self.path)) from None
+            raise RegistryError(
+                f"not a Veracity registry, or the file is damaged ({exc}); nothing was changed",
+                path=str(self.path),
+            ) from None
         except RegistryError:
             self.conn.close()
             raise
@@ -235,7 +242,9 @@ class Registry:
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            raise RegistryLocked(f"registry is locked by another process ({exc}); nothing was changed", path=str(self.path)) from None
+            raise RegistryLocked(
+                f"registry is locked by another process ({exc}); nothing was changed", path=str(self.path)
+            ) from None
         try:
             yield self.conn
         except BaseException:
@@ -255,7 +264,9 @@ class Registry:
                 c.execute("INSERT INTO meta VALUES ('created_at', ?)", (now(),))
             tables = {"meta"}
         if "meta" not in tables:
-            raise RegistryError("not a Veracity registry (no meta table); nothing was changed", path=str(self.path))
+            raise RegistryError(
+                "not a Veracity registry (no meta table); nothing was changed", path=str(self.path)
+            )
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         if row is None or not str(row[0]).isdigit():
             raise RegistryError("registry has no schema version; nothing was changed", path=str(self.path))
@@ -283,7 +294,9 @@ class Registry:
         elif self.cipher.enabled:
             encrypted_rows = self.conn.execute("SELECT COUNT(*) FROM templates").fetchone()[0]
             with self._write() as c:
-                c.execute("INSERT OR REPLACE INTO meta VALUES ('key_check', ?)", (self.cipher.check_value().hex(),))
+                c.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('key_check', ?)", (self.cipher.check_value().hex(),)
+                )
                 self._audit(c, "encryption-enabled", None, {"existing_plain_templates": encrypted_rows})
 
     @property
@@ -292,7 +305,9 @@ class Registry:
 
     # ------------------------------------------------------------ audit
 
-    def _audit(self, c: sqlite3.Connection, action: str, person_id: str | None, details: dict[str, Any]) -> None:
+    def _audit(
+        self, c: sqlite3.Connection, action: str, person_id: str | None, details: dict[str, Any]
+    ) -> None:
         c.execute(
             "INSERT INTO audit (at, actor, action, person_id, details) VALUES (?, ?, ?, ?, ?)",
             (now(), actor(), action, person_id, json.dumps(details, sort_keys=True)),
@@ -311,18 +326,31 @@ class Registry:
             args = (person_id,)
         q += " ORDER BY id DESC LIMIT ?"
         rows = self.conn.execute(q, (*args, limit)).fetchall()
-        return [{"id": r[0], "at": r[1], "actor": r[2], "action": r[3], "person_id": r[4], "details": json.loads(r[5])} for r in rows]
+        return [
+            {
+                "id": r[0],
+                "at": r[1],
+                "actor": r[2],
+                "action": r[3],
+                "person_id": r[4],
+                "details": json.loads(r[5]),
+            }
+            for r in rows
+        ]
 
     # ------------------------------------------------------------ people
 
     def add_person(
-        self, person: Person, templates: list[Template] | None = None, media: list[tuple[str, str, bytes]] | None = None
+        self,
+        person: Person,
+        templates: list[Template] | None = None,
+        media: list[tuple[str, str, bytes]] | None = None,
     ) -> Person:
         """Insert a person with consents, templates and (optionally kept) media, in one transaction."""
         templates = templates or []
         media = media or []
-        for use, c in person.consents.items():
-            validate_consent(use, c)
+        for use, consent in person.consents.items():
+            validate_consent(use, consent)
         pid = person.id or uuid.uuid4().hex[:12]
         ts = now()
         with self._write() as c:
@@ -331,8 +359,17 @@ class Registry:
             c.execute(
                 "INSERT INTO persons (id, name, aliases, rights_holder, contact, jurisdictions, notes, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (pid, person.name, json.dumps(list(person.aliases)), person.rights_holder, person.contact,
-                 json.dumps(list(person.jurisdictions)), person.notes, ts, ts),
+                (
+                    pid,
+                    person.name,
+                    json.dumps(list(person.aliases)),
+                    person.rights_holder,
+                    person.contact,
+                    json.dumps(list(person.jurisdictions)),
+                    person.notes,
+                    ts,
+                    ts,
+                ),
             )
             self._put_consents(c, pid, person.consents)
             for t in templates:
@@ -342,7 +379,12 @@ class Registry:
                     "INSERT INTO media (person_id, modality, filename, data, encrypted, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                     (pid, modality, filename, self.cipher.encrypt(data), int(self.cipher.enabled), ts),
                 )
-            self._audit(c, "enroll", pid, {"name": person.name, "templates": _count(templates), "media_kept": len(media)})
+            self._audit(
+                c,
+                "enroll",
+                pid,
+                {"name": person.name, "templates": _count(templates), "media_kept": len(media)},
+            )
         return self.get_person(pid)
 
     def _put_consents(self, c: sqlite3.Connection, pid: str, consents: dict[str, Consent]) -> None:
@@ -361,8 +403,17 @@ class Registry:
         c.execute(
             "INSERT INTO templates (person_id, modality, model, dim, vector, encrypted, quality, source_sha256, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (pid, t.modality, t.model, int(vec.size), self.cipher.encrypt(vec.tobytes()), int(self.cipher.enabled),
-             t.quality, t.source_sha256, now()),
+            (
+                pid,
+                t.modality,
+                t.model,
+                int(vec.size),
+                self.cipher.encrypt(vec.tobytes()),
+                int(self.cipher.enabled),
+                t.quality,
+                t.source_sha256,
+                now(),
+            ),
         )
 
     def add_templates(self, pid: str, templates: list[Template]) -> None:
@@ -390,7 +441,9 @@ class Registry:
                 c.execute(f"UPDATE persons SET {key} = ? WHERE id = ?", (value, pid))  # noqa: S608 - key from the allow-list
             self._put_consents(c, pid, consents)
             c.execute("UPDATE persons SET updated_at = ? WHERE id = ?", (now(), pid))
-            self._audit(c, "update", pid, {"fields": sorted(changes) + [f"consent.{u}" for u in sorted(consents)]})
+            self._audit(
+                c, "update", pid, {"fields": sorted(changes) + [f"consent.{u}" for u in sorted(consents)]}
+            )
         return self.get_person(pid)
 
     def remove_person(self, pid: str) -> dict[str, int]:
@@ -398,7 +451,9 @@ class Registry:
         with self._write() as c:
             self._require(c, pid)
             counts = {
-                "templates": c.execute("SELECT COUNT(*) FROM templates WHERE person_id = ?", (pid,)).fetchone()[0],
+                "templates": c.execute(
+                    "SELECT COUNT(*) FROM templates WHERE person_id = ?", (pid,)
+                ).fetchone()[0],
                 "media": c.execute("SELECT COUNT(*) FROM media WHERE person_id = ?", (pid,)).fetchone()[0],
             }
             c.execute("DELETE FROM templates WHERE person_id = ?", (pid,))
@@ -438,22 +493,54 @@ class Registry:
         raise NotFound(f"no person with id or name {ref!r}")
 
     def list_persons(self) -> list[Person]:
+        """Everyone, with consents and template counts, in three queries whatever the size."""
         rows = self.conn.execute(
             "SELECT id, name, aliases, rights_holder, contact, jurisdictions, notes, created_at, updated_at FROM persons ORDER BY name, id"
         ).fetchall()
-        return [self._person(r) for r in rows]
+        consents: dict[str, dict[str, Consent]] = {}
+        for pid, u, st, lic, until in self.conn.execute(
+            "SELECT person_id, use, status, licensee, until FROM consents"
+        ):
+            consents.setdefault(pid, {})[u] = Consent(st, lic, until)
+        counts: dict[str, dict[str, int]] = {}
+        for pid, modality, n in self.conn.execute(
+            "SELECT person_id, modality, COUNT(*) FROM templates GROUP BY person_id, modality"
+        ):
+            counts.setdefault(pid, {})[modality] = n
+        return [self._person(r, consents.get(r[0], {}), counts.get(r[0], {})) for r in rows]
 
-    def _person(self, row: tuple[Any, ...]) -> Person:
+    def _person(
+        self,
+        row: tuple[Any, ...],
+        consents: dict[str, Consent] | None = None,
+        counts: dict[str, int] | None = None,
+    ) -> Person:
         pid = row[0]
-        consents = {
-            u: Consent(s, lic, until)
-            for u, s, lic, until in self.conn.execute("SELECT use, status, licensee, until FROM consents WHERE person_id = ?", (pid,))
-        }
-        counts = dict(self.conn.execute("SELECT modality, COUNT(*) FROM templates WHERE person_id = ? GROUP BY modality", (pid,)).fetchall())
+        if consents is None:
+            consents = {
+                u: Consent(s, lic, until)
+                for u, s, lic, until in self.conn.execute(
+                    "SELECT use, status, licensee, until FROM consents WHERE person_id = ?", (pid,)
+                )
+            }
+        if counts is None:
+            counts = dict(
+                self.conn.execute(
+                    "SELECT modality, COUNT(*) FROM templates WHERE person_id = ? GROUP BY modality", (pid,)
+                ).fetchall()
+            )
         return Person(
-            id=pid, name=row[1], aliases=tuple(json.loads(row[2] or "[]")), rights_holder=row[3], contact=row[4],
-            jurisdictions=tuple(json.loads(row[5] or "[]")), notes=row[6], consents=consents, created_at=row[7],
-            updated_at=row[8], templates=counts,
+            id=pid,
+            name=row[1],
+            aliases=tuple(json.loads(row[2] or "[]")),
+            rights_holder=row[3],
+            contact=row[4],
+            jurisdictions=tuple(json.loads(row[5] or "[]")),
+            notes=row[6],
+            consents=consents,
+            created_at=row[7],
+            updated_at=row[8],
+            templates=counts,
         )
 
     # ------------------------------------------------------------ templates
@@ -461,7 +548,8 @@ class Registry:
     def templates(self, modality: str) -> tuple[list[str], np.ndarray, list[str]]:
         """(person ids, N×D float32 matrix, model ids) of every template of ``modality``."""
         rows = self.conn.execute(
-            "SELECT person_id, vector, encrypted, dim, model FROM templates WHERE modality = ? ORDER BY id", (modality,)
+            "SELECT person_id, vector, encrypted, dim, model FROM templates WHERE modality = ? ORDER BY id",
+            (modality,),
         ).fetchall()
         ids, vecs, models = [], [], []
         for pid, blob, enc, dim, model in rows:
@@ -476,7 +564,9 @@ class Registry:
             return [], np.zeros((0, 0), np.float32), []
         dims = {v.size for v in vecs}
         if len(dims) != 1:
-            raise RegistryError(f"{modality} templates have different sizes {sorted(dims)}", path=str(self.path))
+            raise RegistryError(
+                f"{modality} templates have different sizes {sorted(dims)}", path=str(self.path)
+            )
         return ids, np.stack(vecs).astype(np.float32), models
 
     def export(self, include_templates: bool = True) -> dict[str, Any]:
@@ -488,14 +578,27 @@ class Registry:
             if include_templates:
                 d["templates"] = []
                 for modality, model, blob, enc, quality in self.conn.execute(
-                    "SELECT modality, model, vector, encrypted, quality FROM templates WHERE person_id = ? ORDER BY id", (p.id,)
+                    "SELECT modality, model, vector, encrypted, quality FROM templates WHERE person_id = ? ORDER BY id",
+                    (p.id,),
                 ):
                     vec = np.frombuffer(self.cipher.decrypt(blob) if enc else blob, dtype="<f4")
-                    d["templates"].append({"modality": modality, "model": model, "vector": [float(x) for x in vec], "quality": quality})
+                    d["templates"].append(
+                        {
+                            "modality": modality,
+                            "model": model,
+                            "vector": [float(x) for x in vec],
+                            "quality": quality,
+                        }
+                    )
             people.append(d)
         with self._write() as c:
             self._audit(c, "export", None, {"people": len(people), "templates": include_templates})
-        return {"format": "veracity-registry", "schema_version": SCHEMA_VERSION, "exported_at": now(), "people": people}
+        return {
+            "format": "veracity-registry",
+            "schema_version": SCHEMA_VERSION,
+            "exported_at": now(),
+            "people": people,
+        }
 
     def import_(self, doc: dict[str, Any]) -> int:
         """Add every person of an export; all or nothing. Raises ImportRefused for a bad document."""
@@ -510,8 +613,17 @@ class Registry:
                 c.execute(
                     "INSERT INTO persons (id, name, aliases, rights_holder, contact, jurisdictions, notes, created_at, updated_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (p.id, p.name, json.dumps(list(p.aliases)), p.rights_holder, p.contact, json.dumps(list(p.jurisdictions)),
-                     p.notes, p.created_at or ts, ts),
+                    (
+                        p.id,
+                        p.name,
+                        json.dumps(list(p.aliases)),
+                        p.rights_holder,
+                        p.contact,
+                        json.dumps(list(p.jurisdictions)),
+                        p.notes,
+                        p.created_at or ts,
+                        ts,
+                    ),
                 )
                 self._put_consents(c, p.id, p.consents)
                 for t in templates.get(p.id, []):
@@ -528,14 +640,20 @@ def parse_export(doc: Any) -> tuple[list[Person], dict[str, list[Template]]]:
         raise ImportRefused("not a Veracity registry export (format must be 'veracity-registry')")
     version = doc.get("schema_version")
     if not isinstance(version, int) or version < 1 or version > SCHEMA_VERSION:
-        raise ImportRefused(f"unsupported export schema version {version!r} (this Veracity reads 1 to {SCHEMA_VERSION})")
+        raise ImportRefused(
+            f"unsupported export schema version {version!r} (this Veracity reads 1 to {SCHEMA_VERSION})"
+        )
     raw = doc.get("people")
     if not isinstance(raw, list):
         raise ImportRefused("export has no 'people' list")
     people, templates, seen = [], {}, set()
     for i, d in enumerate(raw):
         try:
-            if not isinstance(d, dict) or not str(d.get("id") or "").strip() or not str(d.get("name") or "").strip():
+            if (
+                not isinstance(d, dict)
+                or not str(d.get("id") or "").strip()
+                or not str(d.get("name") or "").strip()
+            ):
                 raise ValueError("a person needs an id and a name")
             p = Person.from_dict(d)
             for use, c in p.consents.items():
@@ -546,7 +664,12 @@ def parse_export(doc: Any) -> tuple[list[Person], dict[str, list[Template]]]:
             ts = []
             for t in d.get("templates") or []:
                 vec = np.asarray(t["vector"], dtype=np.float32)
-                if t["modality"] not in MODALITIES or vec.ndim != 1 or vec.size == 0 or not np.isfinite(vec).all():
+                if (
+                    t["modality"] not in MODALITIES
+                    or vec.ndim != 1
+                    or vec.size == 0
+                    or not np.isfinite(vec).all()
+                ):
                     raise ValueError("bad template")
                 ts.append(Template(p.id, t["modality"], str(t["model"]), vec, t.get("quality")))
         except (ValueError, KeyError, TypeError) as exc:

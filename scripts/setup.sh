@@ -30,7 +30,7 @@ PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
 # The project with its training extra and dev group (pytest, jsonschema, ruff, mypy),
 # then the packages that pin old versions of what we do not use (--no-deps).
 "${PIP[@]}" install -e ".[train]" --group dev
-"${PIP[@]}" install --no-deps "invisible-watermark==0.2.0" "facenet-pytorch==2.6.0"
+"${PIP[@]}" install --no-deps "invisible-watermark==0.2.0" "facenet-pytorch==2.6.0" "resemblyzer==0.1.4"
 
 if [ "$demo" = 1 ]; then
     rm -rf samples

@@ -49,9 +49,18 @@ def test_new_registry_is_private_wal_and_current(tmp_path: Path) -> None:
 
 def test_enrol_show_update_consents(reg: Registry) -> None:
     p = reg.add_person(
-        person("Ada Lovelace", aliases=("Ada",), rights_holder="Estate", jurisdictions=("UK",),
-               consents={"news": Consent("allowed"), "commercial": Consent("licensed", "Acme", "2030-12-31")}),
-        [Template("", "face", "m", vec(1)), Template("", "face", "m", vec(2)), Template("", "voice", "v", vec(3, 256))],
+        person(
+            "Ada Lovelace",
+            aliases=("Ada",),
+            rights_holder="Estate",
+            jurisdictions=("UK",),
+            consents={"news": Consent("allowed"), "commercial": Consent("licensed", "Acme", "2030-12-31")},
+        ),
+        [
+            Template("", "face", "m", vec(1)),
+            Template("", "face", "m", vec(2)),
+            Template("", "voice", "v", vec(3, 256)),
+        ],
     )
     assert p.templates == {"face": 2, "voice": 1}
     assert reg.find("Ada").id == p.id and reg.find(p.id).name == "Ada Lovelace"
@@ -74,14 +83,17 @@ def test_erasure_leaves_no_row_and_no_bytes(tmp_path: Path) -> None:
     marker = vec(42)
     with Registry(path, cipher=Cipher(None)) as reg:
         keep = reg.add_person(person("Keep"), [Template("", "face", "m", vec(1))])
-        gone = reg.add_person(person("Gone"), [Template("", "face", "m", marker), Template("", "voice", "v", vec(5, 256))],
-                              media=[("face", "ref.jpg", b"JPEG-BYTES-OF-GONE" * 10)])
+        gone = reg.add_person(
+            person("Gone"),
+            [Template("", "face", "m", marker), Template("", "voice", "v", vec(5, 256))],
+            media=[("face", "ref.jpg", b"JPEG-BYTES-OF-GONE" * 10)],
+        )
         counts = reg.remove_person(gone.id)
         assert counts == {"templates": 2, "media": 1}
         c = reg.conn
         for table in ("persons", "consents", "templates", "media"):
             col = "id" if table == "persons" else "person_id"
-            assert c.execute(f"SELECT COUNT(*) FROM {table} WHERE {col} = ?", (gone.id,)).fetchone()[0] == 0  # noqa: S608
+            assert c.execute(f"SELECT COUNT(*) FROM {table} WHERE {col} = ?", (gone.id,)).fetchone()[0] == 0
         assert c.execute("SELECT COUNT(*) FROM templates").fetchone()[0] == 1
         [erase] = [a for a in reg.audit_log(gone.id) if a["action"] == "erase"]
         assert erase["details"] == {"templates": 2, "media": 1}
@@ -97,7 +109,9 @@ def test_audit_never_holds_templates(reg: Registry) -> None:
     reg.record_match(p.id, {"file_sha256": "ab" * 32, "modality": "face", "similarity": 0.9})
     text = repr(reg.audit_log())
     assert str(float(v[0]))[:8] not in text
-    assert v.tobytes() not in reg.conn.execute("SELECT group_concat(details) FROM audit").fetchone()[0].encode()
+    assert (
+        v.tobytes() not in reg.conn.execute("SELECT group_concat(details) FROM audit").fetchone()[0].encode()
+    )
 
 
 def test_migration_from_schema_1(tmp_path: Path) -> None:
@@ -108,8 +122,10 @@ def test_migration_from_schema_1(tmp_path: Path) -> None:
     c.execute("INSERT INTO meta VALUES ('schema_version', '1')")
     c.execute("INSERT INTO persons VALUES ('p1', 'Old Timer', '[]', NULL, NULL, 't', 't')")
     c.execute("INSERT INTO consents VALUES ('p1', 'news', 'allowed', NULL, NULL)")
-    c.execute("INSERT INTO templates (person_id, modality, model, dim, vector, created_at) VALUES ('p1', 'face', 'm', 128, ?, 't')",
-              (vec(1).astype("<f4").tobytes(),))
+    c.execute(
+        "INSERT INTO templates (person_id, modality, model, dim, vector, created_at) VALUES ('p1', 'face', 'm', 128, ?, 't')",
+        (vec(1).astype("<f4").tobytes(),),
+    )
     c.commit()
     c.close()
     with Registry(path, cipher=Cipher(None)) as reg:
@@ -145,7 +161,7 @@ def test_corrupt_files_are_refused_untouched(tmp_path: Path, content: bytes) -> 
         with Registry(path, cipher=Cipher(None)) as reg:
             assert reg.schema_version == SCHEMA_VERSION
         return
-    with pytest.raises(RegistryError, match="damaged|not a Veracity"):
+    with pytest.raises(RegistryError, match=r"damaged|not a Veracity"):
         Registry(path, cipher=Cipher(None))
     assert path.read_bytes() == content
 
@@ -168,7 +184,10 @@ def test_locked_registry_is_a_clear_error(tmp_path: Path) -> None:
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        with Registry(path, timeout=0.2, cipher=Cipher(None)) as reg, pytest.raises(RegistryLocked, match="locked"):
+        with (
+            Registry(path, timeout=0.2, cipher=Cipher(None)) as reg,
+            pytest.raises(RegistryLocked, match="locked"),
+        ):
             reg.add_person(person("Blocked"))
     except RegistryLocked:
         pass  # the lock may already bite when opening
@@ -221,7 +240,9 @@ def test_encryption_at_rest(tmp_path: Path) -> None:
 
 def test_export_import_roundtrip_and_malformed_refused(tmp_path: Path) -> None:
     with Registry(tmp_path / "a.db", cipher=Cipher(None)) as a:
-        a.add_person(person("One", "p1", consents={"news": Consent("allowed")}), [Template("", "face", "m", vec(1))])
+        a.add_person(
+            person("One", "p1", consents={"news": Consent("allowed")}), [Template("", "face", "m", vec(1))]
+        )
         a.add_person(person("Two", "p2"), [Template("", "voice", "v", vec(2, 256))])
         doc = a.export()
     assert doc["schema_version"] == SCHEMA_VERSION and len(doc["people"]) == 2
@@ -232,9 +253,27 @@ def test_export_import_roundtrip_and_malformed_refused(tmp_path: Path) -> None:
         bad_docs = [
             {"format": "other", "schema_version": 2, "people": []},
             {"format": "veracity-registry", "schema_version": 99, "people": []},
-            {"format": "veracity-registry", "schema_version": 2, "people": [{"id": "p9", "name": "N", "templates": [{"modality": "face", "model": "m", "vector": ["x"]}]}]},
-            {"format": "veracity-registry", "schema_version": 2, "people": [{"id": "p8", "name": "ok"}, {"name": "no id"}]},
-            {"format": "veracity-registry", "schema_version": 2, "people": [{"id": "p7", "name": "N", "consents": {"news": {"status": "maybe"}}}]},
+            {
+                "format": "veracity-registry",
+                "schema_version": 2,
+                "people": [
+                    {
+                        "id": "p9",
+                        "name": "N",
+                        "templates": [{"modality": "face", "model": "m", "vector": ["x"]}],
+                    }
+                ],
+            },
+            {
+                "format": "veracity-registry",
+                "schema_version": 2,
+                "people": [{"id": "p8", "name": "ok"}, {"name": "no id"}],
+            },
+            {
+                "format": "veracity-registry",
+                "schema_version": 2,
+                "people": [{"id": "p7", "name": "N", "consents": {"news": {"status": "maybe"}}}],
+            },
             doc,  # ids already present
         ]
         before = b.export()["people"]
@@ -247,7 +286,10 @@ def test_export_import_roundtrip_and_malformed_refused(tmp_path: Path) -> None:
 def test_matcher_agrees_with_brute_force(reg: Registry) -> None:
     rng = np.random.default_rng(0)
     for i in range(30):
-        reg.add_person(person(f"P{i}", f"p{i:02d}"), [Template("", "face", "m", vec(100 + i * 3 + k)) for k in range(1 + i % 3)])
+        reg.add_person(
+            person(f"P{i}", f"p{i:02d}"),
+            [Template("", "face", "m", vec(100 + i * 3 + k)) for k in range(1 + i % 3)],
+        )
     m = Matcher(reg, THRESHOLDS)
     ids, mat, _ = reg.templates("face")
     queries = rng.normal(size=(20, 128)).astype(np.float32)
