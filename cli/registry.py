@@ -22,7 +22,8 @@ def registry_option(func: F) -> F:
         "registry_path",
         type=click.Path(dir_okay=False, path_type=Path),
         envvar="VERACITY_REGISTRY",
-        help="Registry database [default: $VERACITY_REGISTRY or ~/.local/share/veracity/registry.db].",
+        help="Registry database [default: $VERACITY_REGISTRY, [registry] path in $VERACITY_CONFIG, "
+        "or ~/.local/share/veracity/registry.db].",
     )(func)
 
 

@@ -75,10 +75,23 @@ def now() -> str:
 
 
 def default_path(environ: dict[str, str] | None = None) -> Path:
-    """``$VERACITY_REGISTRY``, else ``$XDG_DATA_HOME/veracity/registry.db`` (``~/.local/share``)."""
+    """``$VERACITY_REGISTRY``, else ``[registry] path`` of the ``$VERACITY_CONFIG`` TOML file,
+    else ``$XDG_DATA_HOME/veracity/registry.db`` (``~/.local/share``)."""
     env = os.environ if environ is None else environ
     if env.get(REGISTRY_ENV):
         return Path(env[REGISTRY_ENV])
+    if env.get("VERACITY_CONFIG"):
+        import tomllib
+
+        config = Path(env["VERACITY_CONFIG"])
+        try:
+            doc = tomllib.loads(config.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise RegistryError(f"cannot read config: {exc}", path=str(config)) from None
+        path = (doc.get("registry") or {}).get("path")
+        if isinstance(path, str) and path:
+            p = Path(path).expanduser()
+            return p if p.is_absolute() else config.parent / p
     base = Path(env["XDG_DATA_HOME"]) if env.get("XDG_DATA_HOME") else Path.home() / ".local" / "share"
     return base / "veracity" / "registry.db"
 

@@ -8,6 +8,8 @@ Writes under --out:
   re-encoded the same way; ``labels.csv`` also has a ``split`` column saying whether the
   video was in the training (train) or held-out (val) split of training.face_data.
 - ``stylegan_ffhq/labels.csv``: the synthetic_vs_real photos, with the same split column.
+- ``other_real/labels.csv``: the sample photos of face_recognition, openface and insightface
+  (real, never trained on; pre-aligned copies left out): a false-positive check.
 Each folder also has ``heldout.csv`` with the held-out rows only (``evaluate`` ignores the
 extra ``split`` column). Absolute paths are fine: ``evaluate`` joins relative ones to the CSV's folder.
 """
@@ -84,6 +86,14 @@ def main() -> int:
         for f in sorted((svr / sub).glob("*.jpg")):
             rows.append((str(f.resolve()), label, split_of(f"{sub}/{f.name}", 0.3, args.seed)))
     write(args.out / "stylegan_ffhq", rows)
+
+    # real photos never used in training (sample images of face libraries): false positives only
+    rows = []
+    for sub in ("face_recognition", "openface", "insightface"):
+        for f in sorted((args.data / "faces" / sub).rglob("*")):
+            if f.suffix.lower() in (".jpg", ".jpeg", ".png") and "aligned" not in str(f):
+                rows.append((str(f.resolve()), "real", "val"))
+    write(args.out / "other_real", rows)
     print(f"wrote evaluation sets under {args.out}")
     return 0
 

@@ -307,3 +307,16 @@ def test_matcher_agrees_with_brute_force(reg: Registry) -> None:
     assert got[0][0].person.id == ids[0]
     assert not any(x.matched for row in got[5:] for x in row)  # random queries match nobody
     assert m.search("voice", queries[:2], 3) == [[], []]  # no voice templates enrolled
+
+
+def test_registry_path_resolution(tmp_path: Path) -> None:
+    from likeness.store import default_path
+
+    assert default_path({"VERACITY_REGISTRY": "/x/r.db"}) == Path("/x/r.db")
+    cfg = tmp_path / "veracity.toml"
+    cfg.write_text('[registry]\npath = "data/reg.db"\n')
+    assert default_path({"VERACITY_CONFIG": str(cfg)}) == tmp_path / "data" / "reg.db"
+    assert default_path({"XDG_DATA_HOME": "/d"}) == Path("/d/veracity/registry.db")
+    cfg.write_text("[registry\n")
+    with pytest.raises(RegistryError, match="cannot read config"):
+        default_path({"VERACITY_CONFIG": str(cfg)})

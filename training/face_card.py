@@ -36,6 +36,19 @@ def _row(name: str, m: dict[str, Any]) -> str:
     )
 
 
+TARGETS = {"self_blended_heldout_people": 0.95, "landmark_swaps_heldout_people": 0.85}
+
+
+def _targets(ev: dict[str, Any]) -> list[str]:
+    out = []
+    for k, target in TARGETS.items():
+        auc = (ev.get(k) or {}).get("auc")
+        if auc is not None:
+            verdict = "met" if auc >= target else "**not met**"
+            out.append(f"- Target AUC ≥ {target} on `{k}`: measured {auc:.3f}, {verdict}.")
+    return [*out, ""] if out else []
+
+
 def render(meta: dict[str, Any]) -> str:
     tr = meta["training"]
     faces = tr.get("faces", {})
@@ -101,6 +114,7 @@ def render(meta: dict[str, Any]) -> str:
         "",
         *(f"- `{k}`: {SET_NOTES.get(k, '')}" for k in ev),
         "",
+        *_targets(ev),
     ]
     pe = meta.get("pipeline_evaluation", {})
     if pe:
