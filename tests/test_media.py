@@ -14,7 +14,7 @@ from tests.conftest import VIDEO_FORMATS, encode_image, make_video, picture
 from veracity.errors import InputError
 
 
-@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF", "BMP"])
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "AVIF"])
 def test_image_formats_decode_to_rgb(tmp_path: Path, fmt: str) -> None:
     p = tmp_path / f"x.{fmt.lower()}"
     p.write_bytes(encode_image(picture(80, 60), fmt))
