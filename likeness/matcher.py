@@ -87,8 +87,17 @@ class Matcher:
         self.thresholds = thresholds if thresholds is not None else load_thresholds()
         self._people = {p.id: p for p in registry.list_persons()}
         self._index: dict[str, tuple[np.ndarray, np.ndarray, list[str]]] = {}
+        self.skipped: dict[str, int] = {}
         for modality in ("face", "voice"):
-            ids, mat, _models = registry.templates(modality)
+            ids, mat, models = registry.templates(modality)
+            want = self.thresholds[modality].model if modality in self.thresholds else None
+            if want is not None and ids:
+                keep = [i for i, m in enumerate(models) if m == want]
+                if len(keep) < len(ids):
+                    # similarities across template models are meaningless: leave those out
+                    self.skipped[modality] = len(ids) - len(keep)
+                    ids = [ids[i] for i in keep]
+                    mat = mat[keep] if keep else np.zeros((0, mat.shape[1]), np.float32)
             if len(ids):
                 norms = np.linalg.norm(mat, axis=1, keepdims=True)
                 mat = mat / np.where(norms > 0, norms, 1)

@@ -133,7 +133,10 @@ class LikenessMatcher:
                 raise InputError(f"not an image, video or audio file ({check.media.label})", path=str(path))
             digest = hashlib.sha256(path.read_bytes()).hexdigest() if check.size < 2**31 else None
             subjects: list[Subject] = []
-            notes: list[str] = []
+            notes: list[str] = [
+                f"{n} {m} template(s) made with another model were not searched (re-enrol those people)"
+                for m, n in self.matcher.skipped.items()
+            ]
             if media in ("image", "video") and self.matcher.size("face"):
                 subjects += self._faces(path, media)
             elif media in ("image", "video"):

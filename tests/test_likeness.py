@@ -18,8 +18,8 @@ from likeness.matcher import Matcher, Threshold
 from likeness.store import _SCHEMA_V1, SCHEMA_VERSION, Consent, Person, Registry, Template, _statements
 
 THRESHOLDS = {
-    "face": Threshold("face", "test", 0.8, 0.001, 0.02, "test"),
-    "voice": Threshold("voice", "test", 0.75, 0.01, 0.05, "test"),
+    "face": Threshold("face", "m", 0.8, 0.001, 0.02, "test"),
+    "voice": Threshold("voice", "v", 0.75, 0.01, 0.05, "test"),
 }
 
 
@@ -320,3 +320,12 @@ def test_registry_path_resolution(tmp_path: Path) -> None:
     cfg.write_text("[registry\n")
     with pytest.raises(RegistryError, match="cannot read config"):
         default_path({"VERACITY_CONFIG": str(cfg)})
+
+
+def test_templates_of_another_model_are_not_searched(reg: Registry) -> None:
+    reg.add_person(person("New", "n"), [Template("", "face", "m", vec(1))])
+    reg.add_person(person("Old", "o"), [Template("", "face", "old-model", vec(1))])
+    m = Matcher(reg, THRESHOLDS)
+    assert m.skipped == {"face": 1}
+    [[best]] = m.search("face", vec(1)[None], top_k=1)
+    assert best.person.id == "n" and m.size("face") == 1
