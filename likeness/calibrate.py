@@ -34,7 +34,8 @@ VOICE_FAR = 0.01
 
 def pair_scores(emb: np.ndarray, groups: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """(genuine, impostor) cosine similarities over all pairs of rows (i < j)."""
-    e = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    e = np.asarray(emb, dtype=np.float64)  # float64: thresholds are compared in float64
+    e = e / np.linalg.norm(e, axis=1, keepdims=True)
     sims = e @ e.T
     g = np.array(groups)
     same = g[:, None] == g[None, :]
@@ -45,6 +46,8 @@ def pair_scores(emb: np.ndarray, groups: list[str]) -> tuple[np.ndarray, np.ndar
 
 
 def operating_point(genuine: np.ndarray, impostor: np.ndarray, far: float) -> dict[str, float]:
+    genuine = np.asarray(genuine, dtype=np.float64)
+    impostor = np.asarray(impostor, dtype=np.float64)
     t = metrics.threshold_at_fpr(impostor, far)
     labels = np.r_[np.ones(len(genuine)), np.zeros(len(impostor))]
     scores = np.r_[genuine, impostor]

@@ -329,3 +329,31 @@ def test_templates_of_another_model_are_not_searched(reg: Registry) -> None:
     assert m.skipped == {"face": 1}
     [[best]] = m.search("face", vec(1)[None], top_k=1)
     assert best.person.id == "n" and m.size("face") == 1
+
+
+def test_pair_scores_and_operating_point() -> None:
+    from likeness.calibrate import operating_point, pair_scores
+
+    # two people, two samples each, nearly identical within a person
+    emb = np.stack([vec(1), vec(1) + 0.01 * vec(2), vec(3), vec(3) + 0.01 * vec(4)])
+    genuine, impostor = pair_scores(emb, ["a", "a", "b", "b"])
+    assert len(genuine) == 2 and len(impostor) == 4
+    assert genuine.min() > 0.99 > impostor.max()
+    op = operating_point(genuine, impostor, 0.01)
+    assert op["far"] == 0.0 and op["tar"] == 1.0 and op["eer"] == 0.0
+
+
+@pytest.mark.shared_data
+@pytest.mark.slow
+def test_calibration_command_on_a_few_people(tmp_path: Path) -> None:
+    import json
+
+    from likeness.calibrate import main
+    from tests.conftest import SHARED
+
+    assert main(["--data", str(SHARED), "--out", str(tmp_path), "--limit", "4"]) == 0
+    doc = json.loads((tmp_path / "likeness.json").read_text())
+    for modality in ("face", "voice"):
+        op = doc["modalities"][modality]["operating_point"]
+        assert 0 < op["threshold"] < 1 and op["genuine_pairs"] > 0
+    assert "## Limitations" in (tmp_path / "likeness.md").read_text()
