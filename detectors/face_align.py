@@ -64,13 +64,26 @@ def align(
     constant-colour band that a classifier could learn.
     """
     m = align_matrix(landmarks5, size)
-    # Shrinking by more than 2×: blur first so warpAffine's bilinear sampling does not alias.
+    # Work on the part of the image the crop covers (plus a margin for the blur), so that a
+    # face in a 50-megapixel photo costs what a face in a small one does.
+    corners = invert_points(m, np.array([[0, 0], [size, 0], [0, size], [size, size]], dtype=np.float64))
     scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
-    src = image
+    pad = int(np.ceil(2.0 / max(scale, 1e-6))) + 2
+    h, w = image.shape[:2]
+    x0 = int(np.clip(np.floor(corners[:, 0].min()) - pad, 0, w))
+    y0 = int(np.clip(np.floor(corners[:, 1].min()) - pad, 0, h))
+    x1 = int(np.clip(np.ceil(corners[:, 0].max()) + pad, 0, w))
+    y1 = int(np.clip(np.ceil(corners[:, 1].max()) + pad, 0, h))
+    if x1 - x0 < 2 or y1 - y0 < 2:  # the crop lies outside the image
+        x0, y0, x1, y1 = 0, 0, w, h
+    src = image[y0:y1, x0:x1]
+    local = m.copy()
+    local[:, 2] += m[:, :2] @ np.array([x0, y0], dtype=np.float64)
+    # Shrinking by more than 2×: blur first so warpAffine's bilinear sampling does not alias.
     if scale < 0.5:
         sigma = 0.5 / scale * 0.5
-        src = cv2.GaussianBlur(image, (0, 0), sigmaX=sigma, sigmaY=sigma)
-    crop = cv2.warpAffine(src, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        src = cv2.GaussianBlur(src, (0, 0), sigmaX=sigma, sigmaY=sigma)
+    crop = cv2.warpAffine(src, local, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
     return crop, m
 
 

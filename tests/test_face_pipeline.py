@@ -188,3 +188,16 @@ def test_mtcnn_finds_a_real_face(mtcnn_analyzer: FaceAnalyzer) -> None:
     assert r.verdict in ("manipulated", "not-detected")
     x1, y1, x2, y2 = r.tracks[0].best_box
     assert 50 < x1 < x2 < 200 and 40 < y1 < y2 < 220  # LFW centres the face in 250×250
+
+
+def test_alignment_of_a_face_in_a_large_image_matches_a_full_warp() -> None:
+    import cv2
+
+    y, x = np.mgrid[0:1500, 0:2000]
+    img = cv2.GaussianBlur(np.stack([x % 256, y % 256, (x + y) % 256], -1).astype(np.uint8), (0, 0), 3)
+    pts = template(256) * 1.5 + np.array([900.0, 600.0])
+    crop, m = align(img, pts)
+    full = cv2.warpAffine(img, m, (256, 256), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    assert np.abs(full.astype(int) - crop.astype(int)).max() <= 1  # fixed-point rounding only
+    edge, _ = align(img, template(256) * 0.5)  # a face at the corner: reflected border, no error
+    assert edge.shape == (CANONICAL_SIZE, CANONICAL_SIZE, 3)
