@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from cli.exit_codes import ExitCode, combine
+from cli.exit_codes import ExitCode
 from cli.options import output_options
-from cli.output import check_output_path, emit, envelope, render_lines, to_json
-from veracity.errors import ConfigError, OutputError
+from cli.output import check_output_path, envelope, finish
+from veracity.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -77,17 +77,8 @@ def evaluate(
     doc.pop("results")
     doc.update({"detector": detector, "labels": str(labels), "model": model})
     doc.update(report)
-    try:
-        if fmt == "json":
-            emit(to_json(doc), output)
-        else:
-            render_lines(_text(doc), output)
-    except OutputError as exc:
-        click.echo(f"Error: {exc.one_line()}", err=True)
-        raise SystemExit(ExitCode.OUTPUT_FAILED) from exc
-    for err in errors:
-        click.echo(f"Error: {err.get('path')}: {err.get('message')}", err=True)
-    raise SystemExit(combine(ExitCode.OK, *([ExitCode.USAGE_OR_INPUT] if errors else [])))
+    code = ExitCode.USAGE_OR_INPUT if errors else ExitCode.OK
+    finish("evaluate", fmt, output, [], errors, lambda: _text(doc), code, doc=doc)
 
 
 def _fmt(v: object) -> str:

@@ -9,8 +9,7 @@ import click
 
 from cli.exit_codes import ExitCode, combine
 from cli.options import output_options
-from cli.output import check_output_path, emit, envelope, render_lines, to_json
-from veracity.errors import OutputError
+from cli.output import check_output_path, finish
 
 log = logging.getLogger(__name__)
 
@@ -113,16 +112,8 @@ def face(
         elif r.verdict == "manipulated":
             codes.append(ExitCode.FINDINGS)
     errors = [r.error for r in results if r.error]
-    try:
-        if fmt == "json":
-            emit(to_json(envelope("face", [r.as_dict() for r in results], errors)), output)
-        else:
-            lines = [line for r in results for line in result_lines(r)]
-            lines.append(summary_line(results))
-            render_lines(lines, output)
-    except OutputError as exc:
-        click.echo(f"Error: {exc.one_line()}", err=True)
-        raise SystemExit(ExitCode.OUTPUT_FAILED) from exc
-    for err in errors:
-        click.echo(f"Error: {err.get('path')}: {err.get('message')}", err=True)
-    raise SystemExit(combine(*codes))
+
+    def text() -> list[tuple[str, str]]:
+        return [*(line for r in results for line in result_lines(r)), summary_line(results)]
+
+    finish("face", fmt, output, [r.as_dict() for r in results], errors, text, combine(*codes))

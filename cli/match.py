@@ -8,9 +8,9 @@ import click
 
 from cli.exit_codes import ExitCode, combine
 from cli.options import output_options
-from cli.output import check_output_path, emit, envelope, render_lines, to_json
+from cli.output import check_output_path, finish
 from cli.registry import open_registry, registry_option
-from veracity.errors import OutputError, VeracityError
+from veracity.errors import VeracityError
 
 
 @click.command()
@@ -46,6 +46,7 @@ def match(
     """
     from likeness.matcher import Matcher
     from likeness.scan import LikenessMatcher, MatchOptions
+    from reports.match_text import match_lines
 
     check_output_path(output, force)
     with open_registry(registry_path, create=False) as reg:
@@ -62,50 +63,12 @@ def match(
     for r in results:
         codes.append(ExitCode.USAGE_OR_INPUT if r.error else ExitCode.FINDINGS if r.matched else ExitCode.OK)
     errors = [r.error for r in results if r.error]
-    try:
-        if fmt == "json":
-            emit(to_json(envelope("match", [r.as_dict() for r in results], errors)), output)
-        else:
-            lines: list[tuple[str, str]] = []
-            for r in results:
-                lines.append(("bold", r.path))
-                if r.error:
-                    lines.append(("bold magenta", f"  error: {r.error.get('message')}"))
-                    continue
-                for note in r.notes:
-                    lines.append(("dim", f"  {note}"))
-                if not r.subjects:
-                    lines.append(("", "  no face or speech to match"))
-                for s in r.subjects:
-                    where = f"{s.start:.1f}–{s.end:.1f} s" if s.end > 0 else "image"
-                    best = s.matches[0] if s.matches else None
-                    if best is None:
-                        lines.append(
-                            (
-                                "",
-                                f"  {s.modality} {s.index} ({where}): registry has no {s.modality} templates",
-                            )
-                        )
-                        continue
-                    verdict = "MATCH" if best.matched else "no match"
-                    lines.append(
-                        (
-                            "bold red" if best.matched else "",
-                            f"  {s.modality} {s.index} ({where}): {verdict}: {best.person.name} [{best.person.id}] "
-                            f"similarity {best.similarity:.3f} (threshold {best.threshold.threshold:.3f}, "
-                            f"FAR {best.threshold.far * 100:.2g} %)",
-                        )
-                    )
-            lines.append(
-                (
-                    "bold",
-                    f"{len(results)} file(s), {sum(bool(r.matched) for r in results)} with a registry match",
-                )
-            )
-            render_lines(lines, output)
-    except OutputError as exc:
-        click.echo(f"Error: {exc.one_line()}", err=True)
-        raise SystemExit(ExitCode.OUTPUT_FAILED) from exc
-    for err in errors:
-        click.echo(f"Error: {err.get('path')}: {err.get('message')}", err=True)
-    raise SystemExit(combine(*codes))
+    finish(
+        "match",
+        fmt,
+        output,
+        [r.as_dict() for r in results],
+        errors,
+        lambda: match_lines(results),
+        combine(*codes),
+    )

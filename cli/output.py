@@ -8,7 +8,7 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -97,3 +97,33 @@ def render_lines(lines: Iterable[tuple[str, str]], output: Path | None) -> None:
             console.print(Text(text, style=style or ""))
     else:
         emit("\n".join(text for _, text in items) + "\n", output)
+
+
+def finish(
+    command: str,
+    fmt: str,
+    output: Path | None,
+    results: list[dict[str, Any]],
+    errors: list[dict[str, Any]],
+    text: Callable[[], list[tuple[str, str]]],
+    code: int,
+    doc: dict[str, Any] | None = None,
+) -> None:
+    """Write the report (JSON envelope or text lines), echo each error on stderr, and exit.
+
+    ``doc`` replaces the standard envelope for JSON when a command has its own layout.
+    Exits OUTPUT_FAILED (3) when the report cannot be written, else with ``code``.
+    """
+    from cli.exit_codes import ExitCode
+
+    try:
+        if fmt == "json":
+            emit(to_json(doc if doc is not None else envelope(command, results, errors)), output)
+        else:
+            render_lines(text(), output)
+    except OutputError as exc:
+        click.echo(f"Error: {exc.one_line()}", err=True)
+        raise SystemExit(ExitCode.OUTPUT_FAILED) from exc
+    for err in errors:
+        click.echo(f"Error: {err.get('path')}: {err.get('message')}", err=True)
+    raise SystemExit(code)

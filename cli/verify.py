@@ -8,11 +8,11 @@ import click
 
 from cli.exit_codes import ExitCode, combine
 from cli.options import output_options, trust_options
-from cli.output import check_output_path, emit, envelope, render_lines, to_json
+from cli.output import check_output_path, finish
 from provenance.trust import load_trust
 from provenance.verify import VerifyOptions, VerifyResult, verify_file
 from reports.verify_text import result_lines, summary_line
-from veracity.errors import ConfigError, OutputError
+from veracity.errors import ConfigError
 
 
 @click.command()
@@ -60,16 +60,8 @@ def verify(
         elif r.state == "invalid" or not r.meets(require):
             codes.append(ExitCode.FINDINGS)
     errors = [r.error for r in results if r.error]
-    try:
-        if fmt == "json":
-            emit(to_json(envelope("verify", [r.as_dict() for r in results], errors)), output)
-        else:
-            lines = [line for r in results for line in result_lines(r)]
-            lines.append(summary_line(results))
-            render_lines(lines, output)
-    except OutputError as exc:
-        click.echo(f"Error: {exc.one_line()}", err=True)
-        raise SystemExit(ExitCode.OUTPUT_FAILED) from exc
-    for err in errors:
-        click.echo(f"Error: {err['path']}: {err['message']}", err=True)
-    raise SystemExit(combine(*codes))
+
+    def text() -> list[tuple[str, str]]:
+        return [*(line for r in results for line in result_lines(r)), summary_line(results)]
+
+    finish("verify", fmt, output, [r.as_dict() for r in results], errors, text, combine(*codes))
