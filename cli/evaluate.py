@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from cli.exit_codes import ExitCode
-from cli.options import output_options
+from cli.options import output_options, sampling_options
 from cli.output import check_output_path, envelope, finish
 from veracity.errors import ConfigError
 
@@ -19,14 +19,7 @@ log = logging.getLogger(__name__)
 @click.argument("labels", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--detector", type=click.Choice(["face"]), required=True, help="Which detector to measure.")
 @output_options(("text", "json"))
-@click.option(
-    "--fps",
-    type=click.FloatRange(min=0.01, max=60),
-    default=2.0,
-    show_default=True,
-    help="Video frames sampled per second.",
-)
-@click.option("--max-frames", type=click.IntRange(min=1, max=10000), default=60, show_default=True)
+@sampling_options
 @click.option("--weights", "weights_name", help="Use the weights with this name.")
 def evaluate(
     labels: Path,

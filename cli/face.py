@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from cli.exit_codes import ExitCode, combine
-from cli.options import output_options
+from cli.options import output_options, sampling_options
 from cli.output import check_output_path, finish
 
 log = logging.getLogger(__name__)
@@ -33,20 +33,7 @@ def load_face_analyzer(weights_name: str | None, options: object) -> object:
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @output_options(("text", "json"))
-@click.option(
-    "--fps",
-    type=click.FloatRange(min=0.01, max=60),
-    default=2.0,
-    show_default=True,
-    help="Video frames sampled per second.",
-)
-@click.option(
-    "--max-frames",
-    type=click.IntRange(min=1, max=10000),
-    default=60,
-    show_default=True,
-    help="At most this many frames per video, spread evenly.",
-)
+@sampling_options
 @click.option(
     "--min-face",
     type=click.IntRange(min=8),

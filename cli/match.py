@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from cli.exit_codes import ExitCode, combine
-from cli.options import output_options
+from cli.options import output_options, sampling_options
 from cli.output import check_output_path, finish
 from cli.registry import open_registry, registry_option
 from veracity.errors import VeracityError
@@ -24,8 +24,7 @@ from veracity.errors import VeracityError
     show_default=True,
     help="Best matches listed per face/voice.",
 )
-@click.option("--fps", type=click.FloatRange(min=0.01, max=60), default=2.0, show_default=True)
-@click.option("--max-frames", type=click.IntRange(min=1, max=10000), default=60, show_default=True)
+@sampling_options
 @click.option("--no-audit", is_flag=True, help="Do not record matches in the registry's audit log.")
 def match(
     files: tuple[Path, ...],

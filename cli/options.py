@@ -62,3 +62,22 @@ def trust_options(func: F) -> F:
         help="PEM file of trust anchor (root) certificates (repeatable).",
     )(func)
     return func
+
+
+def sampling_options(func: F) -> F:
+    """``--fps`` and ``--max-frames`` for commands that sample video frames."""
+    func = click.option(
+        "--max-frames",
+        type=click.IntRange(min=1, max=10000),
+        default=60,
+        show_default=True,
+        help="At most this many frames per video, spread evenly.",
+    )(func)
+    func = click.option(
+        "--fps",
+        type=click.FloatRange(min=0.01, max=60),
+        default=2.0,
+        show_default=True,
+        help="Video frames sampled per second.",
+    )(func)
+    return func

@@ -369,21 +369,7 @@ class Registry:
         with self._write() as c:
             if c.execute("SELECT 1 FROM persons WHERE id = ?", (pid,)).fetchone():
                 raise RegistryError(f"a person with id {pid} already exists; nothing was changed")
-            c.execute(
-                "INSERT INTO persons (id, name, aliases, rights_holder, contact, jurisdictions, notes, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    pid,
-                    person.name,
-                    json.dumps(list(person.aliases)),
-                    person.rights_holder,
-                    person.contact,
-                    json.dumps(list(person.jurisdictions)),
-                    person.notes,
-                    ts,
-                    ts,
-                ),
-            )
+            self._insert_person(c, pid, person, ts, ts)
             self._put_consents(c, pid, person.consents)
             for t in templates:
                 self._put_template(c, pid, t)
@@ -399,6 +385,14 @@ class Registry:
                 {"name": person.name, "templates": _count(templates), "media_kept": len(media)},
             )
         return self.get_person(pid)
+
+    def _insert_person(self, c: sqlite3.Connection, pid: str, p: Person, created: str, updated: str) -> None:
+        c.execute(
+            "INSERT INTO persons (id, name, aliases, rights_holder, contact, jurisdictions, notes, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (pid, p.name, json.dumps(list(p.aliases)), p.rights_holder, p.contact, json.dumps(list(p.jurisdictions)),
+             p.notes, created, updated),
+        )  # fmt: skip
 
     def _put_consents(self, c: sqlite3.Connection, pid: str, consents: dict[str, Consent]) -> None:
         for use, con in consents.items():
@@ -623,21 +617,7 @@ class Registry:
                 if c.execute("SELECT 1 FROM persons WHERE id = ?", (p.id,)).fetchone():
                     raise ImportRefused(f"person {p.id} already exists; nothing was imported")
                 ts = now()
-                c.execute(
-                    "INSERT INTO persons (id, name, aliases, rights_holder, contact, jurisdictions, notes, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        p.id,
-                        p.name,
-                        json.dumps(list(p.aliases)),
-                        p.rights_holder,
-                        p.contact,
-                        json.dumps(list(p.jurisdictions)),
-                        p.notes,
-                        p.created_at or ts,
-                        ts,
-                    ),
-                )
+                self._insert_person(c, p.id, p, p.created_at or ts, ts)
                 self._put_consents(c, p.id, p.consents)
                 for t in templates.get(p.id, []):
                     self._put_template(c, p.id, t)
