@@ -14,7 +14,8 @@ RATE = 16_000
 FRAME_MS = 30
 MIN_SPEECH_S = 1.5
 MAX_CLIPPED = 0.01  # fraction of samples at full scale
-MAX_TONALITY = 0.6  # share of a frame's energy in its strongest frequency (± one bin)
+MAX_TONALITY = 0.9  # share of a frame's energy in its strongest frequency (± one bin)
+MAX_TONE_DRIFT = 2.0  # bins: a tone's strongest frequency stays put; a voice's pitch moves
 
 
 def rms_dbfs(x: np.ndarray) -> float:
@@ -72,8 +73,8 @@ def regions(
 
 
 def tonality(x: np.ndarray, rate: int = RATE, frame_ms: int = 64) -> float:
-    """Median share of frame energy in the strongest frequency (± 1 bin): near 1 for a steady tone,
-    well under 0.5 for speech."""
+    """Median share of frame energy in the strongest frequency (± 1 bin) when that frequency is
+    steady: near 1 for a tone; 0 when the strongest frequency moves, as a voice's pitch does."""
     n = rate * frame_ms // 1000
     frames = len(x) // n
     if frames == 0:
@@ -85,7 +86,13 @@ def tonality(x: np.ndarray, rate: int = RATE, frame_ms: int = 64) -> float:
     idx = np.arange(frames)
     peak = p[idx, k] + p[idx, np.maximum(k - 1, 0)] + p[idx, np.minimum(k + 1, p.shape[1] - 1)]
     loud = total > total.max() * 1e-3
-    return float(np.median((peak / total)[loud])) if loud.any() else 0.0
+    if not loud.any():
+        return 0.0
+    share = float(np.median((peak / total)[loud]))
+    # a steady tone keeps its strongest bin; clean voiced speech (synthetic included) can put
+    # most energy in one harmonic, but its pitch moves from frame to frame
+    drift = float(np.std(k[loud]))
+    return share if drift <= MAX_TONE_DRIFT else 0.0
 
 
 @dataclass(frozen=True)

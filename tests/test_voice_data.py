@@ -1,0 +1,91 @@
+"""The voice corpus builder: the common pipeline, synthesis, splits and the shortcut check."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import SHARED
+from tests.test_speech import vowelish
+from training import voice_data as vd
+
+needs_tts = pytest.mark.skipif(
+    shutil.which("espeak-ng") is None or shutil.which("flite") is None,
+    reason="espeak-ng and flite are not installed (scripts/setup.sh installs them as root)",
+)
+
+
+@pytest.mark.parametrize("codec", vd.CODECS, ids=lambda c: "none" if c is None else f"{c[1]}-{c[2]}")
+def test_codec_roundtrip_keeps_length_and_level(codec: tuple[str, str, int] | None) -> None:
+    x = vowelish(2.0)
+    y = vd.codec_roundtrip(x, codec)
+    assert y.shape == x.shape and y.dtype == np.float32
+    assert abs(float(np.sqrt(np.mean(y**2))) - float(np.sqrt(np.mean(x**2)))) < 0.05
+    if codec is not None:
+        assert not np.array_equal(x, y)
+
+
+def test_trim_removes_silence_and_caps_length() -> None:
+    x = np.concatenate([np.zeros(16000 * 2, np.float32), vowelish(1.0), np.zeros(16000 * 2, np.float32)])
+    y = vd.trim(x)
+    assert 0.9 * 16000 < len(y) < 1.5 * 16000
+    assert len(vd.trim(vowelish(12.0))) == int(vd.MAX_S * 16000)
+
+
+def test_splits_hold_out_families_and_speakers() -> None:
+    assert vd.split_for(vd.Clip("fake", "flite", "flite:slt", "flite:slt", "flite"), 0) == "val"
+    assert vd.split_for(vd.Clip("fake", "griffinlim", "gl", "spk", "x"), 0) == "val"
+    assert (
+        vd.split_for(vd.Clip("real", "real", "human", "s", "speech/demos/hierspeechpp_demo/real/a.flac"), 0)
+        == "val"
+    )
+    splits = [vd.split_for(vd.Clip("real", "real", "human", f"spk{i}", "x"), 0) for i in range(500)]
+    assert 0.15 < splits.count("val") / 500 < 0.25
+
+
+@needs_tts
+def test_espeak_and_flite_speak() -> None:
+    from detectors.speech import check
+
+    for x in (vd.espeak(vd.SENTENCES[0], "en+f2", 160, 50), vd.flite(vd.SENTENCES[1], "slt")):
+        assert x.dtype == np.float32 and check(x).usable
+
+
+def test_griffin_lim_resynthesis() -> None:
+    x = vowelish(1.0)
+    y = vd.griffin_lim(x, iters=4)
+    assert y.shape == x.shape and np.isfinite(y).all() and not np.allclose(x, y)
+
+
+def test_shortcut_check_catches_an_obvious_shortcut(tmp_path: Path) -> None:
+    import soundfile as sf
+
+    rows = []
+    for i in range(40):
+        fake = i % 2 == 1
+        y = vowelish(2.0 + (1.5 if fake else 0.0), seed=i) * (
+            0.1 if fake else 0.5
+        )  # fakes longer and quieter
+        name = f"{i}.flac"
+        sf.write(tmp_path / name, y, 16000)
+        rows.append({"path": name, "label": "fake" if fake else "real", "speaker": f"s{i}", "split": "train"})
+    report = vd.shortcut_check(tmp_path, rows)
+    assert report["auc"] is not None and report["auc"] > 0.95  # type: ignore[operator]
+
+
+@needs_tts
+@pytest.mark.shared_data
+@pytest.mark.slow
+def test_build_a_small_corpus(tmp_path: Path) -> None:
+    n = vd.build(SHARED, tmp_path, limit=2)
+    with (tmp_path / "meta.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert n == len(rows) > 10
+    assert {r["family"] for r in rows} >= {"real", "espeak", "flite", "griffinlim"}
+    assert all((tmp_path / r["path"]).is_file() for r in rows)
+    assert "auc" in json.loads((tmp_path / "shortcut_check.json").read_text())
