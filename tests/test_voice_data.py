@@ -89,3 +89,10 @@ def test_build_a_small_corpus(tmp_path: Path) -> None:
     assert {r["family"] for r in rows} >= {"real", "espeak", "flite", "griffinlim"}
     assert all((tmp_path / r["path"]).is_file() for r in rows)
     assert "auc" in json.loads((tmp_path / "shortcut_check.json").read_text())
+
+
+def test_speech_only_drops_the_pauses() -> None:
+    x = np.concatenate([vowelish(1.0), np.zeros(16000, np.float32), vowelish(1.0, seed=1)])
+    y = vd.speech_only(x)
+    assert 1.7 * 16000 < len(y) < 2.3 * 16000
+    assert vd.speech_only(np.zeros(16000, np.float32)).size == 16000  # nothing voiced: unchanged
