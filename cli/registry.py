@@ -97,7 +97,8 @@ def _templates(
     """Embed every reference or refuse with the first problem; nothing is written before."""
     from detectors.audio import load_audio
     from detectors.media import load_image_rgb
-    from likeness.embed import FACE_MODEL, VOICE_MODEL, VOICE_RATE, sha256_of
+    from detectors.weights import sha256_file
+    from likeness.embed import FACE_MODEL, VOICE_MODEL, VOICE_RATE
     from likeness.store import Template
 
     templates, media = [], []
@@ -107,7 +108,7 @@ def _templates(
         fe = FaceEmbedder()
         for p in faces:
             s = fe.enrol(load_image_rgb(p), str(p))
-            templates.append(Template("", "face", FACE_MODEL, s.vector, s.detection_prob, sha256_of(p)))
+            templates.append(Template("", "face", FACE_MODEL, s.vector, s.detection_prob, sha256_file(p)))
             if keep_media:
                 media.append(("face", p.name, p.read_bytes()))
     if voices:
@@ -116,7 +117,7 @@ def _templates(
         ve = VoiceEmbedder()
         for p in voices:
             vec, seconds = ve.enrol(load_audio(p, VOICE_RATE, 600), str(p))
-            templates.append(Template("", "voice", VOICE_MODEL, vec, seconds, sha256_of(p)))
+            templates.append(Template("", "voice", VOICE_MODEL, vec, seconds, sha256_file(p)))
             if keep_media:
                 media.append(("voice", p.name, p.read_bytes()))
     return templates, media

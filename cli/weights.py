@@ -4,17 +4,30 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
 from cli.exit_codes import ExitCode
 from cli.output import emit, envelope, render_lines, to_json
 
+folder_option = click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Weights folder [default: the shipped weights/ or $VERACITY_WEIGHTS].",
+)
 
-def _folder(path: Path | None) -> Path:
-    from detectors.weights import weights_dir
 
-    return path or weights_dir()
+def _load(folder: Path | None) -> list[Any]:
+    """Every weight's metadata in ``folder`` (or the default); exit 4 when one is unreadable."""
+    from detectors.weights import WeightsError, list_weights, weights_dir
+
+    try:
+        return list_weights(folder or weights_dir())
+    except WeightsError as exc:
+        click.echo(f"Error: {exc.one_line()}", err=True)
+        raise SystemExit(ExitCode.INTEGRITY) from exc
 
 
 @click.group()
@@ -24,21 +37,10 @@ def weights() -> None:
 
 @weights.command("list")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option(
-    "--dir",
-    "folder",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="Weights folder [default: the shipped weights/ or $VERACITY_WEIGHTS].",
-)
+@folder_option
 def list_cmd(fmt: str, folder: Path | None) -> None:
     """Show every shipped weight: name, task, file, size, sha256, operating points."""
-    from detectors.weights import WeightsError, list_weights
-
-    try:
-        infos = list_weights(_folder(folder))
-    except WeightsError as exc:
-        click.echo(f"Error: {exc.one_line()}", err=True)
-        raise SystemExit(ExitCode.INTEGRITY) from exc
+    infos = _load(folder)
     rows = [
         {
             "name": w.name,
@@ -77,24 +79,13 @@ def list_cmd(fmt: str, folder: Path | None) -> None:
 @weights.command("verify")
 @click.argument("names", nargs=-1)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option(
-    "--dir",
-    "folder",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="Weights folder [default: the shipped weights/ or $VERACITY_WEIGHTS].",
-)
+@folder_option
 def verify_cmd(names: tuple[str, ...], fmt: str, folder: Path | None) -> None:
     """Recompute the sha256 and size of every shipped weight (or NAMES) and check its card.
 
     Exit 0 when all match, 4 when any fails.
     """
-    from detectors.weights import WeightsError, list_weights
-
-    try:
-        infos = list_weights(_folder(folder))
-    except WeightsError as exc:
-        click.echo(f"Error: {exc.one_line()}", err=True)
-        raise SystemExit(ExitCode.INTEGRITY) from exc
+    infos = _load(folder)
     known = {w.name for w in infos}
     unknown = [n for n in names if n not in known]
     if unknown:

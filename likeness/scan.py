@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +12,7 @@ import numpy as np
 from detectors.face import Observation, Tracker
 from detectors.media import Frame, Sampling, iter_video_frames, load_image_rgb
 from detectors.sniff import check_file
+from detectors.weights import sha256_file
 from likeness.matcher import Match, Matcher
 from veracity.errors import InputError, VeracityError
 
@@ -131,7 +131,7 @@ class LikenessMatcher:
             media = check.media.family
             if media not in ("image", "video", "audio"):
                 raise InputError(f"not an image, video or audio file ({check.media.label})", path=str(path))
-            digest = hashlib.sha256(path.read_bytes()).hexdigest() if check.size < 2**31 else None
+            digest = sha256_file(path)
             subjects: list[Subject] = []
             notes: list[str] = [
                 f"{n} {m} template(s) made with another model were not searched (re-enrol those people)"

@@ -305,12 +305,12 @@ class Registry:
         if row is not None:
             self.cipher.verify(bytes.fromhex(row[0]))
         elif self.cipher.enabled:
-            encrypted_rows = self.conn.execute("SELECT COUNT(*) FROM templates").fetchone()[0]
+            plain_rows = self.conn.execute("SELECT COUNT(*) FROM templates").fetchone()[0]
             with self._write() as c:
                 c.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('key_check', ?)", (self.cipher.check_value().hex(),)
                 )
-                self._audit(c, "encryption-enabled", None, {"existing_plain_templates": encrypted_rows})
+                self._audit(c, "encryption-enabled", None, {"existing_plain_templates": plain_rows})
 
     @property
     def schema_version(self) -> int:

@@ -297,13 +297,11 @@ def train(
         len(val_pools.photo_real),
     )
 
-    upsamplers = (
-        train_upsamplers(np.asarray(crops[train_pools.photo_real]), ae_steps, rng, seed)
-        if ae_steps > 0
-        else []
-    )
+    train_reals = np.asarray(crops[train_pools.photo_real])  # one copy, used by every up-sampler step
+    upsamplers = train_upsamplers(train_reals, ae_steps, rng, seed) if ae_steps > 0 else []
     recon_index = {int(i): k for k, i in enumerate(train_pools.photo_real)}
-    recon = [reconstruct(net, np.asarray(crops[train_pools.photo_real])) for net in upsamplers]
+    recon = [reconstruct(net, train_reals) for net in upsamplers]
+    del train_reals
     val_sets = build_validation(crops, marks, meta, val_pools, upsamplers, seed)
     log.info("validation sets: %s", {k: len(v[1]) for k, v in val_sets.items()})
 
