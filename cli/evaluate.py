@@ -17,7 +17,9 @@ log = logging.getLogger(__name__)
 
 @click.command()
 @click.argument("labels", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--detector", type=click.Choice(["face"]), required=True, help="Which detector to measure.")
+@click.option(
+    "--detector", type=click.Choice(["face", "voice"]), required=True, help="Which detector to measure."
+)
 @output_options(("text", "json"))
 @sampling_options
 @click.option("--weights", "weights_name", help="Use the weights with this name.")
@@ -38,17 +40,23 @@ def evaluate(
     the metrics use the scored files. Exit 0 on success, 2 when the CSV or a file
     could not be used (the report is still written), 4 on a weight integrity failure.
     """
-    from cli.face import load_face_analyzer
+    from cli.loading import face_analyzer, voice_analyzer
     from detectors.evaluation import Outcome, read_labels
     from detectors.evaluation import evaluate as run_eval
-    from detectors.face import FaceOptions
 
     check_output_path(output, force)
     try:
         rows, row_errors = read_labels(labels)
     except ConfigError as exc:
         raise click.UsageError(exc.one_line()) from exc
-    analyzer = load_face_analyzer(weights_name, FaceOptions(fps=fps, max_frames=max_frames))
+    if detector == "face":
+        from detectors.face import FaceOptions
+
+        analyzer = face_analyzer(weights_name, FaceOptions(fps=fps, max_frames=max_frames))
+    else:
+        from detectors.voice import VoiceOptions
+
+        analyzer = voice_analyzer(weights_name, VoiceOptions())
     file_errors = []
 
     def detect(path: Path) -> Outcome:

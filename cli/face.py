@@ -8,26 +8,11 @@ from pathlib import Path
 import click
 
 from cli.exit_codes import ExitCode, combine
+from cli.loading import face_analyzer
 from cli.options import output_options, sampling_options
 from cli.output import check_output_path, finish
 
 log = logging.getLogger(__name__)
-
-
-def load_face_analyzer(weights_name: str | None, options: object) -> object:
-    """Load the verified classifier and MTCNN; exit 4 on a weight integrity failure."""
-    from detectors.face import FaceAnalyzer
-    from detectors.face_classifier import FaceClassifier
-    from detectors.weights import WeightsError
-
-    try:
-        classifier = FaceClassifier.default(name=weights_name)
-        return FaceAnalyzer(classifier, options=options)  # type: ignore[arg-type]
-    except WeightsError as exc:
-        click.echo(f"Error: {exc.one_line()}", err=True)
-        raise SystemExit(ExitCode.INTEGRITY) from exc
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
 
 
 @click.command()
@@ -87,7 +72,7 @@ def face(
         operating_point=operating_point,
         evidence_dir=evidence_dir,
     )
-    analyzer = load_face_analyzer(weights_name, options)
+    analyzer = face_analyzer(weights_name, options)
     results: list[FaceResult] = []
     for i, path in enumerate(files, 1):
         log.info("face %d/%d: %s", i, len(files), path)

@@ -33,9 +33,10 @@ def _register() -> None:
     from cli.match import match
     from cli.registry import registry
     from cli.verify import verify
+    from cli.voice import voice
     from cli.weights import weights
 
-    for command in (verify, face, evaluate, weights, registry, match):
+    for command in (verify, face, voice, evaluate, weights, registry, match):
         cli.add_command(command)
 
 

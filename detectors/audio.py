@@ -3,6 +3,7 @@ soundtracks) to mono float32 at a fixed rate, resampled as it streams."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +14,23 @@ DEFAULT_RATE = 16_000
 DEFAULT_MAX_SECONDS = 3600.0
 
 
-def load_audio(path: Path, rate: int = DEFAULT_RATE, max_seconds: float = DEFAULT_MAX_SECONDS) -> np.ndarray:
-    """Mono float32 samples in [-1, 1] at ``rate``; at most ``max_seconds`` (the rest is not decoded).
+class NoAudioError(InputError):
+    """The file holds no audio stream (a silent video, an image)."""
 
-    Raises InputError when there is no audio stream or nothing decodes.
+    code = "no-audio"
+
+
+def iter_audio(
+    path: Path,
+    rate: int = DEFAULT_RATE,
+    chunk_seconds: float = 30.0,
+    max_seconds: float = DEFAULT_MAX_SECONDS,
+) -> Iterator[np.ndarray]:
+    """Mono float32 chunks of ``chunk_seconds`` (the last one shorter) at ``rate``, decoded and
+    resampled as the file streams; at most ``max_seconds`` in all (the rest is not decoded).
+
+    Raises NoAudioError without an audio stream, InputError when nothing decodes; a decoding
+    error after some audio ends the stream there (what decoded is kept).
     """
     import av
 
@@ -26,28 +40,53 @@ def load_audio(path: Path, rate: int = DEFAULT_RATE, max_seconds: float = DEFAUL
         raise InputError(f"cannot open audio: {exc}", path=str(path)) from None
     try:
         if not container.streams.audio:
-            raise InputError("no audio stream", path=str(path))
+            raise NoAudioError("no audio stream", path=str(path))
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
-        chunks: list[np.ndarray] = []
-        total = 0
+        chunk = max(int(chunk_seconds * rate), 1)
         limit = int(max_seconds * rate)
-        try:
-            for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    arr = out.to_ndarray().reshape(-1)
-                    chunks.append(arr)
-                    total += arr.size
-                if total >= limit:
-                    break
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1))
-        except (av.error.FFmpegError, ValueError) as exc:
-            if not chunks:
-                raise InputError(f"cannot decode audio: {exc}", path=str(path)) from None
-        if not chunks:
+        buf: list[np.ndarray] = []
+        held = 0
+        total = 0
+
+        def clean(a: np.ndarray) -> np.ndarray:
+            return np.clip(np.nan_to_num(a.astype(np.float32)), -1.0, 1.0)
+
+        def frames() -> Iterator[np.ndarray]:
+            try:
+                for frame in container.decode(stream):
+                    for out in resampler.resample(frame):
+                        yield out.to_ndarray().reshape(-1)
+                for out in resampler.resample(None):
+                    yield out.to_ndarray().reshape(-1)
+            except (av.error.FFmpegError, ValueError) as exc:
+                if total == 0 and held == 0:
+                    raise InputError(f"cannot decode audio: {exc}", path=str(path)) from None
+
+        for arr in frames():
+            arr = arr[: limit - total - held]
+            buf.append(arr)
+            held += arr.size
+            while held >= chunk:
+                joined = np.concatenate(buf)
+                yield clean(joined[:chunk])
+                total += chunk
+                rest = joined[chunk:]
+                buf, held = [rest], rest.size
+            if total + held >= limit:
+                break
+        if held:
+            yield clean(np.concatenate(buf))
+            total += held
+        if total == 0:
             raise InputError("no decodable audio", path=str(path))
-        samples = np.concatenate(chunks)[:limit].astype(np.float32)
-        return np.clip(np.nan_to_num(samples), -1.0, 1.0)
     finally:
         container.close()
+
+
+def load_audio(path: Path, rate: int = DEFAULT_RATE, max_seconds: float = DEFAULT_MAX_SECONDS) -> np.ndarray:
+    """Mono float32 samples in [-1, 1] at ``rate``; at most ``max_seconds`` (the rest is not decoded).
+
+    Raises InputError when there is no audio stream or nothing decodes.
+    """
+    return np.concatenate(list(iter_audio(path, rate, chunk_seconds=60.0, max_seconds=max_seconds)))

@@ -119,6 +119,19 @@ ABSTAIN_REASONS = {
 }
 
 
+def abstain_reason(speech_s: float, tone: float, clipped: float) -> str | None:
+    """Why a recording cannot be judged (a key of ABSTAIN_REASONS), or None."""
+    if speech_s == 0:
+        return "no-speech"
+    if tone > MAX_TONALITY:
+        return "tone"
+    if speech_s < MIN_SPEECH_S:
+        return "too-little-speech"
+    if clipped > MAX_CLIPPED:
+        return "clipped"
+    return None
+
+
 def check(x: np.ndarray, rate: int = RATE) -> SpeechCheck:
     duration = len(x) / rate
     clipped = float(np.mean(np.abs(x) >= 0.999)) if x.size else 0.0
@@ -131,15 +144,7 @@ def check(x: np.ndarray, rate: int = RATE) -> SpeechCheck:
         else np.zeros(0, np.float32)
     )
     tone = tonality(speech, rate) if speech.size else 0.0
-    reason = None
-    if speech_s == 0:
-        reason = "no-speech"
-    elif tone > MAX_TONALITY:
-        reason = "tone"
-    elif speech_s < MIN_SPEECH_S:
-        reason = "too-little-speech"
-    elif clipped > MAX_CLIPPED:
-        reason = "clipped"
+    reason = abstain_reason(speech_s, tone, clipped)
     return SpeechCheck(duration, speech_s, regs, clipped, tone, reason)
 
 

@@ -9,30 +9,14 @@ trains, validates, calibrates and writes the weights, metadata and model card
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 from training import face_data, train_face
+from training.pipeline import run
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    extra: list[str] = []
-    if "--" in argv:
-        cut = argv.index("--")
-        argv, extra = argv[:cut], argv[cut + 1 :]
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, required=True)
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--cache", type=Path, default=Path(".cache/face_data"))
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    if not (args.cache / "meta.csv").is_file():
-        face_data.main(["--data", str(args.data), "--out", str(args.cache), "--seed", str(args.seed)])
-    return train_face.main(
-        ["--cache", str(args.cache), "--out", str(args.out), "--seed", str(args.seed), *extra]
-    )
+    return run(__doc__, argv, face_data.main, train_face.main, "cache", Path(".cache/face_data"))
 
 
 if __name__ == "__main__":

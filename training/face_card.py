@@ -10,10 +10,10 @@ the card is then rendered from the metadata, so every number in it is a measured
 
 from __future__ import annotations
 
-import argparse
-import json
-from pathlib import Path
 from typing import Any
+
+from training import cards
+from training.cards import _row
 
 SET_NOTES = {
     "self_blended_heldout_people": "LFW people never seen in training; fakes are self-blended images of them",
@@ -22,18 +22,6 @@ SET_NOTES = {
     "deepfacelive_heldout_videos": "frames of the 4 DeepFaceLive demo videos held out of training: real source half vs live-swap half",
     "stylegan_vs_ffhq_heldout": "held-out 30 % of synthetic_vs_real: FFHQ photos vs StyleGAN (thispersondoesnotexist) faces",
 }
-
-
-def _f(v: Any) -> str:
-    return "n/a" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
-
-
-def _row(name: str, m: dict[str, Any]) -> str:
-    t = m.get("tpr_at_fpr", {})
-    return (
-        f"| {name} | {m.get('n_real')} | {m.get('n_fake')} | {_f(m.get('auc'))} | {_f(m.get('eer'))} | "
-        f"{_f(t.get('0.01'))} | {_f(t.get('0.05'))} | {_f(t.get('0.1'))} |"
-    )
 
 
 TARGETS = {"self_blended_heldout_people": 0.95, "landmark_swaps_heldout_people": 0.85}
@@ -116,29 +104,11 @@ def render(meta: dict[str, Any]) -> str:
         "",
         *_targets(ev),
     ]
-    pe = meta.get("pipeline_evaluation", {})
-    if pe:
-        lines += [
-            "Whole files through the full pipeline (`veracity evaluate`: MTCNN, alignment, tracking, "
-            "0.8-quantile per track, max over tracks), abstentions counted:",
-            "",
-            "| set | real | fake | abstained | AUC | EER | TPR@1% | TPR@5% | TPR@10% | reals flagged at 1/5/10 % |",
-            "|---|---|---|---|---|---|---|---|---|---|",
-        ]
-        for name, m in pe.items():
-            t = m.get("tpr_at_fpr", {})
-            fl = m.get("real_flagged", {})
-            flagged = " / ".join(str(fl.get(k, "?")) for k in ("0.01", "0.05", "0.1"))
-            lines.append(
-                f"| {name} | {m.get('n_real')} | {m.get('n_fake')} | {m.get('n_abstained')} | {_f(m.get('auc'))} | "
-                f"{_f(m.get('eer'))} | {_f(t.get('0.01'))} | {_f(t.get('0.05'))} | {_f(t.get('0.1'))} | {flagged} |"
-            )
-        lines += [
-            "",
-            "TPR@x% here uses thresholds set on each set's own reals; the last column counts the real files that "
-            "the shipped operating-point thresholds flag (false positives in deployment).",
-            "",
-        ]
+    lines += cards.pipeline_table(
+        meta,
+        "Whole files through the full pipeline (`veracity evaluate`: MTCNN, alignment, tracking, "
+        "0.8-quantile per track, max over tracks), abstentions counted:",
+    )
     cal = meta["calibration"]
     ops = meta["operating_points"]
     lines += [
@@ -176,35 +146,7 @@ def render(meta: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("meta", type=Path, help="the weight's .json metadata")
-    ap.add_argument(
-        "--eval",
-        action="append",
-        default=[],
-        metavar="NAME=REPORT.json",
-        help="add an `evaluate --format json` report under this name",
-    )
-    args = ap.parse_args(argv)
-    meta = json.loads(args.meta.read_text(encoding="utf-8"))
-    for item in args.eval:
-        name, _, path = item.partition("=")
-        rep = json.loads(Path(path).read_text(encoding="utf-8"))
-        entry = {
-            k: rep[k] for k in ("n_real", "n_fake", "n_abstained", "n_scored", "auc", "eer", "tpr_at_fpr")
-        }
-        # how many real files the shipped operating points flag (false positives)
-        reals = [f["score"] for f in rep["files"] if f["label"] == "real" and f["score"] is not None]
-        entry["real_flagged"] = {
-            op: sum(sc >= t for sc in reals) for op, t in meta["operating_points"].items()
-        }
-        meta.setdefault("pipeline_evaluation", {})[name] = entry
-
-    args.meta.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    card = args.meta.with_name(meta["card"])
-    card.write_text(render(meta), encoding="utf-8")
-    print(f"wrote {card}")
-    return 0
+    return cards.main(__doc__, render, argv)
 
 
 if __name__ == "__main__":

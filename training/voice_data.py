@@ -14,6 +14,8 @@ Families:
 - ``espeak`` / ``flite``: rule-based and diphone TTS made here (espeak-ng voices and
   variants; flite's slt, rms, awb and kal voices), reading a fixed sentence list;
 - ``griffinlim``: real utterances re-synthesised from their magnitude spectrogram;
+- ``world``: real utterances re-synthesised by the WORLD vocoder (pyworld: F0, spectral
+  envelope and aperiodicity analysed and synthesised again);
 - ``neural``: ``speech/synthetic`` (Tortoise, CycleGAN-VC2, SpeechT5) and ``speech/demos``
   fakes (VoiceCraft, VALL-E, XTTS, YourTTS, HierSpeech++, voice conversion).
 
@@ -31,8 +33,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import hashlib
 import io
+import itertools
 import json
 import logging
 import shutil
@@ -198,6 +202,18 @@ def griffin_lim(x: np.ndarray, iters: int = 32) -> np.ndarray:
     return librosa.griffinlim(mag, n_iter=iters, hop_length=128, n_fft=512, length=len(x)).astype(np.float32)
 
 
+def world(x: np.ndarray) -> np.ndarray:
+    """WORLD analysis and re-synthesis (pyworld, in the ``train`` extra)."""
+    import pyworld
+
+    d = x.astype(np.float64)
+    f0, t = pyworld.harvest(d, RATE, frame_period=5.0)
+    sp = pyworld.cheaptrick(d, f0, t, RATE)
+    ap = pyworld.d4c(d, f0, t, RATE)
+    y = pyworld.synthesize(f0, sp, ap, RATE, frame_period=5.0)
+    return y[: len(x)].astype(np.float32)
+
+
 def _speaker_of(path: Path, real_root: Path) -> str:
     rel = path.relative_to(real_root).parts
     if rel[0] in ("speechocean762", "resemblyzer_audio", "tortoise_tts"):
@@ -233,8 +249,29 @@ def sources(data: Path, limit: int | None) -> list[tuple[Path, Clip]]:
     return out
 
 
-def build(data: Path, out: Path, *, seed: int = 0, limit: int | None = None, gl_every: int = 4) -> int:
-    """Write the corpus; returns the number of clips."""
+@functools.cache
+def _has_world() -> bool:
+    try:
+        import pyworld  # noqa: F401
+    except ImportError:
+        log.warning("pyworld is not installed (pip install -e '.[train]'): no WORLD clips")
+        return False
+    return True
+
+
+def build(
+    data: Path,
+    out: Path,
+    *,
+    seed: int = 0,
+    limit: int | None = None,
+    excerpts: int = 2,
+    gl_every: int = 4,
+    world_every: int = 3,
+) -> int:
+    """Write the corpus; returns the number of clips. Each recording gives ``excerpts`` clips
+    (different excerpts, codecs and levels); every ``gl_every``-th / ``world_every``-th real
+    recording is also re-synthesised by Griffin-Lim / WORLD."""
     import soundfile as sf
 
     rng = np.random.default_rng(seed)
@@ -258,13 +295,16 @@ def build(data: Path, out: Path, *, seed: int = 0, limit: int | None = None, gl_
         except InputError as exc:
             log.warning("skipped %s: %s", path, exc.message)
             continue
-        emit(x, clip)
+        for _ in range(excerpts):
+            emit(x, Clip(**vars(clip)))
         if clip.label == "real" and i % gl_every == 0:
             emit(griffin_lim(trim(x)), Clip("fake", "griffinlim", "griffin-lim", clip.speaker, clip.source))
+        if clip.label == "real" and i % world_every == 1 and _has_world():
+            emit(world(trim(x)), Clip("fake", "world", "world", clip.speaker, clip.source))
     n_tts = len(SENTENCES) if limit is None else min(limit, len(SENTENCES))
     for k, text in enumerate(SENTENCES[:n_tts]):
-        for j, voice in enumerate(ESPEAK_VOICES):
-            variant = ESPEAK_VARIANTS[(k + j) % len(ESPEAK_VARIANTS)]
+        for j, voice in itertools.product(range(excerpts), ESPEAK_VOICES):
+            variant = ESPEAK_VARIANTS[(k + j * 5 + ESPEAK_VOICES.index(voice)) % len(ESPEAK_VARIANTS)]
             speed, pitch = int(rng.integers(130, 190)), int(rng.integers(30, 70))
             emit(
                 espeak(text, voice + variant, speed, pitch),
@@ -339,9 +379,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=None, help="at most this many files per source (for tests)")
+    ap.add_argument("--excerpts", type=int, default=2, help="clips cut from each recording")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    build(args.data, args.out, seed=args.seed, limit=args.limit)
+    build(args.data, args.out, seed=args.seed, limit=args.limit, excerpts=args.excerpts)
     return 0
 
 

@@ -1,0 +1,280 @@
+"""Voice-forgery analysis of one file: decode (streaming) → find speech → windows → score →
+aggregate.
+
+The audio is decoded in chunks of ``chunk_s`` seconds, so an hour-long file never sits in
+memory whole. In each chunk, voice activity (webrtcvad) keeps the speech; the speech is joined
+into a stream (as in training, where clips are speech only) and cut into windows of
+``window_s`` seconds every ``hop_s`` seconds; each window keeps the time span it came from
+in the original file. Windows are loudness-normalised and scored; the file's score is a high
+quantile of its window scores. The result is an answer or an abstention with a reason (no
+audio, no speech, too little speech, a steady tone, heavy clipping); a file that cannot be read
+is an error result, and the caller's batch goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from detectors.audio import NoAudioError, iter_audio
+from detectors.metrics import Platt
+from detectors.speech import (
+    ABSTAIN_REASONS as SPEECH_REASONS,
+)
+from detectors.speech import (
+    RATE,
+    abstain_reason,
+    check,
+    loudness_normalise,
+)
+from detectors.weights import WeightInfo, WeightsError, find_weights, load_tensors
+from veracity.errors import InputError, VeracityError
+
+log = logging.getLogger(__name__)
+
+ABSTAIN_REASONS = {"no-audio": "the file has no audio track", **SPEECH_REASONS}
+VERDICTS = ("synthetic", "not-detected", "abstained", "error")
+TRACK_QUANTILE = 0.8
+
+
+class VoiceClassifier:
+    """A verified voice anti-spoofing model; scores windows of 16 kHz speech in batches."""
+
+    def __init__(self, info: WeightInfo, *, batch_size: int = 16) -> None:
+        import torch
+
+        from detectors.models.lcnn import LCNN
+
+        meta = info.meta
+        if meta.get("architecture") != "LCNN":
+            raise WeightsError(f"unsupported architecture {meta.get('architecture')!r}", path=str(info.path))
+        spec = meta["input"]
+        if int(spec.get("rate", 0)) != RATE:
+            raise WeightsError("weights expect another sample rate", path=str(info.path))
+        self.info = info
+        self.window_s = float(spec["window_s"])
+        self.hop_s = float(spec["hop_s"])
+        self.loudness = float(spec.get("loudness_dbfs", -23.0))
+        cal = meta["calibration"]
+        self.platt = Platt(float(cal["a"]), float(cal["b"]))
+        self.operating_points = {str(k): float(v) for k, v in meta["operating_points"].items()}
+        self.default_operating_point = str(meta["default_operating_point"])
+        self.batch_size = batch_size
+        model = LCNN(**meta.get("arch", {}))
+        state = {k: v.float() if v.is_floating_point() else v for k, v in load_tensors(info).items()}
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise WeightsError(f"weights do not fit the architecture: {exc}", path=str(info.path)) from None
+        model.eval()
+        self.model = model
+        self._torch = torch
+
+    @classmethod
+    def default(cls, folder: Path | None = None, name: str | None = None) -> VoiceClassifier:
+        return cls(find_weights("voice-forgery", name, folder))
+
+    @property
+    def model_id(self) -> dict[str, str]:
+        return {"name": self.info.name, "sha256": self.info.sha256}
+
+    def threshold(self, operating_point: str | None = None) -> float:
+        op = operating_point or self.default_operating_point
+        if op not in self.operating_points:
+            raise ValueError(
+                f"unknown operating point {op!r}; known: {', '.join(sorted(self.operating_points))}"
+            )
+        return self.operating_points[op]
+
+    def logits(self, windows: list[np.ndarray]) -> np.ndarray:
+        """Raw logits for windows of speech (equal-length windows are batched together)."""
+        out = np.zeros(len(windows), np.float64)
+        by_len: dict[int, list[int]] = {}
+        for i, w in enumerate(windows):
+            by_len.setdefault(len(w), []).append(i)
+        with self._torch.inference_mode():
+            for idx in by_len.values():
+                for s in range(0, len(idx), self.batch_size):
+                    part = idx[s : s + self.batch_size]
+                    x = np.stack([loudness_normalise(windows[i], self.loudness) for i in part])
+                    out[part] = self.model(self._torch.from_numpy(x.astype(np.float32))).double().numpy()
+        return out
+
+    def calibrate(self, logits: np.ndarray | float) -> np.ndarray:
+        return self.platt(logits)
+
+
+@dataclass(frozen=True)
+class VoiceOptions:
+    operating_point: str | None = None
+    max_seconds: float = 3600.0  # decode at most this much of a file
+    chunk_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class Window:
+    start: float  # seconds in the original file
+    end: float
+    score: float
+
+
+@dataclass(frozen=True)
+class VoiceResult:
+    path: str
+    media: str
+    verdict: str
+    score: float | None
+    threshold: float | None
+    operating_point: str | None
+    reason: str | None = None
+    duration_s: float = 0.0
+    speech_s: float = 0.0
+    truncated: bool = False
+    windows: tuple[Window, ...] = ()
+    model: dict[str, str] = field(default_factory=dict)
+    error: dict[str, Any] | None = None
+    seconds: float = 0.0
+
+    @property
+    def abstained(self) -> bool:
+        return self.verdict == "abstained"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "media": self.media,
+            "verdict": self.verdict,
+            "score": None if self.score is None else round(self.score, 4),
+            "threshold": None if self.threshold is None else round(self.threshold, 4),
+            "operating_point": None
+            if self.operating_point is None
+            else {"max_fpr": float(self.operating_point)},
+            "abstained": self.abstained,
+            "reason": self.reason,
+            "reason_text": ABSTAIN_REASONS.get(self.reason or ""),
+            "duration_s": round(self.duration_s, 3),
+            "speech_s": round(self.speech_s, 3),
+            "truncated": self.truncated,
+            "windows": [[round(w.start, 2), round(w.end, 2), round(w.score, 4)] for w in self.windows],
+            "model": dict(self.model),
+            "error": self.error,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class _SpeechStream:
+    """Joins speech regions into one stream and cuts it into overlapping windows, remembering
+    where in the original file each window's first and last samples came from."""
+
+    def __init__(self, win: int, hop: int) -> None:
+        self.win, self.hop = win, hop
+        self.samples = np.zeros(0, np.float32)
+        self.times = np.zeros(0, np.float64)
+        self.emitted = 0
+
+    def add(self, x: np.ndarray, t0: float) -> list[tuple[float, float, np.ndarray]]:
+        self.samples = np.concatenate([self.samples, x])
+        self.times = np.concatenate([self.times, t0 + np.arange(len(x)) / RATE])
+        out = []
+        while len(self.samples) >= self.win:
+            out.append(
+                (float(self.times[0]), float(self.times[self.win - 1]), self.samples[: self.win].copy())
+            )
+            self.samples, self.times = self.samples[self.hop :], self.times[self.hop :]
+            self.emitted += 1
+        return out
+
+    def rest(self, min_samples: int) -> list[tuple[float, float, np.ndarray]]:
+        """The last window: what is left, when no window was cut yet or at least half a hop of
+        speech at the end is not covered by one."""
+        n = len(self.samples)
+        fresh = n - (self.win - self.hop) if self.emitted else n
+        if n >= min_samples and fresh >= (self.hop // 2 if self.emitted else 1):
+            return [(float(self.times[0]), float(self.times[-1]), self.samples.copy())]
+        return []
+
+
+class VoiceAnalyzer:
+    """Runs the voice pipeline on files. One instance loads the model once and is reused."""
+
+    def __init__(self, classifier: VoiceClassifier, options: VoiceOptions | None = None) -> None:
+        self.classifier = classifier
+        self.options = options or VoiceOptions()
+        self.threshold = classifier.threshold(self.options.operating_point)
+        self.operating_point = self.options.operating_point or classifier.default_operating_point
+
+    def analyze(self, path: Path) -> VoiceResult:
+        """Never raises for a bad file: the error is in the result."""
+        from detectors.sniff import check_file
+
+        t0 = time.perf_counter()
+        media = "unknown"
+        try:
+            media = check_file(path).media.family
+            if media not in ("audio", "video"):
+                raise InputError("not an audio or video file", path=str(path))
+            return self._analyze(path, media, t0)
+        except NoAudioError:
+            return self._result(path, media, t0, "abstained", reason="no-audio")
+        except VeracityError as exc:
+            err = exc.as_dict()
+            err.setdefault("path", str(path))
+            return self._result(path, media, t0, "error", error=err)
+
+    def _result(self, path: Path, media: str, t0: float, verdict: str, **kw: Any) -> VoiceResult:
+        scored = verdict in ("synthetic", "not-detected")
+        return VoiceResult(
+            str(path),
+            media,
+            verdict,
+            kw.pop("score", None),
+            self.threshold if scored else None,
+            self.operating_point if scored else None,
+            model=self.classifier.model_id,
+            seconds=time.perf_counter() - t0,
+            **kw,
+        )
+
+    def _analyze(self, path: Path, media: str, t0: float) -> VoiceResult:
+        opts, clf = self.options, self.classifier
+        stream = _SpeechStream(int(clf.window_s * RATE), int(clf.hop_s * RATE))
+        pending: list[tuple[float, float, np.ndarray]] = []
+        windows: list[Window] = []
+        duration = speech_s = clipped = tone_weighted = 0.0
+
+        def flush(force: bool = False) -> None:
+            if pending and (force or len(pending) >= clf.batch_size):
+                probs = clf.calibrate(clf.logits([w for _, _, w in pending]))
+                windows.extend(Window(s, e, float(p)) for (s, e, _), p in zip(pending, probs, strict=True))
+                pending.clear()
+
+        for chunk in iter_audio(path, RATE, opts.chunk_s, opts.max_seconds):
+            sc = check(chunk)
+            offset = duration
+            duration += sc.duration_s
+            speech_s += sc.speech_s
+            clipped += sc.clipped * sc.duration_s
+            tone_weighted += sc.tonality * sc.speech_s
+            for s, e in sc.regions:
+                a, b = int(s * RATE), int(e * RATE)
+                pending.extend(stream.add(chunk[a:b], offset + a / RATE))
+            flush()
+        truncated = duration >= opts.max_seconds - 1e-6
+        reason = abstain_reason(
+            speech_s, tone_weighted / speech_s if speech_s else 0.0, clipped / duration if duration else 0.0
+        )
+        common = {"duration_s": duration, "speech_s": speech_s, "truncated": truncated}
+        if reason is not None:
+            return self._result(path, media, t0, "abstained", reason=reason, **common)
+        pending.extend(stream.rest(int(1.0 * RATE)))
+        flush(force=True)
+        if not windows:  # speech too fragmented to fill a window
+            return self._result(path, media, t0, "abstained", reason="too-little-speech", **common)
+        score = float(np.quantile([w.score for w in windows], TRACK_QUANTILE))
+        verdict = "synthetic" if score >= self.threshold else "not-detected"
+        return self._result(path, media, t0, verdict, score=score, windows=tuple(windows), **common)

@@ -1,0 +1,263 @@
+"""The voice detector: model shapes, the streaming pipeline, abstentions, the CLI and a
+two-step training run, all on tiny weights and audio the tests synthesise."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from detectors.models.lcnn import LCNN, FrontEnd, linear_filterbank, min_samples, parameter_count
+from detectors.voice import VoiceAnalyzer, VoiceClassifier, VoiceOptions
+from detectors.weights import REQUIRED_CARD_SECTIONS, WeightInfo, WeightsError, save_weights
+from tests.face_helpers import CARD
+from tests.test_speech import RATE, _encode, tone, vowelish
+
+TINY = {"n_filters": 32, "width": 8}
+
+
+def voice_meta() -> dict[str, Any]:
+    return {
+        "task": "voice-forgery",
+        "architecture": "LCNN",
+        "arch": TINY,
+        "input": {"rate": RATE, "window_s": 4.0, "hop_s": 2.0, "loudness_dbfs": -23.0},
+        "calibration": {"method": "platt", "a": 1.0, "b": 0.0},
+        "operating_points": {"0.01": 0.9, "0.05": 0.7, "0.1": 0.6},
+        "default_operating_point": "0.05",
+        "evaluation": {},
+        "training": {"command": "test"},
+        "license": "test",
+    }
+
+
+def tiny_voice_weights(folder: Path, bias: float, name: str = "voice-test") -> WeightInfo:
+    """Random LCNN weights whose output is pinned near ``bias`` (last layer scaled down)."""
+    torch.manual_seed(0)
+    model = LCNN(**TINY)
+    with torch.no_grad():
+        model.head[-1].weight.mul_(0.0)
+        model.head[-1].bias.fill_(bias)
+    return save_weights(folder, name, model.state_dict(), voice_meta(), card=CARD)
+
+
+def wav(path: Path, x: np.ndarray) -> Path:
+    _encode(path, "wav", "pcm_s16le", x, RATE)
+    return path
+
+
+def analyzer(folder: Path, bias: float, **opts: Any) -> VoiceAnalyzer:
+    return VoiceAnalyzer(VoiceClassifier(tiny_voice_weights(folder, bias)), VoiceOptions(**opts))
+
+
+def test_front_end_and_model_shapes() -> None:
+    fb = linear_filterbank(60, 512)
+    assert fb.shape == (257, 60) and float(fb.min()) >= 0
+    centres = fb.argmax(dim=0)
+    assert torch.all(centres[1:] > centres[:-1])  # filters in order, linearly spaced
+    assert abs(float(np.diff(centres.numpy()).std())) < 1.0
+    feats = FrontEnd(60)(torch.randn(2, RATE))
+    assert feats.shape == (2, 1, 60, 101)
+    assert torch.allclose(feats.mean(dim=3), torch.zeros(2, 1, 60), atol=1e-4)  # per-clip mean removed
+    model = LCNN().eval()
+    assert parameter_count(model) <= 5_000_000
+    with torch.inference_mode():
+        for n in (min_samples(), RATE * 2, RATE * 4 + 123):
+            assert model(torch.randn(3, n)).shape == (3,)
+
+
+def test_gain_barely_moves_the_score() -> None:
+    model = LCNN(**TINY).eval()
+    x = torch.from_numpy(vowelish(2.0))[None]
+    with torch.inference_mode():
+        a, b = float(model(x)), float(model(x * 0.1))
+    assert abs(a - b) < 0.05 * max(1.0, abs(a))
+
+
+def test_weights_are_verified(tmp_path: Path) -> None:
+    info = tiny_voice_weights(tmp_path, 0.0)
+    VoiceClassifier(info)
+    blob = bytearray(info.path.read_bytes())
+    blob[-1] ^= 0xFF
+    info.path.write_bytes(bytes(blob))
+    with pytest.raises(WeightsError, match="sha256"):
+        VoiceClassifier(info)
+
+
+@pytest.mark.parametrize(("bias", "verdict"), [(5.0, "synthetic"), (-5.0, "not-detected")])
+def test_speech_is_scored_with_a_window_timeline(tmp_path: Path, bias: float, verdict: str) -> None:
+    silence = np.zeros(2 * RATE, np.float32)
+    p = wav(tmp_path / "speech.wav", np.concatenate([silence, vowelish(9.0), silence]))
+    r = analyzer(tmp_path, bias).analyze(p)
+    assert r.verdict == verdict and r.reason is None
+    assert r.threshold == 0.7 and r.operating_point == "0.05"
+    assert 8.0 < r.speech_s < 10.0 and abs(r.duration_s - 13.0) < 0.05
+    assert len(r.windows) >= 4
+    assert r.windows[0].start >= 1.5 and r.windows[-1].end <= 11.5  # times in the original file
+    assert all(w.end - w.start == pytest.approx(3.99, abs=0.1) for w in r.windows[:-1])
+    doc = r.as_dict()
+    assert doc["windows"][0][2] == pytest.approx(r.windows[0].score, abs=1e-4)
+
+
+def test_streaming_chunks_do_not_change_the_answer(tmp_path: Path) -> None:
+    p = wav(
+        tmp_path / "s.wav",
+        np.concatenate([vowelish(5.0, seed=1), np.zeros(RATE, np.float32), vowelish(6.0, f0=180)]),
+    )
+    clf = VoiceClassifier(tiny_voice_weights(tmp_path, 0.0))
+    clf.model.head[-1].weight.data.normal_(0, 1.0)  # make the score depend on the input
+    big = VoiceAnalyzer(clf, VoiceOptions(chunk_s=30)).analyze(p)
+    small = VoiceAnalyzer(clf, VoiceOptions(chunk_s=3)).analyze(p)
+    assert big.verdict == small.verdict
+    assert len(big.windows) == len(small.windows)
+    assert big.score == pytest.approx(small.score, abs=0.05)
+
+
+def test_long_files_are_cut_at_max_seconds(tmp_path: Path) -> None:
+    p = wav(tmp_path / "long.wav", vowelish(12.0))
+    r = analyzer(tmp_path, 0.0, max_seconds=5.0).analyze(p)
+    assert r.truncated and r.duration_s == pytest.approx(5.0, abs=0.01)
+    assert r.verdict in ("synthetic", "not-detected")
+
+
+@pytest.mark.parametrize(
+    ("signal", "reason"),
+    [
+        (np.zeros(RATE * 3, np.float32), "no-speech"),
+        (vowelish(0.5), "too-little-speech"),
+        (tone(3.0), "tone"),
+        (np.clip(vowelish(3.0) * 5, -1, 1), "clipped"),
+    ],
+    ids=["silence", "half-second", "pure-tone", "clipped"],
+)
+def test_abstentions(tmp_path: Path, signal: np.ndarray, reason: str) -> None:
+    r = analyzer(tmp_path, 5.0).analyze(wav(tmp_path / "a.wav", signal))
+    assert r.verdict == "abstained" and r.reason == reason and r.score is None
+    assert r.as_dict()["reason_text"]
+
+
+def test_bad_files_are_errors_and_silent_video_abstains(tmp_path: Path) -> None:
+    from tests.conftest import make_video
+
+    a = analyzer(tmp_path, 5.0)
+    junk = tmp_path / "junk.mp3"
+    junk.write_bytes(b"ID3" + bytes(300))
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    for p in (junk, empty, text, tmp_path / "missing.flac"):
+        r = a.analyze(p)
+        assert r.verdict == "error" and r.error and r.error["path"] == str(p)
+    silent = tmp_path / "silent.mp4"
+    silent.write_bytes(make_video("mp4", "libx264", frames=6))
+    r = a.analyze(silent)
+    assert r.verdict == "abstained" and r.reason == "no-audio"
+
+
+def test_video_soundtrack_is_scored(tmp_path: Path) -> None:
+    import av
+
+    p = tmp_path / "talk.mp4"
+    speech = vowelish(4.0)
+    with av.open(str(p), "w") as c:
+        vs = c.add_stream("libx264", rate=5)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        au = c.add_stream("aac", rate=RATE)
+        au.layout = "mono"
+        for i in range(20):
+            for pkt in vs.encode(
+                av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 10, np.uint8), format="rgb24")
+            ):
+                c.mux(pkt)
+        for pkt in vs.encode():
+            c.mux(pkt)
+        for i in range(0, len(speech), 1024):
+            fr = av.AudioFrame.from_ndarray(speech[None, i : i + 1024].copy(), format="fltp", layout="mono")
+            fr.sample_rate, fr.pts = RATE, i
+            for pkt in au.encode(fr):
+                c.mux(pkt)
+        for pkt in au.encode():
+            c.mux(pkt)
+    r = analyzer(tmp_path, 5.0).analyze(p)
+    assert r.media == "video" and r.verdict == "synthetic" and r.speech_s > 3.0
+
+
+def test_cli_voice_exit_codes_and_json(tmp_path: Path, run: Any) -> None:
+    tiny_voice_weights(tmp_path / "w", 5.0)
+    env = {"VERACITY_WEIGHTS": str(tmp_path / "w")}
+    speech = wav(tmp_path / "speech.wav", vowelish(5.0))
+    quiet = wav(tmp_path / "quiet.wav", np.zeros(RATE * 2, np.float32))
+    res = run("voice", str(speech), str(quiet), "--format", "json", env=env)
+    assert res.exit_code == 1, res.output
+    doc = json.loads(res.stdout)
+    assert [r["verdict"] for r in doc["results"]] == ["synthetic", "abstained"]
+    assert doc["results"][0]["windows"] and doc["results"][0]["model"]["name"] == "voice-test"
+    res = run("voice", str(quiet), str(tmp_path / "nope.wav"), env=env)
+    assert res.exit_code == 2
+    assert "cannot evaluate" in res.stdout and "no such file" in res.stdout
+    tiny_voice_weights(tmp_path / "w", -5.0)
+    assert run("voice", str(speech), env=env).exit_code == 0
+
+
+def test_cli_evaluate_voice(tmp_path: Path, run: Any) -> None:
+    tiny_voice_weights(tmp_path / "w", 0.0)
+    clf_env = {"VERACITY_WEIGHTS": str(tmp_path / "w")}
+    rows = []
+    for i in range(3):
+        rows.append((wav(tmp_path / f"r{i}.wav", vowelish(3.0, f0=110 + 10 * i, seed=i)).name, "real"))
+        rows.append((wav(tmp_path / f"f{i}.wav", vowelish(3.0, f0=200 + 10 * i, seed=9 + i)).name, "fake"))
+    rows.append((wav(tmp_path / "s.wav", np.zeros(RATE, np.float32)).name, "real"))
+    labels = tmp_path / "labels.csv"
+    with labels.open("w", newline="") as fh:
+        csv.writer(fh).writerows([("path", "label"), *rows])
+    res = run("evaluate", str(labels), "--detector", "voice", "--format", "json", env=clf_env)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["detector"] == "voice" and doc["n_real"] == 4 and doc["n_fake"] == 3
+    assert doc["n_abstained"] == 1 and doc["n_scored"] == 6
+    assert set(doc["tpr_at_fpr"]) == {"0.01", "0.05", "0.1"} and doc["auc"] is not None
+    assert [f["reason"] for f in doc["files"] if f["abstained"]] == ["no-speech"]
+
+
+def _tiny_corpus(root: Path) -> Path:
+    (root / "clips").mkdir(parents=True)
+    rows = []
+    for i in range(16):
+        fake = i % 2 == 1
+        x = vowelish(2.0, f0=100 + 7 * i, seed=i)
+        if fake:  # a crude "vocoder": noise-excited copy with the same envelope
+            x = (np.abs(x) * np.random.default_rng(i).normal(size=x.size) * 0.8).astype(np.float32)
+        name = f"clips/{i:03d}.wav"
+        wav(root / name, x)
+        split = "val" if i >= 12 else "train"
+        rows.append({"path": name, "label": "fake" if fake else "real", "family": "vocoder" if fake else "real",
+                     "generator": "t", "speaker": f"s{i}", "split": split, "source": "test", "seconds": "2.0"})  # fmt: skip
+    with (root / "meta.csv").open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return root
+
+
+def test_two_step_training_run_writes_verified_weights_and_card(tmp_path: Path) -> None:
+    from training import train_voice
+
+    corpus = _tiny_corpus(tmp_path / "corpus")
+    meta = train_voice.train(
+        corpus, tmp_path / "out", name="voice-tiny", epochs=2, batch=4, seed=1, arch=TINY
+    )
+    assert meta["parameters"] < 100_000
+    assert set(meta["operating_points"]) == {"0.01", "0.05", "0.1"}
+    assert "heldback_speakers" in meta["evaluation"] and "all_validation" in meta["evaluation"]
+    clf = VoiceClassifier(WeightInfo(tmp_path / "out", meta))
+    assert clf.logits([vowelish(2.0)]).shape == (1,)
+    card = (tmp_path / "out" / "voice-tiny.md").read_text()
+    for section in REQUIRED_CARD_SECTIONS:
+        assert f"## {section}" in card
+    assert meta["sha256"] in card

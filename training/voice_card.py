@@ -1,0 +1,144 @@
+"""Write the model card of a voice weight from its metadata (and pipeline evaluations).
+
+    python -m training.voice_card weights/voice-lcnn-v1.json --eval "NAME=report.json" ...
+
+``--eval`` adds the output of ``veracity evaluate --detector voice --format json`` under
+``pipeline_evaluation``; every number in the card comes from the metadata.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from training import cards
+from training.cards import _f, _row
+
+SET_NOTES = {
+    "heldback_speakers": "speakers (and espeak-ng voices, neural-demo speakers) held back from training, in the families that were trained on",
+    "heldout_family_flite": "flite (diphone and cluster-unit TTS: slt, rms, awb, kal voices): a TTS engine never seen in training",
+    "heldout_family_griffinlim": "real utterances re-synthesised with Griffin-Lim: a vocoder never seen in training",
+    "heldout_neural_hierspeechpp": "the HierSpeech++ demo (zero-shot TTS and voice conversion) against its own real references: a neural system never seen in training",
+    "all_validation": "every validation clip together",
+}
+TARGET_EER = 0.05
+
+
+def render(meta: dict[str, Any]) -> str:
+    tr = meta["training"]
+    ev = meta.get("evaluation", {})
+    inp = meta["input"]
+    held = ev.get("heldback_speakers", {}).get("eer")
+    target = (
+        []
+        if held is None
+        else [
+            f"- Target EER ≤ {TARGET_EER:.0%} on held-back speakers: measured {held:.3f}, "
+            + ("met." if held <= TARGET_EER else "**not met**."),
+            "",
+        ]
+    )
+    clips = tr.get("clips", {})
+    cal = meta["calibration"]
+    ops = meta["operating_points"]
+    lines = [
+        f"# Model card: {meta['name']}",
+        "",
+        f"Voice anti-spoofing classifier of the Veracity toolkit. File `{meta['file']}`, sha256 `{meta['sha256']}`, "
+        f"{meta['size_bytes']} bytes, {meta.get('parameters')} trained parameters. Architecture: {meta['architecture']} "
+        f"(light CNN with max-feature-map activations, trained from scratch), one logit per window. Input: "
+        f"{inp['rate']} Hz mono speech ({inp['front_end']}); windows of {inp['window_s']} s every {inp['hop_s']} s "
+        "over the voice-active parts only, loudness-normalised.",
+        "",
+        "## Intended use",
+        "",
+        "- Triage of speech recordings and video soundtracks for synthetic or converted speech (text-to-speech, "
+        "voice cloning, vocoder re-synthesis), as one signal among several for a human reviewer.",
+        "- Batch screening, with the operating point chosen for the false-positive rate a team can review.",
+        "",
+        "## Out-of-scope use",
+        "",
+        "- Proving that a recording is authentic: a low score means this model found no trace it knows.",
+        "- Speaker identification or any decision about a person on this score alone.",
+        "- Music, singing, non-speech audio, and speech under 1.5 s (the tool abstains).",
+        "",
+        "## Training data",
+        "",
+        "Built by `python -m training.voice_data` from `../shared/data/speech` (see its README for sources "
+        "and licences) and from TTS made on this machine; every clip, real or fake, goes through the same "
+        "trimming to speech regions, 1.6–3.5 s excerpt, codec round trip (none, MP3 32/96 kbit/s, Opus 16/48 "
+        "kbit/s, AAC 64 kbit/s) and loudness normalisation.",
+        "",
+        "| split:family | real | fake |",
+        "|---|---|---|",
+        *(f"| {k} | {v['real']} | {v['fake']} |" for k, v in sorted(clips.items())),
+        "",
+        "- real: LibriSpeech/VCTK/AISHELL/speechocean762/broadcast recordings and the real references of the "
+        "neural demos; espeak: espeak-ng voices and variants made here; world: WORLD vocoder re-synthesis of "
+        "real utterances (pyworld); neural: Tortoise, CycleGAN-VC2, SpeechT5 samples and VoiceCraft, YourTTS "
+        "demo fakes; flite, griffinlim and HierSpeech++ are held out entirely (validation only).",
+        "- The metadata-only shortcut check (duration, level, peak, silence ratio) is in the corpus folder's "
+        "`shortcut_check.json`.",
+        "",
+        "## Training procedure",
+        "",
+        f"- Command: `{tr.get('command')}`.",
+        f"- Seed {tr.get('seed')}; {tr.get('epochs')} epochs of class-balanced batches of {tr.get('batch')}, "
+        f"AdamW one-cycle lr {tr.get('lr')}; random 1.5–3.5 s crops; augmentation for both classes: "
+        f"{tr.get('augmentation')}.",
+        f"- Took {tr.get('seconds')} s on {tr.get('threads')} CPU threads. The last epoch is kept (no model "
+        "selection on validation).",
+        "",
+        "## Evaluation",
+        "",
+        "Per clip (1.6–3.5 s of speech), on clips never used for training. Each held-out family is scored "
+        "against all held-out real clips. AUC and EER are threshold-free; TPR at FPR uses thresholds on each "
+        "set's own reals.",
+        "",
+        "| set | real | fake | AUC | EER | TPR@1% | TPR@5% | TPR@10% |",
+        "|---|---|---|---|---|---|---|---|",
+        *(_row(k, v) for k, v in ev.items()),
+        "",
+        *(f"- `{k}`: {SET_NOTES.get(k, '')}" for k in ev),
+        "",
+        *target,
+        *cards.pipeline_table(
+            meta,
+            "Whole files through the full pipeline (`veracity evaluate --detector voice`: decoding, voice "
+            "activity, 4 s windows, 0.8 quantile over windows), abstentions counted:",
+        ),
+        "## Operating points",
+        "",
+        f"Scores are calibrated probabilities: Platt scaling p = sigmoid({cal['a']:.4f} · logit + {cal['b']:.4f}), "
+        "fitted on all validation clips (about as many fakes as reals, so read the score as a ranking and pick "
+        "the threshold by its false-positive rate).",
+        "",
+        "| max false-positive rate on validation real clips | threshold on the calibrated score |",
+        "|---|---|",
+        *(f"| {float(k) * 100:g} % | {v:.4f} |" for k, v in ops.items()),
+        "",
+        f"Default: {float(meta['default_operating_point']) * 100:g} %. The thresholds come from short held-out "
+        "clips; whole files are scored by the 0.8 quantile of their windows, which moves the false-positive "
+        "rate: check it on your own real recordings.",
+        "",
+        "## Limitations",
+        "",
+        "- Trained on about a thousand short clips on two CPU cores: far less data than published anti-spoofing "
+        "models. Generalisation to unseen generators is the open problem; the held-out family numbers above are "
+        "the honest estimate, and they are from small sets (tens to a hundred clips).",
+        "- Real speech is mostly read English and Mandarin; other languages, children, spontaneous and far-field "
+        "speech, and telephone channels are under-represented, so false-positive rates there are unknown.",
+        "- Heavy compression, noise suppression and audio effects can look like vocoder traces.",
+        "- EER figures: " + ", ".join(f"{k} {_f(v.get('eer'))}" for k, v in ev.items()) + ".",
+        "",
+        f"Licence of the weights: {meta['license']}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cards.main(__doc__, render, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
