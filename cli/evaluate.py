@@ -37,8 +37,8 @@ def evaluate(
     paths relative to the CSV) and report AUC, EER and TPR at 1/5/10 % FPR.
 
     Abstained and unreadable files are listed and counted (n_abstained), not dropped;
-    the metrics use the scored files. Exit 0 on success, 2 when the CSV or a file
-    could not be used (the report is still written), 4 on a weight integrity failure.
+    the metrics use the scored files. Exit 0 on success, 2 when the CSV cannot be
+    used, 5 when a row or file could not be used (the report is still written), 4 on a weight integrity failure.
     """
     from cli.loading import face_analyzer, voice_analyzer
     from detectors.evaluation import Outcome, read_labels
@@ -78,7 +78,7 @@ def evaluate(
     doc.pop("results")
     doc.update({"detector": detector, "labels": str(labels), "model": model})
     doc.update(report)
-    code = ExitCode.USAGE_OR_INPUT if errors else ExitCode.OK
+    code = ExitCode.INPUT_ERROR if errors else ExitCode.OK
     finish("evaluate", fmt, output, [], errors, lambda: _text(doc), code, doc=doc)
 
 

@@ -58,8 +58,8 @@ def face(
     Per file: a verdict (manipulated, not-detected, abstained with a reason, or error),
     a calibrated score and the threshold of the operating point, and per face track the
     time range, frames used, score and box of the best frame. Exit 0 when nothing was
-    flagged, 1 when a file is flagged as manipulated, 2 when a file could not be read
-    (2 wins over 1), 4 when the weights fail their integrity check.
+    flagged, 1 when a file is flagged as manipulated, 5 when a file could not be read
+    (5 wins over 1), 4 when the weights fail their integrity check.
     """
     from detectors.face import FaceOptions, FaceResult
     from reports.face_text import result_lines, summary_line
@@ -80,7 +80,7 @@ def face(
     codes = [ExitCode.OK]
     for r in results:
         if r.verdict == "error":
-            codes.append(ExitCode.USAGE_OR_INPUT)
+            codes.append(ExitCode.INPUT_ERROR)
         elif r.verdict == "manipulated":
             codes.append(ExitCode.FINDINGS)
     errors = [r.error for r in results if r.error]

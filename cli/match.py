@@ -41,7 +41,8 @@ def match(
 
     Per face/voice: the best matches with person, modality, similarity, the decision
     threshold and the false-accept rate measured there, and whether it matched. Exit 0
-    when nothing matched, 1 when an enrolled person matched, 2 for an unreadable file or registry.
+    when nothing matched, 1 when an enrolled person matched, 2 for an unusable registry, 5 for an
+    unreadable file (5 wins over 1).
     """
     from likeness.matcher import Matcher
     from likeness.scan import LikenessMatcher, MatchOptions
@@ -53,14 +54,14 @@ def match(
             matcher = Matcher(reg)
         except VeracityError as exc:
             click.echo(f"Error: {exc.one_line()}", err=True)
-            raise SystemExit(ExitCode.USAGE_OR_INPUT) from exc
+            raise SystemExit(ExitCode.USAGE) from exc
         lm = LikenessMatcher(
             matcher, MatchOptions(fps=fps, max_frames=max_frames, top_k=top_k, audit=not no_audit)
         )
         results = [lm.match(p) for p in files]
     codes = [ExitCode.OK]
     for r in results:
-        codes.append(ExitCode.USAGE_OR_INPUT if r.error else ExitCode.FINDINGS if r.matched else ExitCode.OK)
+        codes.append(ExitCode.INPUT_ERROR if r.error else ExitCode.FINDINGS if r.matched else ExitCode.OK)
     errors = [r.error for r in results if r.error]
     finish(
         "match",

@@ -34,12 +34,12 @@ def open_registry(path: Path | None, create: bool = True) -> Any:
         return Registry(path or default_path(), create=create)
     except VeracityError as exc:
         click.echo(f"Error: {exc.one_line()}", err=True)
-        raise SystemExit(ExitCode.USAGE_OR_INPUT) from exc
+        raise SystemExit(ExitCode.USAGE) from exc
 
 
 def fail(exc: VeracityError) -> None:
     click.echo(f"Error: {exc.one_line()}", err=True)
-    raise SystemExit(ExitCode.USAGE_OR_INPUT) from exc
+    raise SystemExit(ExitCode.USAGE) from exc
 
 
 def parse_consents(items: tuple[str, ...]) -> dict[str, Any]:
@@ -323,7 +323,7 @@ def import_cmd(file: Path, registry_path: Path | None) -> None:
         doc = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         click.echo(f"Error: {file}: not a readable JSON export ({exc}); nothing was imported", err=True)
-        raise SystemExit(ExitCode.USAGE_OR_INPUT) from exc
+        raise SystemExit(ExitCode.USAGE) from exc
     with open_registry(registry_path) as reg:
         try:
             n = reg.import_(doc)

@@ -43,7 +43,7 @@ def verify(
 
     State per file: trusted, valid, invalid, absent or error. Exit 0 when every file
     verified and none is invalid; 1 when one is invalid or below --require; 2 for a
-    usage error or an unreadable file (2 wins over 1).
+    usage error; 5 when a file could not be read (5 wins over 1).
     """
     check_output_path(output, force)
     try:
@@ -56,7 +56,7 @@ def verify(
     codes = [ExitCode.OK]
     for r in results:
         if r.state == "error":
-            codes.append(ExitCode.USAGE_OR_INPUT)
+            codes.append(ExitCode.INPUT_ERROR)
         elif r.state == "invalid" or not r.meets(require):
             codes.append(ExitCode.FINDINGS)
     errors = [r.error for r in results if r.error]

@@ -48,7 +48,7 @@ def voice(
     Per file: a verdict (synthetic, not-detected, abstained with a reason, or error), a
     calibrated score (0.8 quantile of the window scores) with the threshold of the operating
     point, and the timeline of 4 s speech windows. Exit 0 when nothing was flagged, 1 when a
-    file is flagged as synthetic, 2 when a file could not be read (2 wins over 1), 4 when the
+    file is flagged as synthetic, 5 when a file could not be read (5 wins over 1), 4 when the
     weights fail their integrity check.
     """
     from detectors.voice import VoiceOptions, VoiceResult
@@ -65,7 +65,7 @@ def voice(
     codes = [ExitCode.OK]
     for r in results:
         if r.verdict == "error":
-            codes.append(ExitCode.USAGE_OR_INPUT)
+            codes.append(ExitCode.INPUT_ERROR)
         elif r.verdict == "synthetic":
             codes.append(ExitCode.FINDINGS)
     errors = [r.error for r in results if r.error]

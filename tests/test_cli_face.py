@@ -69,7 +69,7 @@ def test_face_scores_and_exit_codes(tmp_path: Path, run, wdir: Path, stub) -> No
     assert doc["results"][1]["media"] == "video" and doc["results"][1]["tracks"][0]["timeline"]
 
 
-def test_face_bad_file_exit_2_and_batch_goes_on(tmp_path: Path, run, env, stub) -> None:  # type: ignore[no-untyped-def]
+def test_face_bad_file_exit_5_and_batch_goes_on(tmp_path: Path, run, env, stub) -> None:  # type: ignore[no-untyped-def]
     good = tmp_path / "good.jpg"
     good.write_bytes(encode_image(picture(200, 150), "JPEG"))
     bad = tmp_path / "bad.mp4"
@@ -77,7 +77,7 @@ def test_face_bad_file_exit_2_and_batch_goes_on(tmp_path: Path, run, env, stub) 
     empty = tmp_path / "empty.png"
     empty.write_bytes(b"")
     r = run("face", "--format", "json", str(bad), str(good), str(empty), env=env)
-    assert r.exit_code == 2
+    assert r.exit_code == 5
     doc = json.loads(r.stdout)
     _schema("face-report.schema.json")(doc)
     assert doc["results"][0]["verdict"] == "error"
@@ -159,7 +159,7 @@ def _labelled_set(tmp_path: Path) -> Path:
 def test_evaluate_json(tmp_path: Path, run, env, stub) -> None:  # type: ignore[no-untyped-def]
     csv = _labelled_set(tmp_path)
     r = run("evaluate", str(csv), "--detector", "face", "--format", "json", env=env)
-    assert r.exit_code == 2  # broken.jpg could not be read; the report is still complete
+    assert r.exit_code == 5  # broken.jpg could not be read; the report is still complete
     doc = json.loads(r.stdout)
     _schema("evaluate-report.schema.json")(doc)
     assert (doc["n_real"], doc["n_fake"], doc["n_abstained"], doc["n_scored"]) == (5, 5, 2, 8)
@@ -182,7 +182,7 @@ def test_evaluate_bad_csv(tmp_path: Path, run, env) -> None:  # type: ignore[no-
     assert r.exit_code == 2 and "'path' and 'label'" in r.output
     csv.write_text("path,label\na.jpg,maybe\n")
     r = run("evaluate", str(csv), "--detector", "face", "--format", "json", env=env)
-    assert r.exit_code == 2
+    assert r.exit_code == 5  # a row that cannot be used; the report is still written
     doc = json.loads(r.stdout)
     assert doc["files"] == [] and "label must be" in doc["errors"][0]["message"]
     r = run("evaluate", str(tmp_path / "missing.csv"), "--detector", "face", env=env)

@@ -84,7 +84,7 @@ def test_bad_inputs_each_get_an_error_and_the_rest_still_verify(
     names = list(bad_files)
     args = [str(bad_files[n]) for n in names[:3]] + [str(good)] + [str(bad_files[n]) for n in names[3:]]
     result = run("verify", "--format", "json", *args)
-    assert result.exit_code == 2
+    assert result.exit_code == 5
     doc = json.loads(result.stdout)
     verify_schema(doc)
     by_path = {r["path"]: r for r in doc["results"]}
@@ -125,7 +125,7 @@ def test_exit_codes(run, sign, tmp_path, pki_dir):
         == 0
     )
     assert run("verify", str(absent), "--require", "valid").exit_code == 1
-    assert run("verify", str(invalid), str(tmp_path / "nope.jpg")).exit_code == 2  # 2 wins over 1
+    assert run("verify", str(invalid), str(tmp_path / "nope.jpg")).exit_code == 5  # 5 wins over 1
     assert run("verify").exit_code == 2  # usage
     assert run("verify", "--format", "xml", str(valid)).exit_code == 2
 

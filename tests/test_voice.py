@@ -199,7 +199,7 @@ def test_cli_voice_exit_codes_and_json(tmp_path: Path, run: Any) -> None:
     assert [r["verdict"] for r in doc["results"]] == ["synthetic", "abstained"]
     assert doc["results"][0]["windows"] and doc["results"][0]["model"]["name"] == "voice-test"
     res = run("voice", str(quiet), str(tmp_path / "nope.wav"), env=env)
-    assert res.exit_code == 2
+    assert res.exit_code == 5
     assert "cannot evaluate" in res.stdout and "no such file" in res.stdout
     tiny_voice_weights(tmp_path / "w", -5.0)
     assert run("voice", str(speech), env=env).exit_code == 0
