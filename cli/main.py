@@ -32,11 +32,12 @@ def _register() -> None:
     from cli.face import face
     from cli.match import match
     from cli.registry import registry
+    from cli.scan import policy, scan
     from cli.verify import verify
     from cli.voice import voice
     from cli.weights import weights
 
-    for command in (verify, face, voice, evaluate, weights, registry, match):
+    for command in (scan, verify, face, voice, evaluate, weights, registry, match, policy):
         cli.add_command(command)
 
 

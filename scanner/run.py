@@ -1,0 +1,339 @@
+"""Running a scan: collect the paths, scan them (in parallel worker processes, or in this
+process), stream each record as it finishes, and resume an interrupted scan.
+
+The journal is a JSONL file with one ``"record": "file"`` line per path, written and fsynced
+as each file finishes, so ``kill -9`` loses at most the files in flight. ``--resume`` reads
+it back (a torn last line is cut off), skips every path already there with the same content
+hash, and for a new path whose content was already scanned under another name writes a
+``duplicate_of`` record instead of scanning it again (key: the content hash).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from scanner.worker import ScanOptions, Worker
+
+log = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------------ collecting paths
+
+
+def collect(
+    targets: Iterable[str],
+    include: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+    stdin: TextIO | None = None,
+) -> tuple[list[Path], list[dict[str, Any]]]:
+    """Files named, files under folders (recursive, sorted), and paths read from ``-``.
+
+    ``include``/``exclude`` are glob patterns matched against the path relative to its folder
+    and against the file name; files named directly are always kept. Returns the paths (each
+    once, in order) and an error per target that does not exist.
+    """
+    out: list[Path] = []
+    errors: list[dict[str, Any]] = []
+    seen: set[str] = set()
+
+    def add(p: Path) -> None:
+        key = os.path.normpath(str(p))
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+
+    def wanted(rel: str) -> bool:
+        name = rel.rsplit("/", 1)[-1]
+        if include and not any(fnmatch.fnmatch(rel, g) or fnmatch.fnmatch(name, g) for g in include):
+            return False
+        return not any(fnmatch.fnmatch(rel, g) or fnmatch.fnmatch(name, g) for g in exclude)
+
+    for target in targets:
+        if target == "-":
+            source = stdin if stdin is not None else sys.stdin
+            for line in source:
+                line = line.rstrip("\n")
+                if line.strip():
+                    add(Path(line))
+            continue
+        p = Path(target)
+        if p.is_dir():
+            for root, dirs, files in os.walk(p):
+                dirs.sort()
+                for name in sorted(files):
+                    f = Path(root) / name
+                    if wanted(f.relative_to(p).as_posix()):
+                        add(f)
+        else:
+            add(p)  # a missing file becomes an error record when scanned
+    return out, errors
+
+
+# ------------------------------------------------------------------ journal and resume
+
+
+def read_journal(path: Path) -> list[dict[str, Any]]:
+    """The complete file records of a JSONL journal; a torn last line is cut off the file."""
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end < len(data):
+        log.warning("%s: cutting off an incomplete last line (%d bytes)", path, len(data) - end)
+        with path.open("r+b") as fh:
+            fh.truncate(end)
+    records = []
+    for n, line in enumerate(data[:end].splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            doc = json.loads(line)
+        except json.JSONDecodeError:
+            log.warning("%s:%d: not JSON, ignored", path, n)
+            continue
+        if isinstance(doc, dict) and doc.get("record") == "file":
+            records.append(doc)
+    return records
+
+
+class Journal:
+    """Appends records to a JSONL file (or a stream), one fsynced line each."""
+
+    def __init__(self, path: Path | None, stream: TextIO | None = None, append: bool = False) -> None:
+        self.path = path
+        if path is not None:
+            self._fh: TextIO | None = path.open("a" if append else "w", encoding="utf-8")
+        else:
+            self._fh = None
+        self._stream = stream
+
+    def write(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+        if self._fh is not None:
+            self._fh.write(line)
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+        if self._stream is not None:
+            self._stream.write(line)
+            self._stream.flush()
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+
+
+# ------------------------------------------------------------------ the run
+
+
+@dataclass
+class Outcome:
+    records: list[dict[str, Any]] = field(default_factory=list)  # every record, resumed ones included
+    resumed: int = 0
+    scanned: int = 0
+    duplicates: int = 0
+    model_ids: list[dict[str, str]] = field(default_factory=list)
+
+
+_WORKER: Worker | None = None
+
+
+def _init_worker(options: ScanOptions) -> None:
+    global _WORKER
+    logging.basicConfig(level=logging.WARNING)
+    _WORKER = Worker(options)
+
+
+def _scan_in_worker(path: str) -> dict[str, Any]:
+    assert _WORKER is not None
+    return _WORKER.scan(Path(path))
+
+
+def _duplicate(record_of_first: dict[str, Any], path: Path) -> dict[str, Any]:
+    dup = {k: v for k, v in record_of_first.items() if k not in ("path", "seconds")}
+    return {"record": "file", "path": str(path), **dup, "duplicate_of": record_of_first["path"]}
+
+
+def run_scan(
+    paths: list[Path],
+    options: ScanOptions,
+    *,
+    workers: int = 1,
+    journal: Journal | None = None,
+    previous: list[dict[str, Any]] | None = None,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
+    keep_records: bool = True,
+) -> Outcome:
+    """Scan ``paths`` (skipping those in ``previous``), writing each record to ``journal`` as it
+    finishes. Records come back in input order for the report; the journal has them in the
+    order they finished."""
+    out = Outcome()
+    done_by_path = {r["path"]: r for r in previous or []}
+    by_hash: dict[str, dict[str, Any]] = {}
+    for r in previous or []:
+        if r.get("sha256") and not r.get("duplicate_of"):
+            by_hash.setdefault(r["sha256"], r)
+    todo = [p for p in paths if str(p) not in done_by_path]
+    out.resumed = len(paths) - len(todo)
+    results: dict[str, dict[str, Any]] = {
+        str(p): done_by_path[str(p)] for p in paths if str(p) in done_by_path
+    }
+
+    def deliver(record: dict[str, Any]) -> None:
+        sha = record.get("sha256")
+        if (
+            sha
+            and sha in by_hash
+            and by_hash[sha]["path"] != record["path"]
+            and not record.get("duplicate_of")
+        ):
+            record = _duplicate(by_hash[sha], Path(record["path"]))
+        elif sha and record.get("status") != "error":
+            by_hash.setdefault(sha, record)
+        if record.get("duplicate_of"):
+            out.duplicates += 1
+        if journal is not None:
+            journal.write(record)
+        if on_record is not None:
+            on_record(record)
+        out.scanned += 1
+        results[record["path"]] = record if keep_records else _summary(record)
+
+    if workers <= 1:
+        worker = Worker(options)
+        out.model_ids = worker.model_ids()
+        for p in todo:
+            deliver(_maybe_known(p, by_hash) or worker.scan(p))
+    else:
+        out.model_ids = Worker(_no_models(options)).model_ids()
+        _parallel(todo, options, workers, by_hash, deliver)
+    out.records = [results[str(p)] for p in paths if str(p) in results]
+    return out
+
+
+def _no_models(options: ScanOptions) -> ScanOptions:
+    from dataclasses import replace
+
+    return replace(options, torch_threads=None)
+
+
+def _summary(record: dict[str, Any]) -> dict[str, Any]:
+    risk = record.get("risk") or {}
+    return {
+        "record": "file",
+        "path": record["path"],
+        "sha256": record.get("sha256"),
+        "status": record.get("status"),
+        "risk": {
+            "level": risk.get("level"),
+            "action": risk.get("action"),
+            "reasons": risk.get("reasons", []),
+        },
+        "errors": record.get("errors", []),
+    }
+
+
+def _maybe_known(path: Path, by_hash: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """A duplicate record when this content was already scanned under another path."""
+    if not by_hash:
+        return None
+    from detectors.weights import sha256_file
+
+    try:
+        sha = sha256_file(path)
+    except OSError:
+        return None
+    first = by_hash.get(sha)
+    return None if first is None or first["path"] == str(path) else _duplicate(first, path)
+
+
+def _parallel(
+    todo: list[Path],
+    options: ScanOptions,
+    workers: int,
+    by_hash: dict[str, dict[str, Any]],
+    deliver: Callable[[dict[str, Any]], None],
+) -> None:
+    """Scan in ``workers`` processes (spawned, so no model state is forked), at most two files
+    in flight per worker. A worker that dies breaks its pool: the files in flight are retried
+    one at a time, each in a fresh process (a file that kills it again becomes an error
+    record), and the rest of the queue goes on in a new pool."""
+    import multiprocessing as mp
+    from collections import deque
+    from dataclasses import replace
+
+    per_worker = replace(options, torch_threads=max(1, (os.cpu_count() or 1) // workers))
+    ctx = mp.get_context("spawn")
+    queue = deque(todo)
+    while queue:
+        crashed: list[Path] = []
+        pending: dict[Future[dict[str, Any]], Path] = {}
+        with ProcessPoolExecutor(
+            workers, mp_context=ctx, initializer=_init_worker, initargs=(per_worker,)
+        ) as pool:
+            while queue or pending:
+                while queue and len(pending) < 2 * workers:
+                    nxt = queue.popleft()
+                    known = _maybe_known(nxt, by_hash)
+                    if known is not None:
+                        deliver(known)
+                    else:
+                        pending[pool.submit(_scan_in_worker, str(nxt))] = nxt
+                if not pending:
+                    continue
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    path = pending.pop(fut)
+                    try:
+                        deliver(fut.result())
+                    except BrokenProcessPool:
+                        crashed.append(path)
+                if crashed:
+                    crashed += pending.values()
+                    break
+        for p in crashed:
+            _retry_alone(p, per_worker, ctx, deliver)
+
+
+def _retry_alone(
+    path: Path, options: ScanOptions, ctx: Any, deliver: Callable[[dict[str, Any]], None]
+) -> None:
+    with ProcessPoolExecutor(1, mp_context=ctx, initializer=_init_worker, initargs=(options,)) as pool:
+        try:
+            deliver(pool.submit(_scan_in_worker, str(path)).result())
+        except BrokenProcessPool:
+            deliver(_crash_record(path))
+
+
+def _crash_record(path: Path) -> dict[str, Any]:
+    return {
+        "record": "file",
+        "path": str(path),
+        "sha256": None,
+        "size": None,
+        "media": "unknown",
+        "status": "error",
+        "risk": None,
+        "provenance": None,
+        "face": None,
+        "voice": None,
+        "likeness": None,
+        "notes": [],
+        "errors": [
+            {
+                "code": "worker-crashed",
+                "message": "the worker process died while scanning this file",
+                "path": str(path),
+                "step": "scan",
+            }
+        ],
+    }

