@@ -2,7 +2,7 @@
 # Set up Veracity on a fresh Debian machine with Python 3.11 (run as root for the
 # Debian packages), then verify the sample media it makes. Safe to run again.
 #
-#   bash scripts/setup.sh            # set up, make samples/, verify them
+#   bash scripts/setup.sh            # set up, make samples/, verify, face-check and scan them
 #   bash scripts/setup.sh --no-demo  # set up only (what CI does)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,5 +59,19 @@ if [ "$demo" = 1 ]; then
     set +e
     .venv/bin/veracity face "${faces[@]}"
     echo "veracity face exited $? (0 = nothing flagged, 1 = a face flagged as manipulated)"
+    # The main job: provenance, faces, voices and likeness together, with every report kind.
+    # samples/media holds text-to-speech and a truncated upload (an error, by design).
+    extra=()
+    [ -n "$lfw" ] && extra+=("$lfw")
+    mkdir -p scan-report
+    .venv/bin/veracity scan samples "${extra[@]}" --exclude 'pki/*' --exclude '*.c2pa' \
+        --trust-anchors samples/pki/root.pem --use news --force \
+        --report json=scan-report/scan.json --report jsonl=scan-report/scan.jsonl \
+        --report html=scan-report/scan.html --report sarif=scan-report/scan.sarif \
+        --report text=scan-report/scan.txt
+    code=$?
     set -e
+    echo "veracity scan exited $code (0 = nothing at or above --fail-on high, 1 = a file at or above it,"
+    echo "5 = a file could not be analysed: samples/media/truncated-upload.mp4, by design)."
+    echo "Reports: scan-report/scan.{txt,json,jsonl,html,sarif}"
 fi

@@ -75,7 +75,8 @@ def render(meta: dict[str, Any]) -> str:
         "- real: LibriSpeech/VCTK/AISHELL/speechocean762/broadcast recordings and the real references of the "
         "neural demos; espeak: espeak-ng voices and variants made here; world: WORLD vocoder re-synthesis of "
         "real utterances (pyworld); neural: Tortoise, CycleGAN-VC2, SpeechT5 samples and VoiceCraft, YourTTS "
-        "demo fakes; flite, griffinlim and HierSpeech++ are held out entirely (validation only).",
+        "demo fakes; lpc: a classic LPC vocoder re-synthesising real utterances; flite, griffinlim and "
+        "HierSpeech++ are held out entirely (validation only).",
         "- The metadata-only shortcut check (duration, level, peak, silence ratio) is in the corpus folder's "
         "`shortcut_check.json`.",
         "",
@@ -85,8 +86,9 @@ def render(meta: dict[str, Any]) -> str:
         f"- Seed {tr.get('seed')}; {tr.get('epochs')} epochs of class-balanced batches of {tr.get('batch')}, "
         f"AdamW one-cycle lr {tr.get('lr')}; random 1.5–3.5 s crops; augmentation for both classes: "
         f"{tr.get('augmentation')}.",
-        f"- Took {tr.get('seconds')} s on {tr.get('threads')} CPU threads. The last epoch is kept (no model "
-        "selection on validation).",
+        f"- Took {tr.get('seconds')} s on {tr.get('threads')} CPU threads. Kept: epoch {tr.get('selected_epoch')}, "
+        f"selected on {tr.get('selected_on')}; the held-out families (flite, Griffin-Lim, HierSpeech++) play no "
+        "part in training or selection, so their numbers below are the honest estimate for unseen generators.",
         "",
         "## Evaluation",
         "",

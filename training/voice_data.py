@@ -16,6 +16,8 @@ Families:
 - ``griffinlim``: real utterances re-synthesised from their magnitude spectrogram;
 - ``world``: real utterances re-synthesised by the WORLD vocoder (pyworld: F0, spectral
   envelope and aperiodicity analysed and synthesised again);
+- ``lpc``: real utterances re-synthesised by a classic LPC vocoder (pulse train or noise
+  through the frame's LPC filter);
 - ``neural``: ``speech/synthetic`` (Tortoise, CycleGAN-VC2, SpeechT5) and ``speech/demos``
   fakes (VoiceCraft, VALL-E, XTTS, YourTTS, HierSpeech++, voice conversion).
 
@@ -214,6 +216,50 @@ def world(x: np.ndarray) -> np.ndarray:
     return y[: len(x)].astype(np.float32)
 
 
+def lpc_vocoder(x: np.ndarray, order: int = 16, frame: int = 320, hop: int = 160) -> np.ndarray:
+    """A classic LPC vocoder: per 20 ms frame, the LPC envelope (autocorrelation method)
+    excited by a pulse train at the frame's F0 (pyworld dio) when voiced, by white noise when
+    not, overlap-added."""
+    import pyworld
+    from scipy.linalg import solve_toeplitz
+    from scipy.signal import lfilter
+
+    d = x.astype(np.float64)
+    f0, t = pyworld.dio(d, RATE, frame_period=hop / RATE * 1000)
+    f0 = pyworld.stonemask(d, f0, t, RATE)
+    starts = np.arange(0, max(len(x) - frame, 0), hop)
+    if len(starts) == 0:
+        return x.astype(np.float32)
+    win = np.hanning(frame)
+    frames = np.stack([d[s : s + frame] for s in starts]) * win
+    power = np.abs(np.fft.rfft(frames, n=2 * frame, axis=1)) ** 2
+    r = np.fft.irfft(power, axis=1)[:, : order + 1]
+    rng = np.random.default_rng(len(x))
+    out = np.zeros(len(x) + frame)
+    phase = 0.0
+    for i, start in enumerate(starts):
+        energy = float(np.sqrt(np.mean(frames[i] ** 2)))
+        if energy < 1e-5 or r[i, 0] <= 0:
+            continue
+        rr = r[i].copy()
+        rr[0] *= 1.0001  # white-noise correction keeps the system well conditioned
+        a = np.concatenate([[1.0], -solve_toeplitz(rr[:-1], rr[1:])])
+        hz = f0[min(i, len(f0) - 1)]
+        if hz > 0:
+            exc = np.zeros(frame)
+            k = phase
+            while k < frame:
+                exc[int(k)] = 1.0
+                k += RATE / hz
+            phase = max(k - hop, 0.0)
+        else:
+            exc = rng.normal(size=frame)
+        y = lfilter([1.0], a, exc) * win
+        y *= energy / (float(np.sqrt(np.mean(y**2))) + 1e-9)
+        out[start : start + frame] += y
+    return np.clip(out[: len(x)], -1, 1).astype(np.float32)
+
+
 def _speaker_of(path: Path, real_root: Path) -> str:
     rel = path.relative_to(real_root).parts
     if rel[0] in ("speechocean762", "resemblyzer_audio", "tortoise_tts"):
@@ -265,7 +311,7 @@ def build(
     *,
     seed: int = 0,
     limit: int | None = None,
-    excerpts: int = 2,
+    excerpts: int = 3,
     gl_every: int = 4,
     world_every: int = 3,
 ) -> int:
@@ -301,6 +347,8 @@ def build(
             emit(griffin_lim(trim(x)), Clip("fake", "griffinlim", "griffin-lim", clip.speaker, clip.source))
         if clip.label == "real" and i % world_every == 1 and _has_world():
             emit(world(trim(x)), Clip("fake", "world", "world", clip.speaker, clip.source))
+        if clip.label == "real" and i % world_every == 2 and _has_world():
+            emit(lpc_vocoder(trim(x)), Clip("fake", "lpc", "lpc-vocoder", clip.speaker, clip.source))
     n_tts = len(SENTENCES) if limit is None else min(limit, len(SENTENCES))
     for k, text in enumerate(SENTENCES[:n_tts]):
         for j, voice in itertools.product(range(excerpts), ESPEAK_VOICES):
@@ -379,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=None, help="at most this many files per source (for tests)")
-    ap.add_argument("--excerpts", type=int, default=2, help="clips cut from each recording")
+    ap.add_argument("--excerpts", type=int, default=3, help="clips cut from each recording")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     build(args.data, args.out, seed=args.seed, limit=args.limit, excerpts=args.excerpts)
