@@ -22,7 +22,8 @@ SARIF_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low":
 
 def level_of(record: dict[str, Any]) -> str | None:
     risk = record.get("risk")
-    return None if not risk else str(risk.get("level"))
+    level = None if not risk else risk.get("level")
+    return level if level in LEVELS else None
 
 
 def at_or_above(level: str | None, threshold: str) -> bool:

@@ -166,6 +166,7 @@ def main() -> int:
             "first_run_s": round(first_s, 1),
             "resume_s": round(resume_s, 1),
             "resume_exit_code": res.returncode,
+            "resume_stderr_tail": res.stderr[-600:] if res.returncode not in (0, 1, 5) else "",
             "records": len(records),
             "unique_paths": len(set(paths)),
             "all_accounted_for": sorted(paths) == expected,

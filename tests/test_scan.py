@@ -176,6 +176,11 @@ def test_usage_and_input_errors_never_share_a_code(
 ) -> None:
     env = env_for(weights, tmp_path)
     assert scan(run, env, str(media / "corrupt.mp4"), "--exit-zero", "--format", "json").exit_code == 5
+    journal = tmp_path / "j.jsonl"  # JSONL alone keeps only summaries in memory: same exit codes
+    args = (str(media / "corrupt.mp4"), str(media / "tampered.jpg"), "--skip", "likeness", "--format", "jsonl")
+    assert scan(run, env, *args, "-o", str(journal)).exit_code == 5
+    assert scan(run, env, *args, "-o", str(journal), "--resume").exit_code == 5
+    assert scan(run, env, str(media / "tampered.jpg"), "--format", "jsonl", "-o", str(tmp_path / "k.jsonl")).exit_code == 1
     assert scan(run, env, str(media / "speech.wav"), "--report", "pdf=x.pdf").exit_code == 2
     bad = tmp_path / "bad.toml"
     bad.write_text("[rules\n")
