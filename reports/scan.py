@@ -123,6 +123,14 @@ def text_lines(records: list[dict[str, Any]], summ: dict[str, Any]) -> Iterator[
                     yield ("dim", f"        see: {legal['note']}")
         elif r.get("status") == "error":
             yield ("bold magenta", "  not assessed: the file could not be analysed")
+        for key in ("face", "voice"):
+            d = r.get(key)
+            if d and d.get("score") is not None:
+                cmp = "≥" if d["score"] >= d["threshold"] else "<"
+                yield (
+                    "dim",
+                    f"  {key}: {d['verdict']}, score {d['score']:.3f} {cmp} threshold {d['threshold']:.3f}",
+                )
         for note in r.get("notes") or []:
             yield ("dim", f"  note: {note}")
         for e in r.get("errors") or []:

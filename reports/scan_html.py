@@ -168,7 +168,8 @@ def _face(f: dict[str, Any] | None, root: Path | None) -> str:
     out = head + "</p>"
     for t in f.get("tracks") or []:
         score = "not scored" if t.get("score") is None else f"score {t['score']:.3f}"
-        out += f"<div>track {e(t.get('track_id'))}: {t.get('start', 0):.1f}–{t.get('end', 0):.1f} s, {e(score)}<br>"
+        t0, t1 = t.get("time_range") or (0.0, 0.0)
+        out += f"<div>track {e(t.get('track'))}: {t0:.1f}–{t1:.1f} s, {e(score)}<br>"
         for kind in ("crop", "heatmap"):
             uri = _png_data_uri((t.get("evidence") or {}).get(kind), root)
             if uri:

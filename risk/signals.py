@@ -16,8 +16,9 @@ def _where_face(face: dict[str, Any]) -> str | None:
         return None
     best = max(tracks, key=lambda t: t["score"])
     if face.get("media") == "video":
-        return f"track {best['track_id']}, {best['start']:.1f}–{best['end']:.1f} s, best frame at {best['best_time']:.1f} s"
-    return f"track {best['track_id']}, box {[round(v) for v in best['best_box']]}"
+        t0, t1 = best["time_range"]
+        return f"track {best['track']}, {t0:.1f}–{t1:.1f} s, best frame at {best['best_time']:.1f} s"
+    return f"track {best['track']}, box {[round(v) for v in best['best_box']]}"
 
 
 def _where_voice(voice: dict[str, Any]) -> str | None:
@@ -105,8 +106,12 @@ def matches(doc: dict[str, Any] | None) -> tuple[PersonMatch, ...]:
 
 
 def from_record(record: dict[str, Any]) -> Signals:
+    # a face or voice detector's own error is already its Detection (verdict "error")
     errors = tuple(
-        f"{e.get('step', 'scan')}: {e.get('message')}" for e in record.get("errors") or [] if e.get("step")
+        f"{e.get('step', 'scan')}: {e.get('message')}"
+        for e in record.get("errors") or []
+        if e.get("step")
+        and not (e["step"] in ("face", "voice") and (record.get(e["step"]) or {}).get("verdict") == "error")
     )
     return Signals(
         path=str(record.get("path")),

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from detectors.face import FaceResult, Track
+from detectors.voice import VoiceResult, Window
 from risk.assess import Detection, PersonMatch, Provenance, Signals, assess, consent_granted
 from risk.policy import ACTIONS, LEVELS, from_doc, load_policy
 from risk.signals import from_record
@@ -211,11 +213,10 @@ def test_signals_from_a_scan_record() -> None:
             "c2pa": {"failure_codes": [], "active_manifest": {"signer": {"organization": "<b>Org</b>"}}},
             "signals": [{"kind": "xmp-creator-tool", "value": "Midjourney", "suggests": "ai-tool"},
                         {"kind": "exif", "value": "Canon", "suggests": "camera"}]},
-        "face": {"media": "video", "verdict": "manipulated", "score": 0.9, "threshold": 0.7,
-                 "operating_point": {"max_fpr": 0.05}, "reason": None, "reason_text": None,
-                 "tracks": [{"track_id": 0, "score": 0.9, "start": 1.0, "end": 3.0, "best_time": 2.0, "best_box": [1, 2, 3, 4]}]},
-        "voice": {"verdict": "abstained", "reason": "no-audio", "reason_text": "the file has no audio track",
-                  "score": None, "threshold": None, "operating_point": None, "windows": []},
+        # the detectors' own report dicts, so that a change in their layout breaks this test
+        "face": FaceResult("clip.mp4", "video", "manipulated", 0.9, 0.7, "0.05", tracks=(
+            Track(0, 1.0, 3.0, 4, 5, 0.9, (1, 2, 3, 4), 2.0, ((1.0, 0.8), (2.0, 0.9))),)).as_dict(),
+        "voice": VoiceResult("clip.mp4", "video", "abstained", None, None, None, reason="no-audio").as_dict(),
         "likeness": {"faces": [{"index": 0, "time_range": [1.0, 3.0], "matches": [
             {"person": {"id": "ada", "name": "Ada"}, "modality": "face", "similarity": 0.8, "threshold": 0.6,
              "matched": True, "consent": NOT_ALLOWED},
@@ -240,4 +241,8 @@ def test_signals_from_a_scan_record() -> None:
         and s.voice.reason == "the file has no audio track"
     )
     assert [m.person_id for m in s.matches] == ["ada"] and s.errors == ("voice: x",)
+    v = VoiceResult("a.wav", "audio", "synthetic", 0.9, 0.8, "0.05",
+                    windows=(Window(0.0, 4.0, 0.5), Window(2.0, 6.0, 0.95), Window(4.0, 8.0, 0.85))).as_dict()  # fmt: skip
+    d = from_record({"path": "a.wav", "voice": v}).voice
+    assert d is not None and d.flagged and d.where == "2 window(s) from 2.0 s to 8.0 s"
     assert assess(s, policy("commercial"), TODAY).level == "critical"

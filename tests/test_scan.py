@@ -177,10 +177,22 @@ def test_usage_and_input_errors_never_share_a_code(
     env = env_for(weights, tmp_path)
     assert scan(run, env, str(media / "corrupt.mp4"), "--exit-zero", "--format", "json").exit_code == 5
     journal = tmp_path / "j.jsonl"  # JSONL alone keeps only summaries in memory: same exit codes
-    args = (str(media / "corrupt.mp4"), str(media / "tampered.jpg"), "--skip", "likeness", "--format", "jsonl")
+    args = (
+        str(media / "corrupt.mp4"),
+        str(media / "tampered.jpg"),
+        "--skip",
+        "likeness",
+        "--format",
+        "jsonl",
+    )
     assert scan(run, env, *args, "-o", str(journal)).exit_code == 5
     assert scan(run, env, *args, "-o", str(journal), "--resume").exit_code == 5
-    assert scan(run, env, str(media / "tampered.jpg"), "--format", "jsonl", "-o", str(tmp_path / "k.jsonl")).exit_code == 1
+    assert (
+        scan(
+            run, env, str(media / "tampered.jpg"), "--format", "jsonl", "-o", str(tmp_path / "k.jsonl")
+        ).exit_code
+        == 1
+    )
     assert scan(run, env, str(media / "speech.wav"), "--report", "pdf=x.pdf").exit_code == 2
     bad = tmp_path / "bad.toml"
     bad.write_text("[rules\n")
@@ -341,3 +353,27 @@ def test_silent_and_short_audio_abstain_in_a_scan(run: Any, weights: Path, tmp_p
     rec = json.loads(res.stdout)["results"][0]
     assert rec["status"] == "abstained" and rec["risk"]["level"] == "none"
     assert any(r["rule"] == "detector.abstained" for r in rec["risk"]["reasons"])
+
+
+def test_html_embeds_face_crops_heatmaps_and_timelines(
+    run: Any, weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import detectors.face
+    from tests.conftest import make_video
+    from tests.face_helpers import StubFinder
+
+    monkeypatch.setattr(detectors.face, "FaceFinder", StubFinder)  # a face "found" in every frame
+    photo = tmp_path / "portrait.jpg"
+    photo.write_bytes(encode_image(picture(320, 320, seed=4), "JPEG"))
+    video = tmp_path / "talk.mp4"
+    video.write_bytes(make_video("mp4", "libx264", frames=12, size=(160, 160)))
+    out = tmp_path / "r.html"
+    res = scan(run, env_for(weights, tmp_path), str(photo), str(video), "--skip", "likeness", "--fps", "4",
+               "--format", "html", "-o", str(out), "--report", f"json={tmp_path / 'r.json'}")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    page = out.read_text()
+    assert page.count("data:image/png;base64,") >= 4  # crop + heatmap for each file's track
+    doc = json.loads((tmp_path / "r.json").read_text())
+    face = by_name(doc)["talk.mp4"]["face"]
+    assert face["verdict"] == "not-detected" and face["tracks"][0]["timeline"]
+    assert page.count("<svg") >= 1  # the video track's score timeline
