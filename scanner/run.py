@@ -4,7 +4,8 @@ process), stream each record as it finishes, and resume an interrupted scan.
 The journal is a JSONL file with one ``"record": "file"`` line per path, written and fsynced
 as each file finishes, so ``kill -9`` loses at most the files in flight. ``--resume`` reads
 it back (a torn last line is cut off), skips every path already there with the same content
-hash, and for a new path whose content was already scanned under another name writes a
+hash (a file whose content changed since is scanned again, its new record superseding the old
+one), and for a new path whose content was already scanned under another name writes a
 ``duplicate_of`` record instead of scanning it again (key: the content hash).
 """
 
@@ -83,7 +84,8 @@ def collect(
 
 
 def read_journal(path: Path) -> list[dict[str, Any]]:
-    """The complete file records of a JSONL journal; a torn last line is cut off the file."""
+    """The complete file records of a JSONL journal, the last one per path; a torn last line
+    is cut off the file."""
     if not path.exists():
         return []
     data = path.read_bytes()
@@ -101,9 +103,9 @@ def read_journal(path: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             log.warning("%s:%d: not JSON, ignored", path, n)
             continue
-        if isinstance(doc, dict) and doc.get("record") == "file":
+        if isinstance(doc, dict) and doc.get("record") == "file" and isinstance(doc.get("path"), str):
             records.append(doc)
-    return records
+    return list({r["path"]: r for r in records}.values())
 
 
 class Journal:
@@ -182,7 +184,10 @@ def run_scan(
     for r in previous or []:
         if r.get("sha256") and not r.get("duplicate_of"):
             by_hash.setdefault(r["sha256"], r)
-    todo = [p for p in paths if str(p) not in done_by_path]
+    changed = {str(p) for p in paths if str(p) in done_by_path and _changed(p, done_by_path[str(p)])}
+    todo = [p for p in paths if str(p) not in done_by_path or str(p) in changed]
+    for key in changed:  # scanned again: the new record supersedes the journal's old one
+        del done_by_path[key]
     out.resumed = len(paths) - len(todo)
     results: dict[str, dict[str, Any]] = {
         str(p): done_by_path[str(p)] for p in paths if str(p) in done_by_path
@@ -218,6 +223,18 @@ def run_scan(
         _parallel(todo, options, workers, by_hash, deliver)
     out.records = [results[str(p)] for p in paths if str(p) in results]
     return out
+
+
+def _changed(path: Path, record: dict[str, Any]) -> bool:
+    """Whether a file recorded in the journal has different content now (its key is the hash)."""
+    from detectors.weights import sha256_file
+
+    if not record.get("sha256"):
+        return False  # recorded as unreadable: finished, not retried
+    try:
+        return sha256_file(path) != record["sha256"]
+    except OSError:
+        return False
 
 
 def _no_models(options: ScanOptions) -> ScanOptions:

@@ -232,6 +232,17 @@ def test_resume_skips_finished_files_and_cuts_a_torn_line(
     assert (
         doc["summary"]["files"] == 7 and doc["summary"]["resumed"] == 2 and doc["summary"]["duplicates"] == 1
     )
+    # content changed since: scanned again, and the new record is the one that counts
+    copy.write_bytes(b"RIFF" + bytes(40))
+    res = scan(run, env, str(copy), "--skip", "likeness", "--format", "jsonl", "-o", str(journal), "--resume")
+    assert res.exit_code == 5
+
+    def lines_for(p: Path) -> int:
+        return sum(json.loads(x)["path"] == str(p) for x in journal.read_text().splitlines())
+
+    assert lines_for(copy) == 2 and read_journal(journal)[-1]["status"] == "error"
+    assert scan(run, env, str(copy), "--format", "jsonl", "-o", str(journal), "--resume").exit_code == 5
+    assert lines_for(copy) == 2  # unchanged now: not scanned a third time
 
 
 def test_kill_9_mid_scan_then_resume_loses_and_duplicates_nothing(weights: Path, tmp_path: Path) -> None:
