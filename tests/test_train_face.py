@@ -117,6 +117,15 @@ def test_degradations_keep_shape_and_type() -> None:
         assert out.shape == img.shape and out.dtype == np.uint8
 
 
+def test_h264_frame_keeps_the_picture_and_adds_block_artefacts() -> None:
+    img = picture(255, 201, seed=3)  # odd sides are padded for 4:2:0 and cropped back
+    out = augment.h264(img, 30, (1, 2))
+    assert out.shape == img.shape and out.dtype == np.uint8
+    err = np.abs(out.astype(int) - img.astype(int)).mean()
+    assert 0.5 < err < 20  # changed by the codec, still the same picture
+    assert np.abs(augment.h264(img, 45).astype(int) - img).mean() > err  # lower quality, more change
+
+
 def test_split_is_stable_and_near_the_fraction() -> None:
     keys = [f"person{i}" for i in range(2000)]
     first = [split_of(k, 0.2, 0) for k in keys]

@@ -8,6 +8,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+DESCRIPTION = (
+    "flips, small rotations/scales, colour jitter, resampling, blur, noise, then either an H.264 video frame "
+    "(libx264 CRF 18–35, a predicted frame after a 0–2 px move; p 0.25, sometimes re-saved as JPEG) or one or "
+    "two JPEG rounds (quality 35–95; p 0.6)"
+)
+
 
 def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     ok, buf = cv2.imencode(
@@ -16,6 +22,37 @@ def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     if not ok:
         return img
     return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def h264(img: np.ndarray, crf: int, shift: tuple[int, int] = (1, 1)) -> np.ndarray:
+    """``img`` as an H.264 (libx264) video frame: a two-frame clip, the image then the image
+    moved by ``shift`` pixels, decoded back; the second (predicted) frame carries the motion-
+    compensated block artefacts of real video. Sides are padded to even sizes and cropped back."""
+    import io
+
+    import av
+
+    h, w = img.shape[:2]
+    ph, pw = h + h % 2, w + w % 2
+    base = cv2.copyMakeBorder(img, 0, ph - h, 0, pw - w, cv2.BORDER_REFLECT_101)
+    moved = np.roll(base, shift, axis=(0, 1))
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = pw, ph, "yuv420p"
+        s.options = {"crf": str(int(crf)), "preset": "superfast"}
+        for frame in (base, moved):
+            for pkt in s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):
+                c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+    buf.seek(0)
+    with av.open(buf, "r") as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    if not frames:
+        return img
+    out = np.roll(frames[-1], (-shift[0], -shift[1]), axis=(0, 1))
+    return np.ascontiguousarray(out[:h, :w])
 
 
 def geometry(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -48,7 +85,8 @@ def colour(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Resampling, blur, noise and one or two rounds of JPEG, each at random strength."""
+    """Resampling, blur, noise, then H.264 (as a video frame) or one or two rounds of JPEG, each
+    at random strength."""
     h, w = img.shape[:2]
     if rng.random() < 0.35:  # a face that was smaller in the source, upsampled to the crop
         f = rng.uniform(0.35, 0.9)
@@ -60,7 +98,12 @@ def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.15:
         noise = rng.normal(0, rng.uniform(2, 8), img.shape)
         img = np.clip(img.astype(np.float32) + noise, 0, 255).astype(np.uint8)
-    if rng.random() < 0.8:
+    r = rng.random()
+    if r < 0.25:  # a video frame: H.264 at a streaming-like quality, sometimes re-encoded as JPEG
+        img = h264(img, int(rng.integers(18, 36)), (int(rng.integers(-2, 3)), int(rng.integers(-2, 3))))
+        if rng.random() < 0.3:
+            img = jpeg(img, int(rng.integers(60, 96)))
+    elif r < 0.85:
         img = jpeg(img, int(rng.integers(35, 96)))
         if rng.random() < 0.25:
             img = jpeg(img, int(rng.integers(50, 96)))

@@ -87,8 +87,13 @@ def render(meta: dict[str, Any]) -> str:
         "",
         f"- Command: `{tr.get('command')}` after `python -m training.face_data --data ../shared/data --out .cache/face_data`.",
         f"- Seed {tr.get('seed')}; {tr.get('steps')} steps of {tr.get('batch')} (half real, half fake), AdamW lr {tr.get('lr')}, "
-        "cosine schedule; both classes get the same flips, small rotations/scales, colour jitter, resampling, blur, "
-        "noise and one or two JPEG rounds (quality 35–95).",
+        "cosine schedule; both classes get the same "
+        + tr.get(
+            "augmentation",
+            "flips, small rotations/scales, colour jitter, resampling, blur, noise and one or two JPEG rounds "
+            "(quality 35–95)",
+        )
+        + ".",
         f"- Took {tr.get('total_seconds')} s on {tr.get('threads')} CPU threads (torch {tr.get('torch')}).",
         "",
         "## Evaluation",

@@ -382,6 +382,7 @@ def train(
         "training": {
             "command": command,
             "seed": seed,
+            "augmentation": augment.DESCRIPTION,
             "steps": steps,
             "batch": batch,
             "lr": lr,
