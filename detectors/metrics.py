@@ -138,14 +138,30 @@ class Platt:
         n_pos, n_neg = y.sum(), len(y) - y.sum()
         # Platt's smoothed targets avoid infinite weights on separable data
         t = np.where(y == 1, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
+
+        def nll(a: float, b: float) -> float:
+            z = np.clip(a * x + b, -60, 60)
+            return float(np.sum(np.logaddexp(0, z) - t * z))
+
         a, b = 1.0, 0.0
+        loss = nll(a, b)
         for _ in range(iters):
             p = 1.0 / (1.0 + np.exp(-np.clip(a * x + b, -60, 60)))
             g = np.array([((p - t) * x).sum(), (p - t).sum()])
             w = p * (1 - p) + 1e-12
             h = np.array([[(w * x * x).sum(), (w * x).sum()], [(w * x).sum(), w.sum()]]) + 1e-9 * np.eye(2)
             step = np.linalg.solve(h, g)
-            a, b = a - step[0], b - step[1]
-            if np.abs(step).max() < 1e-10:
+            # damped Newton: halve the step until the likelihood improves (plain Newton can
+            # overshoot from a saturated start and run off to infinity)
+            scale = 1.0
+            while scale > 1e-8 and nll(a - scale * step[0], b - scale * step[1]) > loss:
+                scale /= 2
+            if scale <= 1e-8:
                 break
+            a, b = a - scale * step[0], b - scale * step[1]
+            new = nll(a, b)
+            if abs(loss - new) < 1e-12 * max(1.0, abs(loss)) or np.abs(scale * step).max() < 1e-10:
+                loss = new
+                break
+            loss = new
         return cls(float(a), float(b))

@@ -81,3 +81,21 @@ def test_platt_recovers_a_known_slope() -> None:
     assert cal.a == pytest.approx(0.5, abs=0.05)
     assert cal.b == pytest.approx(-1.0, abs=0.08)
     assert 0 < float(cal(0.0)) < 0.5
+
+
+def test_platt_converges_from_a_saturated_start() -> None:
+    # wide, overlapping logits (as a small anti-spoofing model gives on unseen generators):
+    # undamped Newton from a=1, b=0 overshoots and runs off to a ≈ 1e10
+    rng = np.random.default_rng(1)
+    x = np.r_[rng.normal(-3, 5, 200), rng.normal(4, 6, 500)]
+    y = np.r_[np.zeros(200), np.ones(500)]
+    cal = metrics.Platt.fit(x, y)
+    assert 0.05 < cal.a < 2 and abs(cal.b) < 5
+    p = cal(x)
+    assert 0.0 < p.min() and p.max() < 1.0  # scores keep their order information
+    # the fitted curve is at least as likely as nearby ones
+    def nll(a: float, b: float) -> float:
+        z = a * x + b
+        return float(np.sum(np.logaddexp(0, z) - y * z))
+
+    assert nll(cal.a, cal.b) <= min(nll(cal.a * 1.1, cal.b), nll(cal.a * 0.9, cal.b), nll(cal.a, cal.b + 0.1)) + 1e-6

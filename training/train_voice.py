@@ -145,6 +145,48 @@ def evaluate(
     return out
 
 
+def validate(
+    model: LCNN, rows: list[dict[str, str]], waves: list[np.ndarray]
+) -> tuple[dict[str, dict[str, Any]], metrics.Platt, dict[str, float]]:
+    """Per-set evaluation, Platt calibration on all validation clips, and the operating points
+    (thresholds on the calibrated score at 1/5/10 % FPR on the validation real clips)."""
+    sets = validation_sets(rows)
+    labels = np.array([r["label"] == "fake" for r in rows], dtype=np.float32)
+    logits = score(model, waves)
+    evaluation = evaluate(logits, rows, sets)
+    for k, v in evaluation.items():
+        log.info("%s: AUC %.4f EER %.4f (%d real, %d fake)", k, v["auc"], v["eer"], v["n_real"], v["n_fake"])
+    val = sets["all_validation"]
+    platt = metrics.Platt.fit(logits[val], labels[val])
+    real_probs = platt(logits[val])[labels[val] == 0]
+    ops = {f"{p:g}": float(metrics.threshold_at_fpr(real_probs, p)) for p in metrics.FPR_POINTS}
+    return evaluation, platt, ops
+
+
+def _calibration(platt: metrics.Platt) -> dict[str, Any]:
+    return {"method": "platt", "a": platt.a, "b": platt.b, "fitted_on": "all validation clips"}
+
+
+def recalibrate(corpus: Path, meta_path: Path) -> dict[str, Any]:
+    """Evaluate and calibrate shipped weights again on the corpus's validation clips (the
+    tensors, and so their sha256, are unchanged); rewrite the metadata and the card."""
+    import json
+
+    from detectors.weights import WeightInfo, load_tensors
+
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    info = WeightInfo(meta_path.parent, meta)
+    model = LCNN(**meta["arch"])
+    model.load_state_dict({k: v.float() for k, v in load_tensors(info).items()})
+    rows, waves = load_corpus(corpus)
+    evaluation, platt, ops = validate(model, rows, waves)
+    meta.update(evaluation=evaluation, calibration=_calibration(platt), operating_points=ops)
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    info = WeightInfo(meta_path.parent, meta)
+    info.card.write_text(voice_card.render(meta), encoding="utf-8")
+    return meta
+
+
 def train(
     corpus: Path,
     out: Path,
@@ -208,16 +250,7 @@ def train(
     if best[2] is not None:
         model.load_state_dict(best[2])
         log.info("kept epoch %d (%s EER %.4f)", best[1], SELECT_ON, best[0])
-    logits = score(model, waves)
-    evaluation = evaluate(logits, rows, sets)
-    for k, v in evaluation.items():
-        log.info("%s: AUC %.4f EER %.4f (%d real, %d fake)", k, v["auc"], v["eer"], v["n_real"], v["n_fake"])
-    val = sets["all_validation"]
-    val_labels = labels[val]
-    platt = metrics.Platt.fit(logits[val], val_labels)
-    probs = platt(logits[val])
-    real_probs = probs[val_labels == 0]
-    ops = {f"{p:g}": float(metrics.threshold_at_fpr(real_probs, p)) for p in metrics.FPR_POINTS}
+    evaluation, platt, ops = validate(model, rows, waves)
     families: dict[str, dict[str, int]] = {}
     for r in rows:
         fam = families.setdefault(f"{r['split']}:{r['family']}", {"real": 0, "fake": 0})
@@ -237,7 +270,7 @@ def train(
             "loudness_dbfs": -23.0,
         },
         "output": "one logit per window; higher means more likely synthetic or converted speech",
-        "calibration": {"method": "platt", "a": platt.a, "b": platt.b, "fitted_on": "all validation clips"},
+        "calibration": _calibration(platt),
         "operating_points": ops,
         "default_operating_point": "0.05",
         "evaluation": evaluation,
@@ -274,8 +307,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument(
+        "--recalibrate",
+        action="store_true",
+        help="only evaluate and calibrate the weights NAME in --out again (tensors unchanged)",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    if args.recalibrate:
+        recalibrate(args.corpus, args.out / f"{args.name}.json")
+        return 0
     train(
         args.corpus,
         args.out,
