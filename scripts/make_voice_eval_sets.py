@@ -8,7 +8,10 @@ Writes ``labels.csv`` files (``path,label``) under ``--out``:
 - ``hierspeechpp/``: the HierSpeech++ demo (zero-shot TTS and eight voice-conversion systems)
   against its own real references, the files as published (held out of training entirely);
 - ``flite/``: flite TTS (four voices, a TTS engine never trained on) against the real
-  recordings of the speakers held back from training (the corpus's ``split=val`` reals).
+  recordings of the speakers held back from training (the corpus's ``split=val`` reals);
+- ``heldback_neural/``: the neural TTS/VC files of the held-back speakers in the trained neural
+  sources (Tortoise, CycleGAN-VC2, SpeechT5, VoiceCraft, YourTTS) against the same real
+  recordings.
 """
 
 from __future__ import annotations
@@ -63,8 +66,12 @@ def main() -> int:
     with (args.corpus / "meta.csv").open(newline="") as fh:
         held = sorted({r["source"] for r in csv.DictReader(fh) if r["split"] == "val" and r["label"] == "real"
                        and "hierspeechpp" not in r["source"]})  # fmt: skip
-    rows += [(str((args.data / s).resolve()), "real") for s in held]
-    write(flite_dir, rows)
+    reals = [(str((args.data / s).resolve()), "real") for s in held]
+    write(flite_dir, rows + reals)
+    with (args.corpus / "meta.csv").open(newline="") as fh:
+        fakes = sorted({r["source"] for r in csv.DictReader(fh) if r["split"] == "val" and r["family"] == "neural"
+                        and "hierspeechpp" not in r["source"]})  # fmt: skip
+    write(args.out / "heldback_neural", [(str((args.data / s).resolve()), "fake") for s in fakes] + reals)
     return 0
 
 

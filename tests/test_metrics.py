@@ -92,10 +92,14 @@ def test_platt_converges_from_a_saturated_start() -> None:
     cal = metrics.Platt.fit(x, y)
     assert 0.05 < cal.a < 2 and abs(cal.b) < 5
     p = cal(x)
-    assert 0.0 < p.min() and p.max() < 1.0  # scores keep their order information
+    assert p.min() > 0.0 and p.max() < 1.0  # scores keep their order information
+
     # the fitted curve is at least as likely as nearby ones
     def nll(a: float, b: float) -> float:
         z = a * x + b
         return float(np.sum(np.logaddexp(0, z) - y * z))
 
-    assert nll(cal.a, cal.b) <= min(nll(cal.a * 1.1, cal.b), nll(cal.a * 0.9, cal.b), nll(cal.a, cal.b + 0.1)) + 1e-6
+    assert (
+        nll(cal.a, cal.b)
+        <= min(nll(cal.a * 1.1, cal.b), nll(cal.a * 0.9, cal.b), nll(cal.a, cal.b + 0.1)) + 1e-6
+    )

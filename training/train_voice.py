@@ -91,17 +91,11 @@ def batch_of(
 
 
 @torch.inference_mode()
-def score(model: LCNN, waves: Sequence[np.ndarray], batch: int = 32) -> np.ndarray:
-    """Logits for whole clips (each scored at its own length; clips are grouped by length)."""
+def score(model: LCNN, waves: Sequence[np.ndarray]) -> np.ndarray:
+    """Logits for whole clips, each scored alone at its own length (as the detector scores its
+    windows), so that a clip's score never depends on which clips it was batched with."""
     model.eval()
-    out = np.zeros(len(waves))
-    order = np.argsort([len(w) for w in waves])
-    for s in range(0, len(order), batch):
-        idx = order[s : s + batch]
-        n = max(len(waves[i]) for i in idx)
-        xs = np.stack([fit_length(waves[i], n, None) for i in idx]).astype(np.float32)
-        out[idx] = model(torch.from_numpy(xs)).numpy()
-    return out
+    return np.array([float(model(torch.from_numpy(np.asarray(w, np.float32))[None])[0]) for w in waves])
 
 
 def validation_sets(rows: list[dict[str, str]]) -> dict[str, np.ndarray]:
@@ -161,6 +155,15 @@ def validate(
     real_probs = platt(logits[val])[labels[val] == 0]
     ops = {f"{p:g}": float(metrics.threshold_at_fpr(real_probs, p)) for p in metrics.FPR_POINTS}
     return evaluation, platt, ops
+
+
+def _shortcut_auc(corpus: Path) -> float | None:
+    import json
+
+    try:
+        return json.loads((corpus / "shortcut_check.json").read_text(encoding="utf-8")).get("auc")
+    except (OSError, ValueError):
+        return None
 
 
 def _calibration(platt: metrics.Platt) -> dict[str, Any]:
@@ -277,6 +280,7 @@ def train(
         "training": {
             "command": f"python -m training.voice --data ../shared/data --out {out} --seed {seed}",
             "corpus": str(corpus),
+            "shortcut_auc": _shortcut_auc(corpus),
             "clips": families,
             "epochs": epochs,
             "batch": batch,
