@@ -76,6 +76,9 @@ def test_shortcut_check_catches_an_obvious_shortcut(tmp_path: Path) -> None:
         rows.append({"path": name, "label": "fake" if fake else "real", "speaker": f"s{i}", "split": "train"})
     report = vd.shortcut_check(tmp_path, rows)
     assert report["auc"] is not None and report["auc"] > 0.95  # type: ignore[operator]
+    single = report["single_feature_auc"]
+    assert single["seconds"] > 0.95 and single["rms_dbfs"] < 0.05  # type: ignore[index]
+    assert set(report["single_feature_auc_per_family"]) == {"fake"}  # type: ignore[arg-type]
 
 
 @needs_tts

@@ -416,10 +416,10 @@ def shortcut_check(out: Path, rows: list[dict[str, str]], folds: int = 5) -> dic
             p = 1 / (1 + np.exp(-x[tr] @ w))
             w -= 0.5 * (x[tr].T @ (p - labels[tr]) / tr.sum() + 1e-3 * w)
         scores[te] = x[te] @ w
-    families = sorted({r["family"] for r in train if r["label"] == "fake"})
+    families = sorted({r.get("family", "fake") for r in train if r["label"] == "fake"})
     per_family = {}
     for fam in families:  # each fake family against all training reals, one feature at a time
-        m = np.array([r["label"] == "real" or r["family"] == fam for r in train])
+        m = np.array([r["label"] == "real" or r.get("family", "fake") == fam for r in train])
         per_family[fam] = {n: metrics.auc(labels[m], feats[m, i]) for i, n in enumerate(SIMPLE_FEATURES)}
     return {
         "features": list(SIMPLE_FEATURES),
