@@ -1,6 +1,6 @@
 """Write the model card of a face weight from its metadata (and pipeline evaluations).
 
-    python -m training.face_card weights/face-effnetlite0-v1.json \
+    python -m training.face_card weights/face-effnetlite0-v2.json \
         --eval "DeepFaceLive held-out videos=report.json" ...
 
 ``--eval`` adds the output of ``veracity evaluate --format json`` to the metadata under
@@ -95,6 +95,7 @@ def render(meta: dict[str, Any]) -> str:
         )
         + ".",
         f"- Took {tr.get('total_seconds')} s on {tr.get('threads')} CPU threads (torch {tr.get('torch')}).",
+        *([f"- Compared with the previous weights: {tr['previous']}"] if tr.get("previous") else []),
         "",
         "## Evaluation",
         "",

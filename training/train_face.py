@@ -47,7 +47,7 @@ from training.upsampler import Upsampler
 
 log = logging.getLogger("training.train_face")
 
-MODEL_NAME = "face-effnetlite0-v1"
+MODEL_NAME = "face-effnetlite0-v2"
 
 
 def pretrained_backbone() -> dict[str, torch.Tensor]:
