@@ -7,15 +7,15 @@ from pathlib import Path
 
 import numpy as np
 
+from detectors.calibrated import CalibratedModel
 from detectors.face_align import CANONICAL_SIZE, FACE_FRACTION, to_model_input
 from detectors.face_model import preprocess
-from detectors.metrics import Platt
-from detectors.weights import WeightInfo, WeightsError, find_weights, load_tensors
+from detectors.weights import WeightInfo, WeightsError, find_weights
 
 log = logging.getLogger(__name__)
 
 
-class FaceClassifier:
+class FaceClassifier(CalibratedModel):
     """A verified face-forgery model, ready to score canonical crops.
 
     Owns the device (CPU), ``eval()`` and ``torch.inference_mode()``; crops are scored in
@@ -23,8 +23,6 @@ class FaceClassifier:
     """
 
     def __init__(self, info: WeightInfo, *, batch_size: int = 32) -> None:
-        import torch
-
         from detectors.models.efficientnet_lite import EfficientNetLite0
 
         meta = info.meta
@@ -36,41 +34,15 @@ class FaceClassifier:
             or abs(float(spec.get("face_fraction", 0)) - FACE_FRACTION) > 1e-9
         ):
             raise WeightsError("weights were trained with another face alignment", path=str(info.path))
-        self.info = info
         self.size = int(spec["size"])
         self.mean = tuple(float(v) for v in spec["mean"])
         self.std = tuple(float(v) for v in spec["std"])
-        cal = meta["calibration"]
-        self.platt = Platt(float(cal["a"]), float(cal["b"]))
-        self.operating_points = {str(k): float(v) for k, v in meta["operating_points"].items()}
-        self.default_operating_point = str(meta["default_operating_point"])
         self.batch_size = batch_size
-        tensors = load_tensors(info)
-        model = EfficientNetLite0(num_outputs=1)
-        state = {k: (v.float() if v.is_floating_point() else v) for k, v in tensors.items()}
-        try:
-            model.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise WeightsError(f"weights do not fit the architecture: {exc}", path=str(info.path)) from None
-        model.eval()
-        self.model = model
-        self._torch = torch
+        super().__init__(info, EfficientNetLite0(num_outputs=1))
 
     @classmethod
     def default(cls, folder: Path | None = None, name: str | None = None) -> FaceClassifier:
         return cls(find_weights("face-forgery", name, folder))
-
-    @property
-    def model_id(self) -> dict[str, str]:
-        return {"name": self.info.name, "sha256": self.info.sha256}
-
-    def threshold(self, operating_point: str | None = None) -> float:
-        op = operating_point or self.default_operating_point
-        if op not in self.operating_points:
-            raise ValueError(
-                f"unknown operating point {op!r}; known: {', '.join(sorted(self.operating_points))}"
-            )
-        return self.operating_points[op]
 
     def logits(self, crops: list[np.ndarray] | np.ndarray) -> np.ndarray:
         """Raw logits for canonical crops (CANONICAL_SIZE² RGB uint8)."""
@@ -82,9 +54,6 @@ class FaceClassifier:
                 batch = np.stack([to_model_input(c, self.size) for c in crops[s : s + self.batch_size]])
                 out.append(self.model(preprocess(batch, self.mean, self.std))[:, 0].double().numpy())
         return np.concatenate(out)
-
-    def calibrate(self, logits: np.ndarray | float) -> np.ndarray:
-        return self.platt(logits)
 
     def gradcam(self, crop: np.ndarray) -> np.ndarray:
         """Grad-CAM of the fake logit over the last feature map, as a map in [0,1] at crop size."""

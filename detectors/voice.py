@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from detectors.audio import NoAudioError, iter_audio
-from detectors.metrics import Platt
+from detectors.calibrated import CalibratedModel
 from detectors.speech import (
     ABSTAIN_REASONS as SPEECH_REASONS,
 )
@@ -32,7 +32,7 @@ from detectors.speech import (
     check,
     loudness_normalise,
 )
-from detectors.weights import WeightInfo, WeightsError, find_weights, load_tensors
+from detectors.weights import WeightInfo, WeightsError, find_weights
 from veracity.errors import InputError, VeracityError
 
 log = logging.getLogger(__name__)
@@ -42,12 +42,10 @@ VERDICTS = ("synthetic", "not-detected", "abstained", "error")
 TRACK_QUANTILE = 0.8
 
 
-class VoiceClassifier:
+class VoiceClassifier(CalibratedModel):
     """A verified voice anti-spoofing model; scores windows of 16 kHz speech in batches."""
 
     def __init__(self, info: WeightInfo, *, batch_size: int = 16) -> None:
-        import torch
-
         from detectors.models.lcnn import LCNN
 
         meta = info.meta
@@ -56,40 +54,15 @@ class VoiceClassifier:
         spec = meta["input"]
         if int(spec.get("rate", 0)) != RATE:
             raise WeightsError("weights expect another sample rate", path=str(info.path))
-        self.info = info
         self.window_s = float(spec["window_s"])
         self.hop_s = float(spec["hop_s"])
         self.loudness = float(spec.get("loudness_dbfs", -23.0))
-        cal = meta["calibration"]
-        self.platt = Platt(float(cal["a"]), float(cal["b"]))
-        self.operating_points = {str(k): float(v) for k, v in meta["operating_points"].items()}
-        self.default_operating_point = str(meta["default_operating_point"])
         self.batch_size = batch_size
-        model = LCNN(**meta.get("arch", {}))
-        state = {k: v.float() if v.is_floating_point() else v for k, v in load_tensors(info).items()}
-        try:
-            model.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise WeightsError(f"weights do not fit the architecture: {exc}", path=str(info.path)) from None
-        model.eval()
-        self.model = model
-        self._torch = torch
+        super().__init__(info, LCNN(**meta.get("arch", {})))
 
     @classmethod
     def default(cls, folder: Path | None = None, name: str | None = None) -> VoiceClassifier:
         return cls(find_weights("voice-forgery", name, folder))
-
-    @property
-    def model_id(self) -> dict[str, str]:
-        return {"name": self.info.name, "sha256": self.info.sha256}
-
-    def threshold(self, operating_point: str | None = None) -> float:
-        op = operating_point or self.default_operating_point
-        if op not in self.operating_points:
-            raise ValueError(
-                f"unknown operating point {op!r}; known: {', '.join(sorted(self.operating_points))}"
-            )
-        return self.operating_points[op]
 
     def logits(self, windows: list[np.ndarray]) -> np.ndarray:
         """Raw logits for windows of speech (equal-length windows are batched together)."""
@@ -104,9 +77,6 @@ class VoiceClassifier:
                     x = np.stack([loudness_normalise(windows[i], self.loudness) for i in part])
                     out[part] = self.model(self._torch.from_numpy(x.astype(np.float32))).double().numpy()
         return out
-
-    def calibrate(self, logits: np.ndarray | float) -> np.ndarray:
-        return self.platt(logits)
 
 
 @dataclass(frozen=True)
