@@ -9,7 +9,7 @@ import click
 
 from cli.exit_codes import ExitCode, combine
 from cli.loading import face_analyzer
-from cli.options import output_options, sampling_options
+from cli.options import operating_point_option, output_options, sampling_options
 from cli.output import check_output_path, finish
 
 log = logging.getLogger(__name__)
@@ -26,12 +26,7 @@ log = logging.getLogger(__name__)
     show_default=True,
     help="Smallest face (shorter box side, pixels) to judge.",
 )
-@click.option(
-    "--operating-point",
-    type=click.Choice(["0.01", "0.05", "0.1"]),
-    default=None,
-    help="Decision threshold by its false-positive rate on validation real faces [default: 0.05].",
-)
+@operating_point_option("validation real faces [default: 0.05]")
 @click.option(
     "--evidence",
     "evidence_dir",

@@ -81,3 +81,15 @@ def sampling_options(func: F) -> F:
         help="Video frames sampled per second.",
     )(func)
     return func
+
+
+def operating_point_option(what: str) -> Callable[[F], F]:
+    """``--operating-point 0.01|0.05|0.1``: the threshold by its false-positive rate on ``what``."""
+    from risk.policy import OPERATING_POINTS
+
+    return click.option(
+        "--operating-point",
+        type=click.Choice(OPERATING_POINTS),
+        default=None,
+        help=f"Decision threshold by its false-positive rate on {what}.",
+    )

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from cli.exit_codes import ExitCode, combine
-from cli.options import sampling_options, trust_options
+from cli.options import operating_point_option, sampling_options, trust_options
 from cli.output import check_output_path, render_lines, to_json, write_atomic
 from risk.policy import LEVELS, USES
 from veracity.errors import ConfigError, OutputError
@@ -122,11 +122,7 @@ def _parse_reports(items: tuple[str, ...], force: bool) -> list[tuple[str, Path]
 @click.option(
     "--skip", multiple=True, type=click.Choice(STEPS), help="Leave out an analysis step (repeatable)."
 )
-@click.option(
-    "--operating-point",
-    type=click.Choice(["0.01", "0.05", "0.1"]),
-    help="Forgery detectors' operating point [default: the policy's].",
-)
+@operating_point_option("validation real media, for the face and voice detectors [default: the policy's]")
 @click.option(
     "--max-audio-seconds",
     type=click.FloatRange(min=1),
@@ -184,7 +180,7 @@ def scan(**kw: Any) -> None:
         check_output_path(output, force)
     extra = _parse_reports(kw["reports"], force)
     try:
-        paths, _ = collect(kw["paths"], tuple(kw["include"]), tuple(kw["exclude"]), sys.stdin)
+        paths = collect(kw["paths"], tuple(kw["include"]), tuple(kw["exclude"]), sys.stdin)
     except OSError as exc:
         raise click.UsageError(f"cannot list paths: {exc}") from exc
     if not paths:
@@ -275,14 +271,17 @@ def scan(**kw: Any) -> None:
 
 def _check_setup(options: Any) -> None:
     """Fail early, before any file, on weights that do not verify or a registry that cannot open."""
-    from detectors.weights import WeightsError, find_weights, load_tensors
+    from detectors.weights import WeightsError, find_weights
     from veracity.errors import VeracityError
 
     for task, step in (("face-forgery", "face"), ("voice-forgery", "voice")):
         if step not in options.steps:
             continue
         try:
-            load_tensors(find_weights(task))
+            info = find_weights(task)
+            problems = info.problems()  # what `veracity weights verify` checks; no torch here
+            if problems:
+                raise WeightsError("; ".join(problems), path=str(info.path))
         except WeightsError as exc:
             click.echo(f"Error: {exc.one_line()}", err=True)
             raise SystemExit(ExitCode.INTEGRITY) from exc

@@ -9,7 +9,7 @@ import click
 
 from cli.exit_codes import ExitCode, combine
 from cli.loading import voice_analyzer
-from cli.options import output_options
+from cli.options import operating_point_option, output_options
 from cli.output import check_output_path, finish
 
 log = logging.getLogger(__name__)
@@ -18,12 +18,7 @@ log = logging.getLogger(__name__)
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @output_options(("text", "json"))
-@click.option(
-    "--operating-point",
-    type=click.Choice(["0.01", "0.05", "0.1"]),
-    default=None,
-    help="Decision threshold by its false-positive rate on validation real speech [default: 0.05].",
-)
+@operating_point_option("validation real speech [default: 0.05]")
 @click.option(
     "--max-seconds",
     type=click.FloatRange(min=1.0),

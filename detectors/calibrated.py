@@ -46,3 +46,24 @@ class CalibratedModel:
 
     def calibrate(self, logits: np.ndarray | float) -> np.ndarray:
         return self.platt(logits)
+
+
+def result_dict(r: Any, reasons: dict[str, str], details: dict[str, Any]) -> dict[str, Any]:
+    """The JSON form of a detector's per-file result: verdict, calibrated score, threshold,
+    operating point and abstention first, then the detector's own ``details``, then the model,
+    the error and the time taken."""
+    return {
+        "path": r.path,
+        "media": r.media,
+        "verdict": r.verdict,
+        "score": None if r.score is None else round(r.score, 4),
+        "threshold": None if r.threshold is None else round(r.threshold, 4),
+        "operating_point": None if r.operating_point is None else {"max_fpr": float(r.operating_point)},
+        "abstained": r.abstained,
+        "reason": r.reason,
+        "reason_text": reasons.get(r.reason or ""),
+        **details,
+        "model": dict(r.model),
+        "error": r.error,
+        "seconds": round(r.seconds, 3),
+    }

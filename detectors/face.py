@@ -18,6 +18,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from detectors.calibrated import result_dict
 from detectors.face_align import align, to_model_input
 from detectors.face_classifier import FaceClassifier
 from detectors.face_detect import DetectedFace, FaceFinder
@@ -120,25 +121,15 @@ class FaceResult:
         return self.verdict == "abstained"
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "media": self.media,
-            "verdict": self.verdict,
-            "score": None if self.score is None else round(self.score, 4),
-            "threshold": None if self.threshold is None else round(self.threshold, 4),
-            "operating_point": None
-            if self.operating_point is None
-            else {"max_fpr": float(self.operating_point)},
-            "abstained": self.abstained,
-            "reason": self.reason,
-            "reason_text": ABSTAIN_REASONS.get(self.reason or ""),
-            "frames_sampled": self.frames_sampled,
-            "faces_found": self.faces_found,
-            "tracks": [t.as_dict() for t in self.tracks],
-            "model": dict(self.model),
-            "error": self.error,
-            "seconds": round(self.seconds, 3),
-        }
+        return result_dict(
+            self,
+            ABSTAIN_REASONS,
+            {
+                "frames_sampled": self.frames_sampled,
+                "faces_found": self.faces_found,
+                "tracks": [t.as_dict() for t in self.tracks],
+            },
+        )
 
 
 def sharpness(crop: np.ndarray, size: int) -> float:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from detectors.audio import NoAudioError, iter_audio
-from detectors.calibrated import CalibratedModel
+from detectors.calibrated import CalibratedModel, result_dict
 from detectors.speech import (
     ABSTAIN_REASONS as SPEECH_REASONS,
 )
@@ -115,26 +115,16 @@ class VoiceResult:
         return self.verdict == "abstained"
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "media": self.media,
-            "verdict": self.verdict,
-            "score": None if self.score is None else round(self.score, 4),
-            "threshold": None if self.threshold is None else round(self.threshold, 4),
-            "operating_point": None
-            if self.operating_point is None
-            else {"max_fpr": float(self.operating_point)},
-            "abstained": self.abstained,
-            "reason": self.reason,
-            "reason_text": ABSTAIN_REASONS.get(self.reason or ""),
-            "duration_s": round(self.duration_s, 3),
-            "speech_s": round(self.speech_s, 3),
-            "truncated": self.truncated,
-            "windows": [[round(w.start, 2), round(w.end, 2), round(w.score, 4)] for w in self.windows],
-            "model": dict(self.model),
-            "error": self.error,
-            "seconds": round(self.seconds, 3),
-        }
+        return result_dict(
+            self,
+            ABSTAIN_REASONS,
+            {
+                "duration_s": round(self.duration_s, 3),
+                "speech_s": round(self.speech_s, 3),
+                "truncated": self.truncated,
+                "windows": [[round(w.start, 2), round(w.end, 2), round(w.score, 4)] for w in self.windows],
+            },
+        )
 
 
 class _SpeechStream:

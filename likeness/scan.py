@@ -123,7 +123,7 @@ class LikenessMatcher:
             self._voice = VoiceEmbedder()
         return self._voice
 
-    def match(self, path: Path) -> MatchResult:
+    def match(self, path: Path, sha256: str | None = None) -> MatchResult:
         """Never raises for a bad file: the error is in the result."""
         media = "unknown"
         try:
@@ -131,7 +131,7 @@ class LikenessMatcher:
             media = check.media.family
             if media not in ("image", "video", "audio"):
                 raise InputError(f"not an image, video or audio file ({check.media.label})", path=str(path))
-            digest = sha256_file(path)
+            digest = sha256 or sha256_file(path)  # a caller that hashed the file already passes it
             subjects: list[Subject] = []
             notes: list[str] = [
                 f"{n} {m} template(s) made with another model were not searched (re-enrol those people)"

@@ -5,13 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from detectors.face import ABSTAIN_REASONS, FaceResult
+from reports.detector_text import summary_line as detector_summary
+from reports.detector_text import verdict_line
 
-VERDICT_STYLE = {
-    "manipulated": "bold red",
-    "not-detected": "bold green",
-    "abstained": "bold yellow",
-    "error": "bold magenta",
-}
 VERDICT_WORDS = {
     "manipulated": "likely manipulated or synthetic face",
     "not-detected": "no face manipulation detected",
@@ -20,23 +16,9 @@ VERDICT_WORDS = {
 }
 
 
-def _pct(v: str | None) -> str:
-    return "?" if v is None else f"{float(v) * 100:g} %"
-
-
 def result_lines(r: FaceResult) -> Iterator[tuple[str, str]]:
     yield ("bold", r.path)
-    head = VERDICT_WORDS[r.verdict]
-    if r.verdict in ("manipulated", "not-detected") and r.score is not None and r.threshold is not None:
-        head += (
-            f": score {r.score:.3f} {'≥' if r.score >= r.threshold else '<'} threshold {r.threshold:.3f}"
-            f" (operating point: at most {_pct(r.operating_point)} false positives on validation real faces)"
-        )
-    elif r.verdict == "abstained":
-        head += f": {ABSTAIN_REASONS.get(r.reason or '', r.reason)}"
-    elif r.error:
-        head += f": {r.error.get('message', '')}"
-    yield (VERDICT_STYLE[r.verdict], f"  {head}")
+    yield verdict_line(r, VERDICT_WORDS, "manipulated", ABSTAIN_REASONS, "faces")
     if r.verdict == "error":
         return
     what = "image" if r.media == "image" else f"video, {r.frames_sampled} frames sampled"
@@ -62,10 +44,4 @@ def result_lines(r: FaceResult) -> Iterator[tuple[str, str]]:
 
 
 def summary_line(results: Sequence[FaceResult]) -> tuple[str, str]:
-    counts = {v: sum(r.verdict == v for r in results) for v in VERDICT_STYLE}
-    text = (
-        f"{len(results)} file(s): {counts['manipulated']} manipulated, {counts['not-detected']} not detected, "
-        f"{counts['abstained']} abstained, {counts['error']} error(s)"
-    )
-    style = "bold red" if counts["manipulated"] else "bold"
-    return (style, text)
+    return detector_summary(results, "manipulated")

@@ -14,7 +14,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from reports.scan import LEVEL_STYLE, _evidence_text
+from reports.scan import _evidence_text
 
 MAX_IMAGE_BYTES = 2 << 20
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -271,6 +271,3 @@ def render(doc: dict[str, Any], evidence_root: Path | None = None) -> str:
         + "<p class='dim'>Scores are detector outputs with known error rates (see the model cards); legal notes "
         "are information for a reviewer, not legal advice.</p></body></html>\n"
     )
-
-
-__all__ = ["LEVEL_STYLE", "render", "timeline_svg"]

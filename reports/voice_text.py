@@ -5,13 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from detectors.voice import ABSTAIN_REASONS, VoiceResult
+from reports.detector_text import summary_line as detector_summary
+from reports.detector_text import verdict_line
 
-VERDICT_STYLE = {
-    "synthetic": "bold red",
-    "not-detected": "bold green",
-    "abstained": "bold yellow",
-    "error": "bold magenta",
-}
 VERDICT_WORDS = {
     "synthetic": "likely synthetic or converted speech",
     "not-detected": "no speech synthesis detected",
@@ -22,17 +18,7 @@ VERDICT_WORDS = {
 
 def result_lines(r: VoiceResult) -> Iterator[tuple[str, str]]:
     yield ("bold", r.path)
-    head = VERDICT_WORDS[r.verdict]
-    if r.score is not None and r.threshold is not None and r.operating_point is not None:
-        head += (
-            f": score {r.score:.3f} {'≥' if r.score >= r.threshold else '<'} threshold {r.threshold:.3f}"
-            f" (operating point: at most {float(r.operating_point) * 100:g} % false positives on validation real speech)"
-        )
-    elif r.verdict == "abstained":
-        head += f": {ABSTAIN_REASONS.get(r.reason or '', r.reason)}"
-    elif r.error:
-        head += f": {r.error.get('message', '')}"
-    yield (VERDICT_STYLE[r.verdict], f"  {head}")
+    yield verdict_line(r, VERDICT_WORDS, "synthetic", ABSTAIN_REASONS, "speech")
     if r.verdict == "error":
         return
     yield (
@@ -51,9 +37,4 @@ def result_lines(r: VoiceResult) -> Iterator[tuple[str, str]]:
 
 
 def summary_line(results: Sequence[VoiceResult]) -> tuple[str, str]:
-    counts = {v: sum(r.verdict == v for r in results) for v in VERDICT_STYLE}
-    text = (
-        f"{len(results)} file(s): {counts['synthetic']} synthetic, {counts['not-detected']} not detected, "
-        f"{counts['abstained']} abstained, {counts['error']} error(s)"
-    )
-    return ("bold red" if counts["synthetic"] else "bold", text)
+    return detector_summary(results, "synthetic")

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from scanner.worker import ScanOptions, Worker
+from scanner.worker import ScanOptions, Worker, model_ids, new_record
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +36,14 @@ def collect(
     include: tuple[str, ...] = (),
     exclude: tuple[str, ...] = (),
     stdin: TextIO | None = None,
-) -> tuple[list[Path], list[dict[str, Any]]]:
+) -> list[Path]:
     """Files named, files under folders (recursive, sorted), and paths read from ``-``.
 
     ``include``/``exclude`` are glob patterns matched against the path relative to its folder
-    and against the file name; files named directly are always kept. Returns the paths (each
-    once, in order) and an error per target that does not exist.
+    and against the file name; files named directly are always kept. Returns the paths, each
+    once, in order (a missing one stays: scanning it gives its error record).
     """
     out: list[Path] = []
-    errors: list[dict[str, Any]] = []
     seen: set[str] = set()
 
     def add(p: Path) -> None:
@@ -77,7 +76,7 @@ def collect(
                         add(f)
         else:
             add(p)  # a missing file becomes an error record when scanned
-    return out, errors
+    return out
 
 
 # ------------------------------------------------------------------ journal and resume
@@ -149,10 +148,11 @@ class Outcome:
 _WORKER: Worker | None = None
 
 
-def _init_worker(options: ScanOptions) -> None:
+def _init_worker(options: ScanOptions, known: frozenset[str] = frozenset()) -> None:
     global _WORKER
     logging.basicConfig(level=logging.WARNING)
     _WORKER = Worker(options)
+    _WORKER.known_hashes = known
 
 
 def _scan_in_worker(path: str) -> dict[str, Any]:
@@ -213,14 +213,16 @@ def run_scan(
         out.scanned += 1
         results[record["path"]] = record if keep_records else _summary(record)
 
+    out.model_ids = model_ids(options.steps)
     if workers <= 1:
         worker = Worker(options)
-        out.model_ids = worker.model_ids()
+        worker.known_hashes = by_hash  # live: duplicates found in this run are not analysed again
         for p in todo:
-            deliver(_maybe_known(p, by_hash) or worker.scan(p))
+            deliver(worker.scan(p))
     else:
-        out.model_ids = Worker(_no_models(options)).model_ids()
-        _parallel(todo, options, workers, by_hash, deliver)
+        # workers stop early on content the journal already has; duplicates within this run
+        # are analysed in parallel and turned into duplicate records on delivery
+        _parallel(todo, options, workers, frozenset(by_hash), deliver)
     out.records = [results[str(p)] for p in paths if str(p) in results]
     return out
 
@@ -237,47 +239,26 @@ def _changed(path: Path, record: dict[str, Any]) -> bool:
         return False
 
 
-def _no_models(options: ScanOptions) -> ScanOptions:
-    from dataclasses import replace
-
-    return replace(options, torch_threads=None)
-
-
 def _summary(record: dict[str, Any]) -> dict[str, Any]:
-    risk = record.get("risk") or {}
+    """What the end-of-scan summary and exit code need, when full records are not kept."""
+    risk = record.get("risk")
     return {
         "record": "file",
         "path": record["path"],
         "sha256": record.get("sha256"),
         "status": record.get("status"),
-        "risk": {
-            "level": risk.get("level"),
-            "action": risk.get("action"),
-            "reasons": risk.get("reasons", []),
-        },
+        "risk": None
+        if not risk
+        else {"level": risk["level"], "action": risk["action"], "use": risk["use"], "reasons": []},
         "errors": record.get("errors", []),
     }
-
-
-def _maybe_known(path: Path, by_hash: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
-    """A duplicate record when this content was already scanned under another path."""
-    if not by_hash:
-        return None
-    from detectors.weights import sha256_file
-
-    try:
-        sha = sha256_file(path)
-    except OSError:
-        return None
-    first = by_hash.get(sha)
-    return None if first is None or first["path"] == str(path) else _duplicate(first, path)
 
 
 def _parallel(
     todo: list[Path],
     options: ScanOptions,
     workers: int,
-    by_hash: dict[str, dict[str, Any]],
+    known: frozenset[str],
     deliver: Callable[[dict[str, Any]], None],
 ) -> None:
     """Scan in ``workers`` processes (spawned, so no model state is forked), at most two files
@@ -295,16 +276,12 @@ def _parallel(
         crashed: list[Path] = []
         pending: dict[Future[dict[str, Any]], Path] = {}
         with ProcessPoolExecutor(
-            workers, mp_context=ctx, initializer=_init_worker, initargs=(per_worker,)
+            workers, mp_context=ctx, initializer=_init_worker, initargs=(per_worker, known)
         ) as pool:
             while queue or pending:
                 while queue and len(pending) < 2 * workers:
                     nxt = queue.popleft()
-                    known = _maybe_known(nxt, by_hash)
-                    if known is not None:
-                        deliver(known)
-                    else:
-                        pending[pool.submit(_scan_in_worker, str(nxt))] = nxt
+                    pending[pool.submit(_scan_in_worker, str(nxt))] = nxt
                 if not pending:
                     continue
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -332,25 +309,14 @@ def _retry_alone(
 
 
 def _crash_record(path: Path) -> dict[str, Any]:
-    return {
-        "record": "file",
-        "path": str(path),
-        "sha256": None,
-        "size": None,
-        "media": "unknown",
-        "status": "error",
-        "risk": None,
-        "provenance": None,
-        "face": None,
-        "voice": None,
-        "likeness": None,
-        "notes": [],
-        "errors": [
-            {
-                "code": "worker-crashed",
-                "message": "the worker process died while scanning this file",
-                "path": str(path),
-                "step": "scan",
-            }
-        ],
-    }
+    record = new_record(path)
+    record["status"] = "error"
+    record["errors"].append(
+        {
+            "code": "worker-crashed",
+            "message": "the worker process died while scanning this file",
+            "path": str(path),
+            "step": "scan",
+        }
+    )
+    return record

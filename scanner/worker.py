@@ -13,7 +13,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +80,40 @@ def _error(step: str, exc: BaseException, path: Path) -> dict[str, Any]:
     return d
 
 
+def new_record(path: Path) -> dict[str, Any]:
+    """A scan record before any step has run."""
+    return {
+        "record": "file",
+        "path": str(path),
+        "sha256": None,
+        "size": None,
+        "media": "unknown",
+        "status": "ok",
+        "risk": None,
+        "provenance": None,
+        "face": None,
+        "voice": None,
+        "likeness": None,
+        "notes": [],
+        "errors": [],
+    }
+
+
+def model_ids(steps: tuple[str, ...]) -> list[dict[str, str]]:
+    """The weights a scan with these steps uses (name, task, sha256), as its report records."""
+    from detectors.weights import find_weights
+
+    out = []
+    for task, step in (("face-forgery", "face"), ("voice-forgery", "voice")):
+        if step in steps:
+            try:
+                info = find_weights(task)
+            except VeracityError:
+                continue
+            out.append({"name": info.name, "task": task, "sha256": info.sha256})
+    return out
+
+
 class Worker:
     """Models and settings for one process; ``scan`` analyses one file."""
 
@@ -94,6 +128,9 @@ class Worker:
         self._likeness: Any = None
         self._likeness_note: str | None = None
         self._verify_options: Any = None
+        # content hashes already reported: such a file stops after hashing (the caller writes
+        # its duplicate record)
+        self.known_hashes: Collection[str] = frozenset()
         if options.torch_threads:
             import torch
 
@@ -158,39 +195,11 @@ class Worker:
             )
         return self._likeness
 
-    def model_ids(self) -> list[dict[str, str]]:
-        """The weights this scan uses (name, task, sha256), as recorded in the report."""
-        from detectors.weights import find_weights
-
-        out = []
-        for task, step in (("face-forgery", "face"), ("voice-forgery", "voice")):
-            if step in self.options.steps:
-                try:
-                    info = find_weights(task)
-                    out.append({"name": info.name, "task": task, "sha256": info.sha256})
-                except VeracityError:
-                    continue
-        return out
-
     # ------------------------------------------------------------ one file
 
     def scan(self, path: Path) -> dict[str, Any]:
         t0 = time.perf_counter()
-        record: dict[str, Any] = {
-            "record": "file",
-            "path": str(path),
-            "sha256": None,
-            "size": None,
-            "media": "unknown",
-            "status": "ok",
-            "risk": None,
-            "provenance": None,
-            "face": None,
-            "voice": None,
-            "likeness": None,
-            "notes": [],
-            "errors": [],
-        }
+        record = new_record(path)
         try:
             with time_limit(self.options.timeout_s):
                 self._scan(path, record)
@@ -224,6 +233,8 @@ class Worker:
             record["errors"].append(_error("read", exc, path))
             record["status"] = "error"
             return
+        if record["sha256"] in self.known_hashes:
+            return
         media = check.media.family
         record["media"] = media
         record["size"] = check.size
@@ -240,7 +251,7 @@ class Worker:
         if "voice" in steps and media in ("audio", "video"):
             self._step(record, "voice", path, lambda: self.voice().analyze(path).as_dict())
         if "likeness" in steps:
-            self._step(record, "likeness", path, lambda: self._match(path))
+            self._step(record, "likeness", path, lambda: self._match(path, record["sha256"]))
             if self._likeness_note:
                 record["notes"].append(self._likeness_note)
         judged = [record[k] for k in ("face", "voice") if record[k] is not None]
@@ -272,11 +283,11 @@ class Worker:
 
         return verify_file(path, self.verify_options()).as_dict()
 
-    def _match(self, path: Path) -> dict[str, Any] | None:
+    def _match(self, path: Path, record_sha: str) -> dict[str, Any] | None:
         lm = self.likeness()
         if lm is None:
             return None
-        result = lm.match(path)
+        result = lm.match(path, sha256=record_sha)
         doc = result.as_dict()
         if result.error:
             raise _StepError(result.error)

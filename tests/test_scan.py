@@ -338,9 +338,9 @@ def test_collect_walks_folders_with_globs_and_reads_stdin(tmp_path: Path) -> Non
     for name in ("a.jpg", "b.png", "sub/c.jpg", "sub/skip.jpg", "d.txt"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(b"x")
-    paths, _ = collect([str(tmp_path)], include=("*.jpg",), exclude=("sub/skip.*",))
+    paths = collect([str(tmp_path)], include=("*.jpg",), exclude=("sub/skip.*",))
     assert [p.relative_to(tmp_path).as_posix() for p in paths] == ["a.jpg", "sub/c.jpg"]
-    paths, _ = collect(
+    paths = collect(
         ["-", str(tmp_path / "a.jpg")], stdin=io.StringIO(f"{tmp_path / 'a.jpg'}\n\n{tmp_path / 'd.txt'}\n")
     )
     assert [p.name for p in paths] == ["a.jpg", "d.txt"]  # each path once

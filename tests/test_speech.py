@@ -126,31 +126,34 @@ def test_audio_formats_decode_to_16k_mono(tmp_path: Path, ext: str, fmt: str, co
     assert 0.1 < float(np.abs(y).max()) < 0.5
 
 
-def test_audio_track_of_a_video(tmp_path: Path) -> None:
+def write_talking_video(path: Path, samples: np.ndarray, rate: int, fps: int = 10) -> Path:
+    """An H.264 + AAC MP4 of grey frames as long as ``samples`` (mono float32 at ``rate``)."""
     import av
 
-    p = tmp_path / "v.mp4"
-    with av.open(str(p), "w") as c:
-        vs = c.add_stream("libx264", rate=10)
+    with av.open(str(path), "w") as c:
+        vs = c.add_stream("libx264", rate=fps)
         vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
-        a = c.add_stream("aac", rate=44100)
+        a = c.add_stream("aac", rate=rate)
         a.layout = "mono"
-        for i in range(10):
-            for pkt in vs.encode(
-                av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 20, np.uint8), format="rgb24")
-            ):
+        for i in range(int(len(samples) / rate * fps)):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), (i * 20) % 256, np.uint8), format="rgb24")
+            for pkt in vs.encode(frame):
                 c.mux(pkt)
         for pkt in vs.encode():
             c.mux(pkt)
-        samples = (0.2 * np.sin(2 * np.pi * 200 * np.arange(44100) / 44100)).astype(np.float32)
         for i in range(0, len(samples), 1024):
             fr = av.AudioFrame.from_ndarray(samples[None, i : i + 1024].copy(), format="fltp", layout="mono")
-            fr.sample_rate = 44100
-            fr.pts = i
+            fr.sample_rate, fr.pts = rate, i
             for pkt in a.encode(fr):
                 c.mux(pkt)
         for pkt in a.encode():
             c.mux(pkt)
+    return path
+
+
+def test_audio_track_of_a_video(tmp_path: Path) -> None:
+    samples = (0.2 * np.sin(2 * np.pi * 200 * np.arange(44100) / 44100)).astype(np.float32)
+    p = write_talking_video(tmp_path / "v.mp4", samples, 44100)
     y = load_audio(p)
     assert abs(len(y) / RATE - 1.0) < 0.1
 

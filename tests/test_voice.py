@@ -16,7 +16,7 @@ from detectors.models.lcnn import LCNN, FrontEnd, linear_filterbank, min_samples
 from detectors.voice import VoiceAnalyzer, VoiceClassifier, VoiceOptions
 from detectors.weights import REQUIRED_CARD_SECTIONS, WeightInfo, WeightsError, save_weights
 from tests.face_helpers import CARD
-from tests.test_speech import RATE, _encode, tone, vowelish
+from tests.test_speech import RATE, _encode, tone, vowelish, write_talking_video
 
 TINY = {"n_filters": 32, "width": 8}
 
@@ -161,29 +161,7 @@ def test_bad_files_are_errors_and_silent_video_abstains(tmp_path: Path) -> None:
 
 
 def test_video_soundtrack_is_scored(tmp_path: Path) -> None:
-    import av
-
-    p = tmp_path / "talk.mp4"
-    speech = vowelish(4.0)
-    with av.open(str(p), "w") as c:
-        vs = c.add_stream("libx264", rate=5)
-        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
-        au = c.add_stream("aac", rate=RATE)
-        au.layout = "mono"
-        for i in range(20):
-            for pkt in vs.encode(
-                av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 10, np.uint8), format="rgb24")
-            ):
-                c.mux(pkt)
-        for pkt in vs.encode():
-            c.mux(pkt)
-        for i in range(0, len(speech), 1024):
-            fr = av.AudioFrame.from_ndarray(speech[None, i : i + 1024].copy(), format="fltp", layout="mono")
-            fr.sample_rate, fr.pts = RATE, i
-            for pkt in au.encode(fr):
-                c.mux(pkt)
-        for pkt in au.encode():
-            c.mux(pkt)
+    p = write_talking_video(tmp_path / "talk.mp4", vowelish(4.0), RATE, fps=5)
     r = analyzer(tmp_path, 5.0).analyze(p)
     assert r.media == "video" and r.verdict == "synthetic" and r.speech_s > 3.0
 
