@@ -6,9 +6,11 @@ memory whole. In each chunk, voice activity (webrtcvad) keeps the speech; the sp
 into a stream (as in training, where clips are speech only) and cut into windows of
 ``window_s`` seconds every ``hop_s`` seconds; each window keeps the time span it came from
 in the original file. Windows are loudness-normalised and scored; the file's score is a high
-quantile of its window scores. The result is an answer or an abstention with a reason (no
-audio, no speech, too little speech, a steady tone, heavy clipping); a file that cannot be read
-is an error result, and the caller's batch goes on.
+quantile of its window scores. Each window is also scored by the music-or-speech model
+(``detectors.music``); when the median of those says music, the file is music without speech.
+The result is an answer or an abstention with a reason (no audio, no speech, too little speech,
+a steady tone, heavy clipping, music only); a file that cannot be read is an error result, and
+the caller's batch goes on.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 
 from detectors.audio import NoAudioError, iter_audio
 from detectors.calibrated import CalibratedModel, result_dict
+from detectors.music import MusicClassifier
 from detectors.speech import (
     ABSTAIN_REASONS as SPEECH_REASONS,
 )
@@ -32,12 +35,16 @@ from detectors.speech import (
     check,
     loudness_normalise,
 )
-from detectors.weights import WeightInfo, WeightsError, find_weights
+from detectors.weights import WeightInfo, WeightsError, find_weights, weights_dir
 from veracity.errors import InputError, VeracityError
 
 log = logging.getLogger(__name__)
 
-ABSTAIN_REASONS = {"no-audio": "the file has no audio track", **SPEECH_REASONS}
+ABSTAIN_REASONS = {
+    "no-audio": "the file has no audio track",
+    **SPEECH_REASONS,
+    "music": "music without speech",
+}
 VERDICTS = ("synthetic", "not-detected", "abstained", "error")
 TRACK_QUANTILE = 0.8
 
@@ -106,6 +113,7 @@ class VoiceResult:
     speech_s: float = 0.0
     truncated: bool = False
     windows: tuple[Window, ...] = ()
+    music_score: float | None = None  # median music probability of the windows
     model: dict[str, str] = field(default_factory=dict)
     error: dict[str, Any] | None = None
     seconds: float = 0.0
@@ -122,6 +130,7 @@ class VoiceResult:
                 "duration_s": round(self.duration_s, 3),
                 "speech_s": round(self.speech_s, 3),
                 "truncated": self.truncated,
+                "music_score": None if self.music_score is None else round(self.music_score, 4),
                 "windows": [[round(w.start, 2), round(w.end, 2), round(w.score, 4)] for w in self.windows],
             },
         )
@@ -159,11 +168,28 @@ class _SpeechStream:
         return []
 
 
+def _music_beside(classifier: VoiceClassifier) -> MusicClassifier:
+    """The music-or-speech model from the voice weight's folder, else from the default one."""
+    try:
+        return MusicClassifier.default(classifier.info.folder)
+    except WeightsError:
+        if classifier.info.folder.resolve() == weights_dir().resolve():
+            raise
+        return MusicClassifier.default()
+
+
 class VoiceAnalyzer:
     """Runs the voice pipeline on files. One instance loads the model once and is reused."""
 
-    def __init__(self, classifier: VoiceClassifier, options: VoiceOptions | None = None) -> None:
+    def __init__(
+        self,
+        classifier: VoiceClassifier,
+        options: VoiceOptions | None = None,
+        music: MusicClassifier | None = None,
+    ) -> None:
         self.classifier = classifier
+        self.music = music or _music_beside(classifier)
+        self.music_threshold = self.music.threshold()
         self.options = options or VoiceOptions()
         self.threshold = classifier.threshold(self.options.operating_point)
         self.operating_point = self.options.operating_point or classifier.default_operating_point
@@ -205,11 +231,14 @@ class VoiceAnalyzer:
         stream = _SpeechStream(int(clf.window_s * RATE), int(clf.hop_s * RATE))
         pending: list[tuple[float, float, np.ndarray]] = []
         windows: list[Window] = []
+        music: list[float] = []
         duration = speech_s = clipped = tone_weighted = 0.0
 
         def flush(force: bool = False) -> None:
             if pending and (force or len(pending) >= clf.batch_size):
-                probs = clf.calibrate(clf.logits([w for _, _, w in pending]))
+                audio = [w for _, _, w in pending]
+                probs = clf.calibrate(clf.logits(audio))
+                music.extend(float(m) for m in self.music.music_probability(audio))
                 windows.extend(Window(s, e, float(p)) for (s, e, _), p in zip(pending, probs, strict=True))
                 pending.clear()
 
@@ -235,6 +264,13 @@ class VoiceAnalyzer:
         flush(force=True)
         if not windows:  # speech too fragmented to fill a window
             return self._result(path, media, t0, "abstained", reason="too-little-speech", **common)
+        music_score = float(np.median(music))
+        if music_score >= self.music_threshold:
+            return self._result(
+                path, media, t0, "abstained", reason="music", music_score=music_score, **common
+            )
         score = float(np.quantile([w.score for w in windows], TRACK_QUANTILE))
         verdict = "synthetic" if score >= self.threshold else "not-detected"
-        return self._result(path, media, t0, verdict, score=score, windows=tuple(windows), **common)
+        return self._result(
+            path, media, t0, verdict, score=score, windows=tuple(windows), music_score=music_score, **common
+        )

@@ -24,7 +24,9 @@ def result_lines(r: VoiceResult) -> Iterator[tuple[str, str]]:
     yield (
         "",
         f"  {r.media}, {r.duration_s:.1f} s decoded{' (truncated at the limit)' if r.truncated else ''}, "
-        f"{r.speech_s:.1f} s of speech, {len(r.windows)} window(s) scored",
+        f"{r.speech_s:.1f} s of speech"
+        + (f", {len(r.windows)} window(s) scored" if r.reason != "music" else "")
+        + ("" if r.music_score is None else f", music score {r.music_score:.2f}"),
     )
     if r.windows:
         shown = r.windows[:40]

@@ -104,7 +104,7 @@ def model_ids(steps: tuple[str, ...]) -> list[dict[str, str]]:
     from detectors.weights import find_weights
 
     out = []
-    for task, step in (("face-forgery", "face"), ("voice-forgery", "voice")):
+    for task, step in (("face-forgery", "face"), ("voice-forgery", "voice"), ("music-detection", "voice")):
         if step in steps:
             try:
                 info = find_weights(task)

@@ -13,6 +13,8 @@ import pytest
 import torch
 
 from detectors.models.lcnn import LCNN, FrontEnd, linear_filterbank, min_samples, parameter_count
+from detectors.music import N_FEATURES as N_MUSIC_FEATURES
+from detectors.music import build_model as build_music_model
 from detectors.voice import VoiceAnalyzer, VoiceClassifier, VoiceOptions
 from detectors.weights import REQUIRED_CARD_SECTIONS, WeightInfo, WeightsError, save_weights
 from tests.face_helpers import CARD
@@ -36,13 +38,39 @@ def voice_meta() -> dict[str, Any]:
     }
 
 
-def tiny_voice_weights(folder: Path, bias: float, name: str = "voice-test") -> WeightInfo:
-    """Random LCNN weights whose output is pinned near ``bias`` (last layer scaled down)."""
+def tiny_music_weights(folder: Path, bias: float, name: str = "music-test") -> WeightInfo:
+    """A music-or-speech model whose output is ``bias`` whatever the audio."""
+    model = build_music_model()
+    with torch.no_grad():
+        model.net[-1].weight.mul_(0.0)
+        model.net[-1].bias.fill_(bias)
+    meta = {
+        "task": "music-detection",
+        "architecture": "MusicMLP",
+        "arch": {"hidden": 32},
+        "input": {"rate": RATE, "window_s": 4.0, "features": N_MUSIC_FEATURES},
+        "calibration": {"method": "platt", "a": 1.0, "b": 0.0},
+        "operating_points": {"0.01": 0.5},
+        "default_operating_point": "0.01",
+        "evaluation": {},
+        "training": {"command": "test"},
+        "license": "test",
+    }
+    return save_weights(folder, name, model.state_dict(), meta, card=CARD)
+
+
+def tiny_voice_weights(
+    folder: Path, bias: float, name: str = "voice-test", music_bias: float = -5.0
+) -> WeightInfo:
+    """Random LCNN weights whose output is pinned near ``bias`` (last layer scaled down), with
+    a music-or-speech model beside them that calls everything speech (or, with a positive
+    ``music_bias``, music)."""
     torch.manual_seed(0)
     model = LCNN(**TINY)
     with torch.no_grad():
         model.head[-1].weight.mul_(0.0)
         model.head[-1].bias.fill_(bias)
+    tiny_music_weights(folder, music_bias)
     return save_weights(folder, name, model.state_dict(), voice_meta(), card=CARD)
 
 
@@ -51,8 +79,10 @@ def wav(path: Path, x: np.ndarray) -> Path:
     return path
 
 
-def analyzer(folder: Path, bias: float, **opts: Any) -> VoiceAnalyzer:
-    return VoiceAnalyzer(VoiceClassifier(tiny_voice_weights(folder, bias)), VoiceOptions(**opts))
+def analyzer(folder: Path, bias: float, music_bias: float = -5.0, **opts: Any) -> VoiceAnalyzer:
+    return VoiceAnalyzer(
+        VoiceClassifier(tiny_voice_weights(folder, bias, music_bias=music_bias)), VoiceOptions(**opts)
+    )
 
 
 def test_front_end_and_model_shapes() -> None:
