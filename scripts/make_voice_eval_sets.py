@@ -66,7 +66,7 @@ def main() -> int:
     with (args.corpus / "meta.csv").open(newline="") as fh:
         held = sorted({r["source"] for r in csv.DictReader(fh) if r["split"] == "val" and r["label"] == "real"
                        and "hierspeechpp" not in r["source"]})  # fmt: skip
-    reals = [(str((args.data / s).resolve()), "real") for s in held]
+    reals = [(str(voice_data.source_path(args.data, s).resolve()), "real") for s in held]
     write(flite_dir, rows + reals)
     with (args.corpus / "meta.csv").open(newline="") as fh:
         fakes = sorted({r["source"] for r in csv.DictReader(fh) if r["split"] == "val" and r["family"] == "neural"

@@ -99,3 +99,64 @@ def test_speech_only_drops_the_pauses() -> None:
     y = vd.speech_only(x)
     assert 1.7 * 16000 < len(y) < 2.3 * 16000
     assert vd.speech_only(np.zeros(16000, np.float32)).size == 16000  # nothing voiced: unchanged
+
+
+def test_lpc_excitation_is_dispersed() -> None:
+    """The LPC vocoder's pulses are spread by a chirp, so its crest factor is not a shortcut:
+    lower than with bare impulses, on the same input and level."""
+    x = vowelish(2.0)
+
+    def crest(y: np.ndarray) -> float:
+        return float(np.abs(y).max() / np.sqrt(np.mean(y**2)))
+
+    bare, dispersed = vd.lpc_vocoder(x, dispersion=0.0005), vd.lpc_vocoder(x)
+    assert dispersed.shape == x.shape and np.isfinite(dispersed).all()
+    assert crest(dispersed) < 0.85 * crest(bare)
+
+
+def test_partial_edits_are_left_out(tmp_path: Path) -> None:
+    (tmp_path / "MANIFEST.csv").write_text(
+        "path,repo,commit,source_path,licence,labels\n"
+        'speech/demos/x/fake/a.flac,r,c,s,l,"fake;generator=Edit;PARTIAL fake: only the edited words"\n'
+        "speech/demos/x/fake/b.flac,r,c,s,l,fake;generator=TTS\n"
+    )
+    for name in ("a", "b"):
+        f = tmp_path / "speech" / "demos" / "x" / "fake" / f"{name}.flac"
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(b"")
+    assert vd.partial_fakes(tmp_path) == {"speech/demos/x/fake/a.flac"}
+    srcs = [c.source for _, c in vd.sources(tmp_path, None) if c.source.startswith("speech/")]
+    assert srcs == ["speech/demos/x/fake/b.flac"]
+
+
+def test_debian_recordings_are_joined_per_folder(tmp_path: Path) -> None:
+    for lang in ("de", "fr"):
+        d = tmp_path / "usr/share/klettres" / lang / "alpha"
+        d.mkdir(parents=True)
+        for k in range(vd.JOIN * 6):
+            (d / f"{k:02d}.ogg").write_bytes(b"")
+    out = vd.debian_recordings(None, root=tmp_path)
+    assert len(out) == 2  # per folder: 24 files, every ninth group of JOIN
+    parts, clip = out[0]
+    assert len(parts) == vd.JOIN and all(p.parent == parts[0].parent for p in parts)
+    assert clip.label == "real" and clip.speaker == "klettres:de"
+    assert clip.source.startswith("debian/klettres/usr/share/klettres/de/alpha/")
+    assert {c.speaker for _, c in out} == {"klettres:de", "klettres:fr"}
+
+
+@pytest.mark.skipif(shutil.which("text2wave") is None, reason="festival is not installed (see the README)")
+def test_festival_speaks() -> None:
+    from detectors.speech import check
+
+    voices = vd.festival_voices()
+    if not voices:
+        pytest.skip("no festival voice of FESTIVAL_VOICES is installed")
+    x = vd.festival(vd.SENTENCES[2], voices[0], 1.1)
+    assert x.dtype == np.float32 and check(x).usable
+
+
+def test_source_path_finds_debian_recordings() -> None:
+    data = Path("/data")
+    assert vd.source_path(data, "speech/real/a.flac") == data / "speech/real/a.flac"
+    src = "debian/klettres/usr/share/klettres/de/alpha/A.ogg"
+    assert vd.source_path(data, src) == Path("/usr/share/klettres/de/alpha/A.ogg")

@@ -5,7 +5,8 @@
 
 Training uses the ``split=train`` clips; every batch takes one random length (1.5–3.5 s) and
 crops or loops each clip to it, and both classes get the same augmentation (random FIR colouring,
-noise, band limiting, gain; SpecAugment masks in the model). Validation (``split=val``) is
+noise, band limiting, gain, a music bed from the music detector's training soundtracks where
+those Debian packages are installed; SpecAugment masks in the model). Validation (``split=val``) is
 reported per held-out family (each family's fakes against all held-out real clips) and for the
 held-back speakers of the trained families. The epoch kept is the one with the lowest EER on
 the held-back speakers (checked every ``eval_every`` epochs); the held-out families play no part
@@ -32,6 +33,7 @@ from detectors import metrics
 from detectors.models.lcnn import LCNN, RATE, parameter_count
 from detectors.weights import save_weights
 from training import voice_card
+from veracity.errors import InputError
 
 log = logging.getLogger("training.train_voice")
 
@@ -40,6 +42,7 @@ ARCH = {"n_filters": 60, "width": 32}
 # families (flite, Griffin-Lim, HierSpeech++) are never looked at before the final report
 SELECT_ON = "heldback_speakers"
 MIN_S, MAX_S = 1.5, 3.5
+MUSIC_P = 0.15  # share of training clips mixed over music
 
 
 def load_corpus(corpus: Path) -> tuple[list[dict[str, str]], list[np.ndarray]]:
@@ -60,9 +63,33 @@ def fit_length(x: np.ndarray, n: int, rng: np.random.Generator | None) -> np.nda
     return np.tile(x, reps)[:n]
 
 
-def augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def music_beds(seed: int, seconds: float = 30.0) -> list[np.ndarray]:
+    """The training split of the music-detector's soundtracks (Debian packages, where installed),
+    up to ``seconds`` of each track: beds to mix under speech of either class."""
+    from detectors.audio import load_audio
+    from training import music
+
+    beds = []
+    for source, pattern in music.MUSIC:
+        if source == music.HELD_OUT_MUSIC:
+            continue
+        for t in sorted(Path("/").glob(pattern.lstrip("/"))):
+            if not music._val(t.name, seed):
+                try:
+                    beds.append(load_audio(t, RATE, max_seconds=seconds))
+                except InputError:
+                    continue
+    log.info("%d music beds for augmentation", len(beds))
+    return beds
+
+
+def augment(x: np.ndarray, rng: np.random.Generator, beds: Sequence[np.ndarray] = ()) -> np.ndarray:
     """The same random degradations for either class."""
     y = x.astype(np.float32)
+    if beds and rng.random() < MUSIC_P:  # speech over a music bed, 5–25 dB below it
+        bed = fit_length(beds[int(rng.integers(0, len(beds)))], len(y), rng)
+        ps, pm = float(np.mean(y**2)) + 1e-10, float(np.mean(bed**2)) + 1e-10
+        y = y + bed * math.sqrt(ps / pm / 10 ** (rng.uniform(5, 25) / 10))
     if rng.random() < 0.4:  # random colouring by a short FIR filter (RawBoost-like)
         taps = rng.normal(0, 0.3, int(rng.integers(3, 12))).astype(np.float32)
         taps[0] = 1.0
@@ -81,12 +108,16 @@ def augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def batch_of(
-    waves: Sequence[np.ndarray], idx: np.ndarray, rng: np.random.Generator, train: bool = True
+    waves: Sequence[np.ndarray],
+    idx: np.ndarray,
+    rng: np.random.Generator,
+    train: bool = True,
+    beds: Sequence[np.ndarray] = (),
 ) -> torch.Tensor:
     n = int(rng.uniform(MIN_S, MAX_S) * RATE)
     xs = [fit_length(waves[i], n, rng) for i in idx]
     if train:
-        xs = [augment(x, rng) for x in xs]
+        xs = [augment(x, rng, beds) for x in xs]
     return torch.from_numpy(np.stack(xs).astype(np.float32))
 
 
@@ -194,7 +225,7 @@ def train(
     corpus: Path,
     out: Path,
     *,
-    name: str = "voice-lcnn-v1",
+    name: str = "voice-lcnn-v2",
     epochs: int = 20,
     batch: int = 32,
     lr: float = 2e-3,
@@ -202,6 +233,7 @@ def train(
     threads: int | None = None,
     arch: dict[str, int] | None = None,
     eval_every: int = 2,
+    music_beds_on: bool = True,
 ) -> dict[str, Any]:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -212,6 +244,7 @@ def train(
     labels = np.array([r["label"] == "fake" for r in rows], dtype=np.float32)
     if len(train_idx) == 0 or len(set(labels[train_idx].tolist())) < 2:
         raise SystemExit("the corpus needs real and fake training clips")
+    beds = music_beds(seed) if music_beds_on else []
     real_tr = train_idx[labels[train_idx] == 0]
     fake_tr = train_idx[labels[train_idx] == 1]
     arch = dict(arch or ARCH)
@@ -233,7 +266,7 @@ def train(
         for _ in range(steps_per_epoch):
             # class-balanced batches: half real, half fake
             idx = np.concatenate([rng.choice(real_tr, batch // 2), rng.choice(fake_tr, batch - batch // 2)])
-            x = batch_of(waves, idx, rng)
+            x = batch_of(waves, idx, rng, beds=beds)
             y = torch.from_numpy(labels[idx])
             loss = loss_fn(model(x), y)
             opt.zero_grad()
@@ -290,7 +323,12 @@ def train(
             "selected_epoch": best[1],
             "selected_on": f"{SELECT_ON} EER, checked every {eval_every} epochs",
             "threads": torch.get_num_threads(),
-            "augmentation": "random FIR colouring (p 0.4), band limit 3.4–7.6 kHz (p 0.2), noise 15–45 dB SNR (p 0.3), gain ±6 dB, SpecAugment (6 bins, 20 frames); codecs and loudness in the corpus",
+            "augmentation": "random FIR colouring (p 0.4), band limit 3.4–7.6 kHz (p 0.2), noise 15–45 dB SNR (p 0.3), gain ±6 dB, SpecAugment (6 bins, 20 frames); codecs and loudness in the corpus"
+            + (
+                f"; a music bed 5–25 dB below the speech (p {MUSIC_P}, {len(beds)} soundtrack excerpts)"
+                if beds
+                else ""
+            ),
         },
         "license": "weights: Apache-2.0 (trained by this project); training data: see the card",
     }
@@ -305,12 +343,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--name", default="voice-lcnn-v1")
+    ap.add_argument("--name", default="voice-lcnn-v2")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--no-music-beds", action="store_true", help="do not mix music under training clips")
     ap.add_argument(
         "--recalibrate",
         action="store_true",
@@ -330,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         lr=args.lr,
         seed=args.seed,
         threads=args.threads,
+        music_beds_on=not args.no_music_beds,
     )
     return 0
 

@@ -59,7 +59,8 @@ def render(meta: dict[str, Any]) -> str:
         "",
         "- Proving that a recording is authentic: a low score means this model found no trace it knows.",
         "- Speaker identification or any decision about a person on this score alone.",
-        "- Music, singing, non-speech audio, and speech under 1.5 s (the tool abstains).",
+        "- Music without speech (the tool abstains, using the music-or-speech model), singing, non-speech "
+        "audio, and speech under 1.5 s (the tool abstains).",
         "",
         "## Training data",
         "",
@@ -73,10 +74,16 @@ def render(meta: dict[str, Any]) -> str:
         *(f"| {k} | {v['real']} | {v['fake']} |" for k, v in sorted(clips.items())),
         "",
         "- real: LibriSpeech/VCTK/AISHELL/speechocean762/broadcast recordings and the real references of the "
-        "neural demos; espeak: espeak-ng voices and variants made here; world: WORLD vocoder re-synthesis of "
-        "real utterances (pyworld); neural: Tortoise, CycleGAN-VC2, SpeechT5 samples and VoiceCraft, YourTTS "
-        "demo fakes; lpc: a classic LPC vocoder re-synthesising real utterances; flite, griffinlim and "
-        "HierSpeech++ are held out entirely (validation only).",
+        "neural demos, plus (where installed) the human recordings of the Debian packages klettres-data "
+        "(letters and syllables read in 20 languages; GPL-2+), fillets-ng-data (voice acting; GPL-2+) and "
+        "alsa-utils (channel announcements; GPL-2+), four consecutive short recordings of a folder joined; "
+        "espeak: espeak-ng voices and variants made here; festival: festival's ked diphone and CMU slt HTS "
+        "voices at random speaking rates (festival's kal voice is left out: it shares its diphones with the "
+        "held-out flite kal voice); world: WORLD vocoder re-synthesis of real utterances (pyworld); neural: "
+        "Tortoise, CycleGAN-VC2, SpeechT5 samples and VoiceCraft, YourTTS demo fakes (partial edits, a few "
+        "regenerated words in a real recording, are left out: no excerpt label would be true); lpc: a classic "
+        "LPC vocoder (pulses dispersed by a 10 ms chirp) re-synthesising real utterances; flite, griffinlim "
+        "and HierSpeech++ are held out entirely (validation only).",
         "- Shortcut check: a classifier on duration, level, peak and silence ratio alone reaches AUC "
         + _f(tr.get("shortcut_auc"))
         + " on the training clips (cross-validated by speaker; 0.5 is chance); its per-feature, per-family "
