@@ -53,10 +53,10 @@ class VoiceClassifier(CalibratedModel):
     """A verified voice anti-spoofing model; scores windows of 16 kHz speech in batches."""
 
     def __init__(self, info: WeightInfo, *, batch_size: int = 16) -> None:
-        from detectors.models.lcnn import LCNN
+        from detectors.models.lcnn import build
 
         meta = info.meta
-        if meta.get("architecture") != "LCNN":
+        if meta.get("architecture") not in ("LCNN", "LCNN-ensemble"):
             raise WeightsError(f"unsupported architecture {meta.get('architecture')!r}", path=str(info.path))
         spec = meta["input"]
         if int(spec.get("rate", 0)) != RATE:
@@ -65,7 +65,7 @@ class VoiceClassifier(CalibratedModel):
         self.hop_s = float(spec["hop_s"])
         self.loudness = float(spec.get("loudness_dbfs", -23.0))
         self.batch_size = batch_size
-        super().__init__(info, LCNN(**meta.get("arch", {})))
+        super().__init__(info, build(str(meta["architecture"]), meta.get("arch", {})))
 
     @classmethod
     def default(cls, folder: Path | None = None, name: str | None = None) -> VoiceClassifier:

@@ -101,6 +101,32 @@ def test_front_end_and_model_shapes() -> None:
             assert model(torch.randn(3, n)).shape == (3,)
 
 
+def test_phase_channel_and_ensemble() -> None:
+    """The phase-stability channel is 1 for steady partials and low for noise; an ensemble's
+    logit is the mean of its members'."""
+    import math
+
+    from detectors.models.lcnn import LCNNEnsemble, build
+
+    front = FrontEnd(60, phase=True)
+    t = torch.arange(RATE) / RATE
+    sine = front(torch.sin(2 * math.pi * 1000 * t)[None])
+    noise = front(torch.from_numpy(np.random.default_rng(0).normal(size=(1, RATE)).astype(np.float32)))
+    assert sine.shape == noise.shape == (1, 2, 60, 101)
+    k = round(1000 / (8000 / 61)) - 1  # the filter around 1 kHz
+    assert float(sine[0, 1, k, 5:-5].mean()) > 0.99
+    assert float(noise[0, 1, :, 5:-5].mean()) < 0.3
+    members = [{**TINY}, {**TINY, "phase": True}]
+    ens = build("LCNN-ensemble", {"members": members}).eval()
+    assert isinstance(ens, LCNNEnsemble)
+    x = torch.from_numpy(vowelish(2.0))[None]
+    with torch.inference_mode():
+        each = [float(m(x)) for m in ens.members]
+        assert abs(float(ens(x)) - sum(each) / 2) < 1e-5
+    with pytest.raises(ValueError, match="unknown"):
+        build("GRU", {})
+
+
 def test_gain_barely_moves_the_score() -> None:
     model = LCNN(**TINY).eval()
     x = torch.from_numpy(vowelish(2.0))[None]
@@ -258,8 +284,11 @@ def test_two_step_training_run_writes_verified_weights_and_card(tmp_path: Path) 
 
     corpus = _tiny_corpus(tmp_path / "corpus")
     meta = train_voice.train(
-        corpus, tmp_path / "out", name="voice-tiny", epochs=2, batch=4, seed=1, arch=TINY
+        corpus, tmp_path / "out", name="voice-tiny", epochs=2, batch=4, seed=1, arch=TINY, music_beds_on=False
     )
+    assert meta["architecture"] == "LCNN-ensemble" and len(meta["arch"]["members"]) == 2
+    assert [m["seed"] for m in meta["training"]["members"]] == [1, 2]
+    assert set(meta["member_evaluation"]) == {"linear", "phase"}
     assert meta["parameters"] < 100_000
     assert set(meta["operating_points"]) == {"0.01", "0.05", "0.1"}
     assert "heldback_speakers" in meta["evaluation"] and "all_validation" in meta["evaluation"]
@@ -269,3 +298,26 @@ def test_two_step_training_run_writes_verified_weights_and_card(tmp_path: Path) 
     for section in REQUIRED_CARD_SECTIONS:
         assert f"## {section}" in card
     assert meta["sha256"] in card
+
+
+def test_ensemble_assembled_from_members_equals_one_run(tmp_path: Path) -> None:
+    """``--combine`` of single-member runs gives the same tensors as training the ensemble."""
+    from safetensors.numpy import load_file
+
+    from training import train_voice
+
+    corpus = _tiny_corpus(tmp_path / "corpus")
+    common: dict[str, Any] = {"epochs": 2, "batch": 4, "arch": TINY, "music_beds_on": False, "threads": 1}
+    whole = train_voice.train(corpus, tmp_path / "whole", name="e", seed=3, **common)
+    train_voice.train(corpus, tmp_path / "a", name="a", seed=3, members=["linear"], **common)
+    train_voice.train(corpus, tmp_path / "b", name="b", seed=4, members=["phase"], **common)
+    combined = train_voice.combine(
+        corpus, tmp_path / "c", "e", [tmp_path / "a" / "a.json", tmp_path / "b" / "b.json"]
+    )
+    assert combined["arch"] == whole["arch"]
+    x, y = load_file(tmp_path / "whole" / "e.safetensors"), load_file(tmp_path / "c" / "e.safetensors")
+    assert x.keys() == y.keys() and all(np.array_equal(x[k], y[k]) for k in x)
+    with pytest.raises(SystemExit, match="seed"):
+        train_voice.combine(
+            corpus, tmp_path / "d", "e", [tmp_path / "b" / "b.json", tmp_path / "a" / "a.json"]
+        )

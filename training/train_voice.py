@@ -10,8 +10,14 @@ those Debian packages are installed; SpecAugment masks in the model). Validation
 reported per held-out family (each family's fakes against all held-out real clips) and for the
 held-back speakers of the trained families. The epoch kept is the one with the lowest EER on
 the held-back speakers (checked every ``eval_every`` epochs); the held-out families play no part
-in training or selection. Then Platt calibration and the operating points (thresholds at 1/5/10 % FPR on held-out real
-clips) are fitted on all validation clips.
+in training or selection. Then Platt calibration and the operating points (thresholds at 1/5/10 %
+FPR on held-out real clips) are fitted on all validation clips.
+
+Members: ``--members linear,phase`` (the default) trains two LCNNs, one on log linear-filterbank
+energies and one that also sees a phase-stability channel (``detectors/models/lcnn.py``), member
+k with seed ``SEED + k``, and ships them as one ``LCNN-ensemble`` (the mean of their logits);
+a single member ships as a plain ``LCNN``. ``--combine A.json,B.json`` assembles the ensemble
+from single-member weights trained earlier by this command (same corpus, seeds SEED, SEED+1).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import numpy as np
 import torch
 
 from detectors import metrics
-from detectors.models.lcnn import LCNN, RATE, parameter_count
+from detectors.models.lcnn import LCNN, RATE, LCNNEnsemble, build, parameter_count
 from detectors.weights import save_weights
 from training import voice_card
 from veracity.errors import InputError
@@ -63,9 +69,10 @@ def fit_length(x: np.ndarray, n: int, rng: np.random.Generator | None) -> np.nda
     return np.tile(x, reps)[:n]
 
 
-def music_beds(seed: int, seconds: float = 30.0) -> list[np.ndarray]:
-    """The training split of the music-detector's soundtracks (Debian packages, where installed),
-    up to ``seconds`` of each track: beds to mix under speech of either class."""
+def music_beds(seed: int = 0, seconds: float = 30.0) -> list[np.ndarray]:
+    """The training split of the music-detector's soundtracks (Debian packages, where installed;
+    the split of its default seed, whatever the voice seed), up to ``seconds`` of each track:
+    beds to mix under speech of either class."""
     from detectors.audio import load_audio
     from training import music
 
@@ -122,7 +129,7 @@ def batch_of(
 
 
 @torch.inference_mode()
-def score(model: LCNN, waves: Sequence[np.ndarray]) -> np.ndarray:
+def score(model: torch.nn.Module, waves: Sequence[np.ndarray]) -> np.ndarray:
     """Logits for whole clips, each scored alone at its own length (as the detector scores its
     windows), so that a clip's score never depends on which clips it was batched with."""
     model.eval()
@@ -171,7 +178,7 @@ def evaluate(
 
 
 def validate(
-    model: LCNN, rows: list[dict[str, str]], waves: list[np.ndarray]
+    model: torch.nn.Module, rows: list[dict[str, str]], waves: list[np.ndarray]
 ) -> tuple[dict[str, dict[str, Any]], metrics.Platt, dict[str, float]]:
     """Per-set evaluation, Platt calibration on all validation clips, and the operating points
     (thresholds on the calibrated score at 1/5/10 % FPR on the validation real clips)."""
@@ -210,7 +217,7 @@ def recalibrate(corpus: Path, meta_path: Path) -> dict[str, Any]:
 
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     info = WeightInfo(meta_path.parent, meta)
-    model = LCNN(**meta["arch"])
+    model = build(meta["architecture"], meta["arch"])
     model.load_state_dict({k: v.float() for k, v in load_tensors(info).items()})
     rows, waves = load_corpus(corpus)
     evaluation, platt, ops = validate(model, rows, waves)
@@ -221,33 +228,36 @@ def recalibrate(corpus: Path, meta_path: Path) -> dict[str, Any]:
     return meta
 
 
-def train(
-    corpus: Path,
-    out: Path,
+MEMBERS = {"linear": {}, "phase": {"phase": True}}  # member kinds: their changes to ARCH
+FRONT_ENDS = {
+    "linear": "pre-emphasis 0.97, STFT 25 ms Hann / 10 ms hop / 512 FFT, 60 linear triangular filters, log, "
+    "per-clip mean removed",
+    "phase": "as linear, plus a second channel: per filter, the magnitude-weighted cosine of the frame-to-frame "
+    "change of each STFT bin's phase advance (phase stability)",
+}
+
+
+def fit(
+    rows: list[dict[str, str]],
+    waves: list[np.ndarray],
+    arch: dict[str, Any],
     *,
-    name: str = "voice-lcnn-v2",
-    epochs: int = 20,
-    batch: int = 32,
-    lr: float = 2e-3,
-    seed: int = 0,
-    threads: int | None = None,
-    arch: dict[str, int] | None = None,
+    epochs: int,
+    batch: int,
+    lr: float,
+    seed: int,
+    beds: Sequence[np.ndarray],
     eval_every: int = 2,
-    music_beds_on: bool = True,
-) -> dict[str, Any]:
+) -> tuple[LCNN, dict[str, Any]]:
+    """Train one LCNN; keep the epoch with the lowest EER on the held-back speakers."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    if threads:
-        torch.set_num_threads(threads)
-    rows, waves = load_corpus(corpus)
     train_idx = np.array([i for i, r in enumerate(rows) if r["split"] == "train"])
     labels = np.array([r["label"] == "fake" for r in rows], dtype=np.float32)
     if len(train_idx) == 0 or len(set(labels[train_idx].tolist())) < 2:
         raise SystemExit("the corpus needs real and fake training clips")
-    beds = music_beds(seed) if music_beds_on else []
     real_tr = train_idx[labels[train_idx] == 0]
     fake_tr = train_idx[labels[train_idx] == 1]
-    arch = dict(arch or ARCH)
     model = LCNN(**arch)
     model.spec_mask = (6, 20)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-3)
@@ -255,11 +265,9 @@ def train(
     total = epochs * steps_per_epoch
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total, pct_start=0.1)
     loss_fn = torch.nn.BCEWithLogitsLoss()
-    sets = validation_sets(rows)
-    select_idx = sets.get(SELECT_ON)
+    select_idx = validation_sets(rows).get(SELECT_ON)
     best: tuple[float, int, dict[str, torch.Tensor] | None] = (float("inf"), epochs, None)
     t0 = time.time()
-    step = 0
     for epoch in range(epochs):
         model.train()
         losses = []
@@ -274,7 +282,6 @@ def train(
             opt.step()
             sched.step()
             losses.append(float(loss.detach()))
-            step += 1
         log.info("epoch %d/%d loss %.4f (%.0f s)", epoch + 1, epochs, np.mean(losses), time.time() - t0)
         if select_idx is not None and ((epoch + 1) % eval_every == 0 or epoch + 1 == epochs):
             sel_logits = score(model, [waves[i] for i in select_idx])
@@ -282,24 +289,111 @@ def train(
             log.info("  %s EER %.4f", SELECT_ON, sel_eer)
             if sel_eer is not None and sel_eer < best[0]:
                 best = (sel_eer, epoch + 1, {k: v.detach().clone() for k, v in model.state_dict().items()})
-    train_seconds = time.time() - t0
+    seconds = time.time() - t0
     if best[2] is not None:
         model.load_state_dict(best[2])
         log.info("kept epoch %d (%s EER %.4f)", best[1], SELECT_ON, best[0])
+    model.spec_mask = (0, 0)
+    return model, {"seconds": round(seconds, 1), "selected_epoch": best[1], "seed": seed}
+
+
+def train(
+    corpus: Path,
+    out: Path,
+    *,
+    name: str = "voice-lcnn-v2",
+    members: Sequence[str] = ("linear", "phase"),
+    epochs: int = 20,
+    batch: int = 32,
+    lr: float = 2e-3,
+    seed: int = 0,
+    threads: int | None = None,
+    eval_every: int = 2,
+    music_beds_on: bool = True,
+    arch: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Train each member (member k with seed ``seed + k``); one member is shipped as an LCNN,
+    several as an LCNN-ensemble (the mean of their logits)."""
+    if threads:
+        torch.set_num_threads(threads)
+    unknown = [m for m in members if m not in MEMBERS]
+    if unknown or not members:
+        raise SystemExit(f"unknown member kinds {unknown}; known: {', '.join(MEMBERS)}")
+    rows, waves = load_corpus(corpus)
+    beds = music_beds() if music_beds_on else []
+    trained: list[tuple[str, LCNN, dict[str, Any]]] = []
+    for k, kind in enumerate(members):
+        member_arch = {**(arch or ARCH), **MEMBERS[kind]}
+        model, info = fit(
+            rows,
+            waves,
+            member_arch,
+            epochs=epochs,
+            batch=batch,
+            lr=lr,
+            seed=seed + k,
+            beds=beds,
+            eval_every=eval_every,
+        )
+        trained.append((kind, model, {**info, "kind": kind, "arch": member_arch}))
+    training = {
+        "command": f"python -m training.voice --data ../shared/data --out {out} --seed {seed}",
+        "corpus": str(corpus),
+        "shortcut_auc": _shortcut_auc(corpus),
+        "epochs": epochs,
+        "batch": batch,
+        "lr": lr,
+        "seed": seed,
+        "threads": torch.get_num_threads(),
+        "augmentation": "random FIR colouring (p 0.4), band limit 3.4–7.6 kHz (p 0.2), noise 15–45 dB SNR (p 0.3), gain ±6 dB, SpecAugment (6 bins, 20 frames); codecs and loudness in the corpus"
+        + (
+            f"; a music bed 5–25 dB below the speech (p {MUSIC_P}, {len(beds)} soundtrack excerpts)"
+            if beds
+            else ""
+        ),
+    }
+    return write(out, name, rows, waves, trained, training)
+
+
+def write(
+    out: Path,
+    name: str,
+    rows: list[dict[str, str]],
+    waves: list[np.ndarray],
+    trained: list[tuple[str, LCNN, dict[str, Any]]],
+    training: dict[str, Any],
+) -> dict[str, Any]:
+    """Validate and calibrate the member or ensemble, and write weights, metadata and card."""
+    model: torch.nn.Module
+    if len(trained) == 1:
+        kind, model, info = trained[0]
+        architecture, arch = "LCNN", info["arch"]
+    else:
+        model = LCNNEnsemble([info["arch"] for _, _, info in trained])
+        for member, (_, m, _) in zip(model.members, trained, strict=True):
+            member.load_state_dict(m.state_dict())
+        architecture, arch = "LCNN-ensemble", {"members": [info["arch"] for _, _, info in trained]}
+    model.eval()
     evaluation, platt, ops = validate(model, rows, waves)
+    member_evaluation = {}
+    if len(trained) > 1:
+        for kind, m, _ in trained:
+            log.info("member %s alone:", kind)
+            member_evaluation[kind] = validate(m, rows, waves)[0]
     families: dict[str, dict[str, int]] = {}
     for r in rows:
         fam = families.setdefault(f"{r['split']}:{r['family']}", {"real": 0, "fake": 0})
         fam[r["label"]] += 1
+    first = trained[0][2]
     meta = {
         "task": "voice-forgery",
-        "architecture": "LCNN",
+        "architecture": architecture,
         "arch": arch,
         "parameters": parameter_count(model),
         "input": {
             "rate": RATE,
             "channels": 1,
-            "front_end": "pre-emphasis 0.97, STFT 25 ms Hann / 10 ms hop / 512 FFT, 60 linear triangular filters, log, per-clip mean removed",
+            "front_end": "; ".join(f"{kind}: {FRONT_ENDS[kind]}" for kind, _, _ in trained),
             "window_s": 4.0,
             "hop_s": 2.0,
             "speech_only": True,
@@ -310,33 +404,70 @@ def train(
         "operating_points": ops,
         "default_operating_point": "0.05",
         "evaluation": evaluation,
+        **({"member_evaluation": member_evaluation} if member_evaluation else {}),
         "training": {
-            "command": f"python -m training.voice --data ../shared/data --out {out} --seed {seed}",
-            "corpus": str(corpus),
-            "shortcut_auc": _shortcut_auc(corpus),
+            **training,
             "clips": families,
-            "epochs": epochs,
-            "batch": batch,
-            "lr": lr,
-            "seed": seed,
-            "seconds": round(train_seconds, 1),
-            "selected_epoch": best[1],
-            "selected_on": f"{SELECT_ON} EER, checked every {eval_every} epochs",
-            "threads": torch.get_num_threads(),
-            "augmentation": "random FIR colouring (p 0.4), band limit 3.4–7.6 kHz (p 0.2), noise 15–45 dB SNR (p 0.3), gain ±6 dB, SpecAugment (6 bins, 20 frames); codecs and loudness in the corpus"
-            + (
-                f"; a music bed 5–25 dB below the speech (p {MUSIC_P}, {len(beds)} soundtrack excerpts)"
-                if beds
-                else ""
-            ),
+            "seconds": round(sum(info["seconds"] for _, _, info in trained), 1),
+            "selected_epoch": first["selected_epoch"] if len(trained) == 1 else None,
+            "members": [
+                {k: info[k] for k in ("kind", "seed", "seconds", "selected_epoch")} for _, _, info in trained
+            ],
+            "selected_on": f"{SELECT_ON} EER, checked every 2 epochs (each member on its own)",
         },
         "license": "weights: Apache-2.0 (trained by this project); training data: see the card",
     }
     state = {k: v.detach().to(torch.float32) for k, v in model.state_dict().items()}
-    info = save_weights(out, name, state, meta)
-    info.card.write_text(voice_card.render(info.meta), encoding="utf-8")
-    log.info("wrote %s (%d bytes)", info.path, info.meta["size_bytes"])
-    return info.meta
+    info_w = save_weights(out, name, state, meta)
+    info_w.card.write_text(voice_card.render(info_w.meta), encoding="utf-8")
+    log.info("wrote %s (%d bytes)", info_w.path, info_w.meta["size_bytes"])
+    return info_w.meta
+
+
+def combine(corpus: Path, out: Path, name: str, member_metas: Sequence[Path]) -> dict[str, Any]:
+    """An ensemble from single-member weights (verified), validated and written like ``train``."""
+    import json
+
+    from detectors.weights import WeightInfo, load_tensors
+
+    rows, waves = load_corpus(corpus)
+    trained: list[tuple[str, LCNN, dict[str, Any]]] = []
+    training: dict[str, Any] = {}
+    for k, path in enumerate(member_metas):
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        if meta.get("architecture") != "LCNN":
+            raise SystemExit(f"{path}: not a single-LCNN weight")
+        model = LCNN(**meta["arch"])
+        model.load_state_dict({k: v.float() for k, v in load_tensors(WeightInfo(path.parent, meta)).items()})
+        tr = meta["training"]
+        if k == 0:
+            training = {
+                key: v
+                for key, v in tr.items()
+                if key not in ("clips", "seconds", "selected_epoch", "members")
+            }
+        elif tr.get("seed") != training.get("seed", 0) + k:
+            raise SystemExit(
+                f"{path}: member {k} must have been trained with seed {training.get('seed', 0) + k}"
+            )
+        kind = "phase" if meta["arch"].get("phase") else "linear"
+        trained.append(
+            (
+                kind,
+                model,
+                {
+                    "kind": kind,
+                    "arch": meta["arch"],
+                    "seed": tr.get("seed"),
+                    "seconds": tr.get("seconds", 0.0),
+                    "selected_epoch": tr.get("selected_epoch"),
+                },
+            )
+        )
+    training["command"] = (
+        f"python -m training.voice --data ../shared/data --out {out} --seed {training.get('seed', 0)}"
+    )
+    return write(out, name, rows, waves, trained, training)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -351,6 +482,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--no-music-beds", action="store_true", help="do not mix music under training clips")
     ap.add_argument(
+        "--members",
+        default="linear,phase",
+        help="comma-separated member kinds (linear, phase); member k is trained with seed SEED+k",
+    )
+    ap.add_argument(
+        "--combine",
+        default=None,
+        metavar="A.json,B.json",
+        help="assemble the ensemble NAME from member weights trained earlier by this command with one "
+        "member each (their seeds must be SEED, SEED+1, ...), instead of training them again",
+    )
+    ap.add_argument(
         "--recalibrate",
         action="store_true",
         help="only evaluate and calibrate the weights NAME in --out again (tensors unchanged)",
@@ -360,10 +503,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.recalibrate:
         recalibrate(args.corpus, args.out / f"{args.name}.json")
         return 0
+    if args.combine:
+        combine(args.corpus, args.out, args.name, [Path(p) for p in args.combine.split(",")])
+        return 0
     train(
         args.corpus,
         args.out,
         name=args.name,
+        members=[m.strip() for m in args.members.split(",") if m.strip()],
         epochs=args.epochs,
         batch=args.batch,
         lr=args.lr,

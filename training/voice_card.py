@@ -23,6 +23,50 @@ SET_NOTES = {
 TARGET_EER = 0.05
 
 
+def _architecture(meta: dict[str, Any]) -> str:
+    if meta["architecture"] == "LCNN-ensemble":
+        kinds = ["phase" if m.get("phase") else "linear" for m in meta["arch"]["members"]]
+        return (
+            f"{len(kinds)} light CNNs with max-feature-map activations, trained from scratch, members "
+            f"{', '.join(kinds)}; the logit is the mean of theirs"
+        )
+    return "light CNN with max-feature-map activations, trained from scratch"
+
+
+def _kept(tr: dict[str, Any]) -> list[str]:
+    members = tr.get("members") or [
+        {
+            "kind": "linear",
+            "seed": tr.get("seed"),
+            "seconds": tr.get("seconds"),
+            "selected_epoch": tr.get("selected_epoch"),
+        }
+    ]
+    return [
+        f"- Member {m.get('kind')}: seed {m.get('seed')}, took {m.get('seconds')} s on {tr.get('threads')} CPU "
+        f"threads; kept epoch {m.get('selected_epoch')}, selected on {tr.get('selected_on')}."
+        for m in members
+    ]
+
+
+def _member_table(meta: dict[str, Any]) -> list[str]:
+    me = meta.get("member_evaluation")
+    if not me:
+        return []
+    sets = list(next(iter(me.values())))
+    return [
+        "Each member alone (EER per clip; the ensemble is the first table):",
+        "",
+        "| member | " + " | ".join(sets) + " |",
+        "|---|" + "---|" * len(sets),
+        *(
+            f"| {kind} | " + " | ".join(_f(ev.get(k, {}).get("eer")) for k in sets) + " |"
+            for kind, ev in me.items()
+        ),
+        "",
+    ]
+
+
 def render(meta: dict[str, Any]) -> str:
     tr = meta["training"]
     ev = meta.get("evaluation", {})
@@ -45,7 +89,7 @@ def render(meta: dict[str, Any]) -> str:
         "",
         f"Voice anti-spoofing classifier of the Veracity toolkit. File `{meta['file']}`, sha256 `{meta['sha256']}`, "
         f"{meta['size_bytes']} bytes, {meta.get('parameters')} trained parameters. Architecture: {meta['architecture']} "
-        f"(light CNN with max-feature-map activations, trained from scratch), one logit per window. Input: "
+        f"({_architecture(meta)}), one logit per window. Input: "
         f"{inp['rate']} Hz mono speech ({inp['front_end']}); windows of {inp['window_s']} s every {inp['hop_s']} s "
         "over the voice-active parts only, loudness-normalised.",
         "",
@@ -95,9 +139,9 @@ def render(meta: dict[str, Any]) -> str:
         f"- Seed {tr.get('seed')}; {tr.get('epochs')} epochs of class-balanced batches of {tr.get('batch')}, "
         f"AdamW one-cycle lr {tr.get('lr')}; random 1.5–3.5 s crops; augmentation for both classes: "
         f"{tr.get('augmentation')}.",
-        f"- Took {tr.get('seconds')} s on {tr.get('threads')} CPU threads. Kept: epoch {tr.get('selected_epoch')}, "
-        f"selected on {tr.get('selected_on')}; the held-out families (flite, Griffin-Lim, HierSpeech++) play no "
-        "part in training or selection, so their numbers below are the honest estimate for unseen generators.",
+        *_kept(tr),
+        "- The held-out families (flite, Griffin-Lim, HierSpeech++) play no part in training or selection, so "
+        "their numbers below are the honest estimate for unseen generators.",
         "",
         "## Evaluation",
         "",
@@ -112,6 +156,7 @@ def render(meta: dict[str, Any]) -> str:
         *(f"- `{k}`: {SET_NOTES.get(k, '')}" for k in ev),
         "",
         *target,
+        *_member_table(meta),
         *cards.pipeline_table(
             meta,
             "Whole files through the full pipeline (`veracity evaluate --detector voice`: decoding, voice "

@@ -31,24 +31,49 @@ def linear_filterbank(n_filters: int, n_fft: int, rate: int = RATE) -> torch.Ten
 
 
 class FrontEnd(nn.Module):
-    """Waveform (B, T) at 16 kHz → normalised log filterbank energies (B, 1, n_filters, frames)."""
+    """Waveform (B, T) at 16 kHz → normalised log filterbank energies (B, 1, n_filters, frames).
+
+    With ``phase``, a second channel holds each filter's phase stability: for every STFT bin, the
+    cosine of the change, from one frame to the next, of the phase advance between frames (the
+    bin's instantaneous frequency changing), weighted by magnitude and pooled by the same filters:
+    near 1 where partials glide smoothly, lower for noise or for phase that a vocoder rebuilt
+    inconsistently (Griffin-Lim, for one). Magnitude features cannot see the phase; this channel
+    can."""
 
     window: torch.Tensor
     fbank: torch.Tensor
 
-    def __init__(self, n_filters: int = 60, n_fft: int = 512, win: int = 400, hop: int = 160) -> None:
+    def __init__(
+        self, n_filters: int = 60, n_fft: int = 512, win: int = 400, hop: int = 160, phase: bool = False
+    ) -> None:
         super().__init__()
-        self.n_fft, self.win, self.hop = n_fft, win, hop
+        self.n_fft, self.win, self.hop, self.phase = n_fft, win, hop, phase
         self.register_buffer("window", torch.hann_window(win), persistent=False)
         self.register_buffer("fbank", linear_filterbank(n_filters, n_fft), persistent=False)
+
+    @property
+    def channels(self) -> int:
+        return 2 if self.phase else 1
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         x = torch.cat([wave[:, :1], wave[:, 1:] - 0.97 * wave[:, :-1]], dim=1)
         spec = torch.stft(x, self.n_fft, self.hop, self.win, self.window, center=True, return_complex=True)
         power = spec.real.square() + spec.imag.square()  # (B, bins, frames)
-        feats = torch.log(torch.einsum("bft,fk->bkt", power, self.fbank) + 1e-6)
+        pooled = torch.einsum("bft,fk->bkt", power, self.fbank)
+        feats = torch.log(pooled + 1e-6)
         feats = feats - feats.mean(dim=2, keepdim=True)
-        return feats.unsqueeze(1)
+        if not self.phase:
+            return feats.unsqueeze(1)
+        step = spec[:, :, 1:] * spec[:, :, :-1].conj()  # phase advance per bin (its angle)
+        accel = step[:, :, 1:] * step[:, :, :-1].conj()  # change of that advance
+        mag = accel.abs()
+        weight = mag.sqrt()
+        cos = accel.real / (mag + 1e-12)
+        coherence = torch.einsum("bft,fk->bkt", cos * weight, self.fbank) / (
+            torch.einsum("bft,fk->bkt", weight, self.fbank) + 1e-9
+        )
+        coherence = torch.nn.functional.pad(coherence, (2, 0))
+        return torch.stack([feats, coherence], dim=1)
 
 
 class MFM(nn.Module):
@@ -66,12 +91,14 @@ def _conv(cin: int, cout: int, k: int) -> nn.Sequential:
 class LCNN(nn.Module):
     """Waveform (B, T) → one logit per clip; higher means more likely synthetic."""
 
-    def __init__(self, n_filters: int = 60, width: int = 32, dropout: float = 0.3) -> None:
+    def __init__(
+        self, n_filters: int = 60, width: int = 32, dropout: float = 0.3, phase: bool = False
+    ) -> None:
         super().__init__()
         w = width
-        self.front = FrontEnd(n_filters)
+        self.front = FrontEnd(n_filters, phase=phase)
         self.body = nn.Sequential(
-            _conv(1, w, 5),
+            _conv(self.front.channels, w, 5),
             nn.MaxPool2d(2),
             _conv(w, w, 1),
             nn.BatchNorm2d(w),
@@ -127,6 +154,27 @@ class LCNN(nn.Module):
         h = h.flatten(1, 2)  # (B, C*F', T')
         stats = torch.cat([h.mean(dim=2), h.std(dim=2, unbiased=False)], dim=1)
         return self.head(stats).squeeze(1)
+
+
+class LCNNEnsemble(nn.Module):
+    """Several LCNNs (e.g. one on magnitude alone, one with the phase channel) on the same
+    waveform; the logit is the mean of theirs."""
+
+    def __init__(self, members: list[dict[str, object]]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList([LCNN(**m) for m in members])  # type: ignore[arg-type]
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        return torch.stack([m(wave) for m in self.members]).mean(dim=0)
+
+
+def build(architecture: str, arch: dict[str, object]) -> nn.Module:
+    """The model a weight's metadata describes (``LCNN`` or ``LCNN-ensemble``)."""
+    if architecture == "LCNN":
+        return LCNN(**arch)  # type: ignore[arg-type]
+    if architecture == "LCNN-ensemble":
+        return LCNNEnsemble(list(arch["members"]))  # type: ignore[call-overload]
+    raise ValueError(f"unknown voice architecture {architecture!r}")
 
 
 class MFM1d(nn.Module):
