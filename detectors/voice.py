@@ -35,7 +35,7 @@ from detectors.speech import (
     check,
     loudness_normalise,
 )
-from detectors.weights import WeightInfo, WeightsError, find_weights, weights_dir
+from detectors.weights import WEIGHTS_DIR, WeightInfo, WeightsError, find_weights, weights_dir
 from veracity.errors import InputError, VeracityError
 
 log = logging.getLogger(__name__)
@@ -169,13 +169,18 @@ class _SpeechStream:
 
 
 def _music_beside(classifier: VoiceClassifier) -> MusicClassifier:
-    """The music-or-speech model from the voice weight's folder, else from the default one."""
-    try:
-        return MusicClassifier.default(classifier.info.folder)
-    except WeightsError:
-        if classifier.info.folder.resolve() == weights_dir().resolve():
-            raise
-        return MusicClassifier.default()
+    """The music-or-speech model from the voice weight's folder, else from the weights folder in
+    use, else from the weights shipped with this checkout."""
+    folders: list[Path] = []
+    for f in (classifier.info.folder, weights_dir(), WEIGHTS_DIR):
+        if f.resolve() not in [g.resolve() for g in folders]:
+            folders.append(f)
+    for f in folders[:-1]:
+        try:
+            return MusicClassifier.default(f)
+        except WeightsError:
+            continue
+    return MusicClassifier.default(folders[-1])
 
 
 class VoiceAnalyzer:

@@ -107,11 +107,14 @@ def test_voice_detector_abstains_on_music(tmp_path: Path) -> None:
     assert r.verdict == "synthetic" and r.music_score is not None and r.music_score < 0.01
 
 
-def test_shipped_music_model_sits_beside_test_voice_weights(tmp_path: Path) -> None:
-    """A voice weight folder without a music model falls back to the shipped one, and a song
-    through the whole pipeline with it abstains."""
+def test_shipped_music_model_sits_beside_test_voice_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A voice weight folder without a music model falls back to the shipped one (also when
+    $VERACITY_WEIGHTS names that folder), and a song through the whole pipeline abstains."""
     info = tiny_voice_weights(tmp_path, 5.0)
     (tmp_path / "music-test.json").unlink()
+    monkeypatch.setenv("VERACITY_WEIGHTS", str(tmp_path))
     a = VoiceAnalyzer(VoiceClassifier(info))
     assert a.music.info.name.startswith("music-mlp")
     r = a.analyze(wav(tmp_path / "song.wav", synth_music(12.0)))
