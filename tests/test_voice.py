@@ -284,7 +284,15 @@ def test_two_step_training_run_writes_verified_weights_and_card(tmp_path: Path) 
 
     corpus = _tiny_corpus(tmp_path / "corpus")
     meta = train_voice.train(
-        corpus, tmp_path / "out", name="voice-tiny", epochs=2, batch=4, seed=1, arch=TINY, music_beds_on=False
+        corpus,
+        tmp_path / "out",
+        name="voice-tiny",
+        members=["linear", "phase"],
+        epochs=2,
+        batch=4,
+        seed=1,
+        arch=TINY,
+        music_beds_on=False,
     )
     assert meta["architecture"] == "LCNN-ensemble" and len(meta["arch"]["members"]) == 2
     assert [m["seed"] for m in meta["training"]["members"]] == [1, 2]
@@ -308,7 +316,9 @@ def test_ensemble_assembled_from_members_equals_one_run(tmp_path: Path) -> None:
 
     corpus = _tiny_corpus(tmp_path / "corpus")
     common: dict[str, Any] = {"epochs": 2, "batch": 4, "arch": TINY, "music_beds_on": False, "threads": 1}
-    whole = train_voice.train(corpus, tmp_path / "whole", name="e", seed=3, **common)
+    whole = train_voice.train(
+        corpus, tmp_path / "whole", name="e", seed=3, members=["linear", "phase"], **common
+    )
     train_voice.train(corpus, tmp_path / "a", name="a", seed=3, members=["linear"], **common)
     train_voice.train(corpus, tmp_path / "b", name="b", seed=4, members=["phase"], **common)
     combined = train_voice.combine(

@@ -13,11 +13,12 @@ the held-back speakers (checked every ``eval_every`` epochs); the held-out famil
 in training or selection. Then Platt calibration and the operating points (thresholds at 1/5/10 %
 FPR on held-out real clips) are fitted on all validation clips.
 
-Members: ``--members linear,phase`` (the default) trains two LCNNs, one on log linear-filterbank
-energies and one that also sees a phase-stability channel (``detectors/models/lcnn.py``), member
-k with seed ``SEED + k``, and ships them as one ``LCNN-ensemble`` (the mean of their logits);
-a single member ships as a plain ``LCNN``. ``--combine A.json,B.json`` assembles the ensemble
-from single-member weights trained earlier by this command (same corpus, seeds SEED, SEED+1).
+Members: ``--members phase`` (the default) trains one LCNN whose front end has, beside the log
+linear-filterbank energies, a phase-stability channel (``detectors/models/lcnn.py``);
+``linear`` is the magnitude-only model. Several members (``--members linear,phase``) are
+trained with seeds SEED, SEED+1, ... and shipped as one ``LCNN-ensemble`` (the mean of their
+logits). ``--combine A.json,B.json`` assembles weights from members trained earlier by this
+command (same corpus, seeds SEED, SEED+1, ...), instead of training them again.
 """
 
 from __future__ import annotations
@@ -302,7 +303,7 @@ def train(
     out: Path,
     *,
     name: str = "voice-lcnn-v2",
-    members: Sequence[str] = ("linear", "phase"),
+    members: Sequence[str] = ("phase",),
     epochs: int = 20,
     batch: int = 32,
     lr: float = 2e-3,
@@ -483,8 +484,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-music-beds", action="store_true", help="do not mix music under training clips")
     ap.add_argument(
         "--members",
-        default="linear,phase",
-        help="comma-separated member kinds (linear, phase); member k is trained with seed SEED+k",
+        default="phase",
+        help="comma-separated member kinds (linear, phase); member k is trained with seed SEED+k; "
+        "several are shipped as one LCNN-ensemble",
     )
     ap.add_argument(
         "--combine",

@@ -1,6 +1,6 @@
 """Write the model card of a voice weight from its metadata (and pipeline evaluations).
 
-    python -m training.voice_card weights/voice-lcnn-v1.json --eval "NAME=report.json" ...
+    python -m training.voice_card weights/voice-lcnn-v2.json --eval "NAME=report.json" ...
 
 ``--eval`` adds the output of ``veracity evaluate --detector voice --format json`` under
 ``pipeline_evaluation``; every number in the card comes from the metadata.
@@ -46,7 +46,7 @@ def _kept(tr: dict[str, Any]) -> list[str]:
         f"- Member {m.get('kind')}: seed {m.get('seed')}, took {m.get('seconds')} s on {tr.get('threads')} CPU "
         f"threads; kept epoch {m.get('selected_epoch')}, selected on {tr.get('selected_on')}."
         for m in members
-    ]
+    ] + ([f"- Note: {tr['note']}."] if tr.get("note") else [])
 
 
 def _member_table(meta: dict[str, Any]) -> list[str]:
@@ -63,6 +63,25 @@ def _member_table(meta: dict[str, Any]) -> list[str]:
             f"| {kind} | " + " | ".join(_f(ev.get(k, {}).get("eer")) for k in sets) + " |"
             for kind, ev in me.items()
         ),
+        "",
+    ]
+
+
+def _comparison(meta: dict[str, Any]) -> list[str]:
+    """Other weights measured on this card's validation clips (``comparison`` in the metadata)."""
+    rows = meta.get("comparison")
+    if not rows:
+        return []
+    sets = [k for k in meta.get("evaluation", {}) if any(k in r["eer"] for r in rows)]
+    return [
+        "Compared on the same validation clips (EER per clip):",
+        "",
+        "| weights | " + " | ".join(sets) + " |",
+        "|---|" + "---|" * len(sets),
+        *(f"| {r['name']} | " + " | ".join(_f(r["eer"].get(k)) for k in sets) + " |" for r in rows),
+        f"| {meta['name']} (this card) | "
+        + " | ".join(_f(meta["evaluation"][k].get("eer")) for k in sets)
+        + " |",
         "",
     ]
 
@@ -157,6 +176,7 @@ def render(meta: dict[str, Any]) -> str:
         "",
         *target,
         *_member_table(meta),
+        *_comparison(meta),
         *cards.pipeline_table(
             meta,
             "Whole files through the full pipeline (`veracity evaluate --detector voice`: decoding, voice "
