@@ -26,7 +26,7 @@ LEGAL = {
 
 @dataclass(frozen=True)
 class Provenance:
-    state: str  # trusted | valid | invalid | absent | error | skipped
+    state: str  # trusted | valid | invalid | absent | unsupported (file type) | error | skipped
     ai: str = "none"  # ai-generated | ai-edited | composite-with-ai | none (declared by the active manifest)
     ai_field: str | None = None  # where the manifest says so
     failure_codes: tuple[str, ...] = ()
@@ -164,6 +164,9 @@ def provenance_reasons(p: Provenance | None, policy: Policy, people_present: boo
     elif p.state == "absent":
         out.append(_reason(policy, "provenance.absent", "no Content Credentials (absence proves nothing: most "
                            "media has none, and they are easily stripped)", ev))  # fmt: skip
+    elif p.state == "unsupported":
+        out.append(_reason(policy, "provenance.absent", "no Content Credentials: C2PA does not read this file "
+                           "type (absence proves nothing)", {**ev, "c2pa_state": "unsupported-type"}))  # fmt: skip
     if p.state in ("trusted", "valid") and p.ai == "ai-generated":
         out.append(_reason(policy, "provenance.ai-generated", "the Content Credentials declare the content "
                            "AI-generated", {**ev, "field": p.ai_field}, disclosure))  # fmt: skip

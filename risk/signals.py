@@ -52,8 +52,11 @@ def provenance(doc: dict[str, Any] | None) -> Provenance | None:
         for s in doc.get("signals") or []
         if s.get("suggests") in AI_SUGGESTIONS
     )
+    state = str(doc.get("state"))
+    if state == "error" and "notsupported" in str(c2pa.get("sdk_error") or "").lower().replace(" ", ""):
+        state = "unsupported"  # a file type C2PA cannot carry or read: nothing to verify, nothing wrong
     return Provenance(
-        state=str(doc.get("state")),
+        state=state,
         ai=str(ai.get("verdict") or "none"),
         ai_field=field,
         failure_codes=tuple(c2pa.get("failure_codes") or ()),

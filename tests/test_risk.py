@@ -246,3 +246,20 @@ def test_signals_from_a_scan_record() -> None:
     d = from_record({"path": "a.wav", "voice": v}).voice
     assert d is not None and d.flagged and d.where == "2 window(s) from 2.0 s to 8.0 s"
     assert assess(s, policy("commercial"), TODAY).level == "critical"
+
+
+def test_file_types_c2pa_cannot_read_are_not_sent_to_review() -> None:
+    """An OGG or WebM cannot carry Content Credentials that C2PA reads: that is an absence, not
+    an unreadable manifest; a damaged manifest in a supported type stays unreadable."""
+    unsupported = {"state": "error", "c2pa": {"sdk_error": "NotSupported: type is unsupported"}}
+    damaged = {"state": "error", "c2pa": {"sdk_error": "JumbfParseError: bad box"}}
+    p = from_record({"path": "song.ogg", "provenance": unsupported}).provenance
+    assert p is not None and p.state == "unsupported"
+    r = assess(Signals("song.ogg", p), policy("news"), TODAY)
+    assert [x.rule for x in r.reasons] == ["provenance.absent"] and r.level == "none" and r.action == "allow"
+    assert r.reasons[0].evidence["c2pa_state"] == "unsupported-type"
+    p = from_record({"path": "a.jpg", "provenance": damaged}).provenance
+    assert p is not None and p.state == "error"
+    assert [x.rule for x in assess(Signals("a.jpg", p), policy("news"), TODAY).reasons] == [
+        "provenance.unreadable"
+    ]
