@@ -338,7 +338,7 @@ def train(
         )
         trained.append((kind, model, {**info, "kind": kind, "arch": member_arch}))
     training = {
-        "command": f"python -m training.voice --data ../shared/data --out {out} --seed {seed}",
+        "command": _command(out, seed, ",".join(members), epochs),
         "corpus": str(corpus),
         "shortcut_auc": _shortcut_auc(corpus),
         "epochs": epochs,
@@ -465,10 +465,19 @@ def combine(corpus: Path, out: Path, name: str, member_metas: Sequence[Path]) ->
                 },
             )
         )
-    training["command"] = (
-        f"python -m training.voice --data ../shared/data --out {out} --seed {training.get('seed', 0)}"
-    )
+    kinds = ",".join(kind for kind, _, _ in trained)
+    training["command"] = _command(out, int(training.get("seed", 0)), kinds, int(training.get("epochs", 20)))
     return write(out, name, rows, waves, trained, training)
+
+
+def _command(out: Path, seed: int, members: str, epochs: int) -> str:
+    """The one command that trains these weights (trainer options after ``--`` when not the defaults)."""
+    extra = ([f"--members {members}"] if members != "phase" else []) + (
+        [f"--epochs {epochs}"] if epochs != 20 else []
+    )
+    return f"python -m training.voice --data ../shared/data --out {out} --seed {seed}" + (
+        " -- " + " ".join(extra) if extra else ""
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
