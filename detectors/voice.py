@@ -56,8 +56,12 @@ class VoiceClassifier(CalibratedModel):
         from detectors.models.lcnn import build
 
         meta = info.meta
-        if meta.get("architecture") not in ("LCNN", "LCNN-ensemble"):
-            raise WeightsError(f"unsupported architecture {meta.get('architecture')!r}", path=str(info.path))
+        try:
+            model = build(str(meta.get("architecture")), meta.get("arch", {}))
+        except ValueError:
+            raise WeightsError(
+                f"unsupported architecture {meta.get('architecture')!r}", path=str(info.path)
+            ) from None
         spec = meta["input"]
         if int(spec.get("rate", 0)) != RATE:
             raise WeightsError("weights expect another sample rate", path=str(info.path))
@@ -65,7 +69,7 @@ class VoiceClassifier(CalibratedModel):
         self.hop_s = float(spec["hop_s"])
         self.loudness = float(spec.get("loudness_dbfs", -23.0))
         self.batch_size = batch_size
-        super().__init__(info, build(str(meta["architecture"]), meta.get("arch", {})))
+        super().__init__(info, model)
 
     @classmethod
     def default(cls, folder: Path | None = None, name: str | None = None) -> VoiceClassifier:
@@ -171,16 +175,12 @@ class _SpeechStream:
 def _music_beside(classifier: VoiceClassifier) -> MusicClassifier:
     """The music-or-speech model from the voice weight's folder, else from the weights folder in
     use, else from the weights shipped with this checkout."""
-    folders: list[Path] = []
-    for f in (classifier.info.folder, weights_dir(), WEIGHTS_DIR):
-        if f.resolve() not in [g.resolve() for g in folders]:
-            folders.append(f)
-    for f in folders[:-1]:
+    for folder in (classifier.info.folder, weights_dir()):
         try:
-            return MusicClassifier.default(f)
+            return MusicClassifier.default(folder)
         except WeightsError:
             continue
-    return MusicClassifier.default(folders[-1])
+    return MusicClassifier.default(WEIGHTS_DIR)
 
 
 class VoiceAnalyzer:

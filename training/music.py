@@ -22,7 +22,6 @@ training), one music track in five of the others, and one speaker in five.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import sys
@@ -36,6 +35,7 @@ from detectors import metrics
 from detectors.audio import load_audio
 from detectors.music import N_FEATURES, RATE, build_model, features
 from detectors.speech import check, loudness_normalise
+from training.voice_data import held_back
 from veracity.errors import InputError
 
 log = logging.getLogger("training.music")
@@ -53,11 +53,6 @@ FRONT_END = (
     "onset periodicity"
 )
 MAX_WINDOWS = {"music": 10, "speech": 12}  # per music track / per speaker
-
-
-def _val(key: str, seed: int) -> bool:
-    h = int.from_bytes(hashlib.sha256(f"{seed}:{key}".encode()).digest()[:8], "big") / 2**64
-    return h < 0.2
 
 
 def pipeline_windows(x: np.ndarray, limit: int) -> list[np.ndarray]:
@@ -85,7 +80,7 @@ def collect(data: Path, seed: int, root: Path = Path("/")) -> dict[str, Any]:
             except InputError as exc:
                 log.warning("skipped %s: %s", t, exc.message)
                 continue
-            split = "val" if source == HELD_OUT_MUSIC or _val(t.name, seed) else "train"
+            split = "val" if source == HELD_OUT_MUSIC or held_back(t.name, seed) else "train"
             for w in pipeline_windows(x, MAX_WINDOWS["music"]):
                 wins.append(w)
                 meta.append(
@@ -99,7 +94,7 @@ def collect(data: Path, seed: int, root: Path = Path("/")) -> dict[str, Any]:
             if f.suffix.lower() in (".flac", ".wav", ".mp3") and (sub == "real" or "real" in rel):
                 by_speaker.setdefault(f"{sub}:{rel[0]}:{f.parent.name}", []).append(f)
     for speaker, group in sorted(by_speaker.items()):
-        split = "val" if _val(speaker, seed) else "train"
+        split = "val" if held_back(speaker, seed) else "train"
         parts = []
         for f in group[:40]:
             try:

@@ -76,13 +76,14 @@ def music_beds(seed: int = 0, seconds: float = 30.0) -> list[np.ndarray]:
     beds to mix under speech of either class."""
     from detectors.audio import load_audio
     from training import music
+    from training.voice_data import held_back
 
     beds = []
     for source, pattern in music.MUSIC:
         if source == music.HELD_OUT_MUSIC:
             continue
         for t in sorted(Path("/").glob(pattern.lstrip("/"))):
-            if not music._val(t.name, seed):
+            if not held_back(t.name, seed):
                 try:
                     beds.append(load_audio(t, RATE, max_seconds=seconds))
                 except InputError:

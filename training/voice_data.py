@@ -110,11 +110,16 @@ class Clip:
     split: str = "train"
 
 
+def held_back(key: str, seed: int, share: float = 0.2) -> bool:
+    """Whether ``key`` (a speaker, a track) falls in the held-back ``share``, by a seeded hash."""
+    h = int.from_bytes(hashlib.sha256(f"{seed}:{key}".encode()).digest()[:8], "big") / 2**64
+    return h < share
+
+
 def split_for(clip: Clip, seed: int) -> str:
     if clip.family in VAL_FAMILIES or any(s in clip.source for s in VAL_SOURCES):
         return "val"
-    h = int.from_bytes(hashlib.sha256(f"{seed}:{clip.speaker}".encode()).digest()[:8], "big") / 2**64
-    return "val" if h < 0.2 else "train"
+    return "val" if held_back(clip.speaker, seed) else "train"
 
 
 def codec_roundtrip(x: np.ndarray, codec: tuple[str, str, int] | None) -> np.ndarray:
