@@ -38,7 +38,14 @@ fi
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
-PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
+# torch's wheel with its CUDA libraries takes about 6 GB in the venv: say so up front when the
+# disk is short, instead of failing half-way through an install. No pip cache: it would hold
+# a second copy of those wheels.
+free_kb=$(df -Pk . | awk 'NR==2 {print $4}')
+if [ "${free_kb:-0}" -lt 8000000 ] && ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
+    echo "setup: only $((free_kb / 1024)) MB free on $(df -P . | awk 'NR==2 {print $6}'); torch and the rest need about 8 GB" >&2
+fi
+PIP=(.venv/bin/python -m pip --disable-pip-version-check -q --no-cache-dir)
 "${PIP[@]}" install --upgrade "pip>=25.1"
 # The project with its training extra and dev group (pytest, jsonschema, ruff, mypy),
 # then the packages that pin old versions of what we do not use (--no-deps).
