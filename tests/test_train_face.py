@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -109,6 +110,80 @@ def test_landmark_swap_moves_the_face() -> None:
     assert np.array_equal(out[:5, :5], dst[:5, :5])  # the corner is outside the face
 
 
+def test_piecewise_warp_leaves_no_holes() -> None:
+    # Landmarks with float32-unfriendly coordinates and some outside the crop: every pixel
+    # inside the hull must be covered by a triangle (a dropped triangle leaves black).
+    rng = np.random.default_rng(11)
+    flat = np.full((CANONICAL_SIZE, CANONICAL_SIZE, 3), 100, np.uint8)
+    for _ in range(20):
+        src = fake_landmarks() + rng.normal(0, 3, (68, 2)).astype(np.float32) + 0.123456
+        dst = fake_landmarks() + rng.normal(0, 3, (68, 2)).astype(np.float32)
+        dst[8, 1] = CANONICAL_SIZE + 4  # chin below the crop
+        out = blend.piecewise_warp(flat, src, dst, (CANONICAL_SIZE, CANONICAL_SIZE))
+        inner = np.zeros((CANONICAL_SIZE, CANONICAL_SIZE), np.uint8)
+        cv2.fillConvexPoly(inner, cv2.convexHull(np.round(dst[17:68]).astype(np.int32)), 1)
+        assert (out[inner > 0] == 100).all()
+
+
+def test_landmark_warp_moves_the_face_only() -> None:
+    img = picture(CANONICAL_SIZE, CANONICAL_SIZE, seed=6)
+    out = blend.landmark_warp(img, fake_landmarks(), np.random.default_rng(1))
+    assert out.shape == img.shape and out.dtype == np.uint8
+    diff = np.abs(out.astype(int) - img.astype(int)).sum(-1)
+    c = CANONICAL_SIZE // 2
+    centre = diff[c - 40 : c + 40, c - 40 : c + 40].mean()
+    assert centre > 1  # the face is resampled
+    assert diff[0, 0] == 0 and diff[-1, -1] == 0  # pinned corners stay
+    assert diff[:2, :].mean() < centre / 3  # the edge moves far less than the face
+    again = blend.landmark_warp(img, fake_landmarks(), np.random.default_rng(1))
+    assert np.array_equal(out, again)
+
+
+def _mirrored(points: np.ndarray, width: int = CANONICAL_SIZE) -> np.ndarray:
+    out = points[blend.MIRROR_68].copy()
+    out[:, 0] = (width - 1) - out[:, 0]
+    return out
+
+
+def test_mirror_index_is_an_involution() -> None:
+    assert sorted(blend.MIRROR_68.tolist()) == list(range(68))
+    assert np.array_equal(blend.MIRROR_68[blend.MIRROR_68], np.arange(68))
+    assert blend.MIRROR_68[36] == 45 and blend.MIRROR_68[48] == 54 and blend.MIRROR_68[30] == 30
+
+
+def test_mirror_swap_of_a_symmetric_face_is_itself_and_moves_a_mark_across() -> None:
+    lm = fake_landmarks()
+    sym_lm = (lm + _mirrored(lm)) / 2
+    img = picture(CANONICAL_SIZE, CANONICAL_SIZE, seed=8).astype(np.float32)
+    sym = ((img + img[:, ::-1]) / 2).astype(np.uint8)
+    out = blend.mirror_swap(sym, sym_lm)
+    assert out is not None
+    c = CANONICAL_SIZE // 2
+    assert np.abs(out.astype(int) - sym.astype(int))[c - 50 : c + 50, c - 50 : c + 50].mean() < 3
+    # a dark mark on the left cheek shows up on the right cheek
+    marked = sym.copy()
+    marked[c : c + 10, c - 60 : c - 50] = 0
+    out = blend.mirror_swap(marked, sym_lm)
+    assert out is not None
+    assert out[c : c + 10, c + 50 : c + 60].mean() < 40 < out[c : c + 10, c - 60 : c - 50].mean()
+
+
+def test_mirror_swap_declines_a_face_that_would_fold() -> None:
+    lm = fake_landmarks()
+    bent = lm.copy()
+    bent[:17, 0] += 80  # the whole jaw shoved to one side: no mirror fits it
+    assert blend.mirror_swap(picture(CANONICAL_SIZE, CANONICAL_SIZE, seed=9), bent) is None
+
+
+def test_self_blend_without_warp_draws_as_before() -> None:
+    # warp=0 draws no extra random numbers: earlier recipes stay reproducible
+    img = picture(CANONICAL_SIZE, CANONICAL_SIZE, seed=4)
+    a = blend.self_blend(img, fake_landmarks(), np.random.default_rng(7))[0]
+    b = blend.self_blend(img, fake_landmarks(), np.random.default_rng(7), warp=0.0)[0]
+    c = blend.self_blend(img, fake_landmarks(), np.random.default_rng(7), warp=1.0)[0]
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
 def test_degradations_keep_shape_and_type() -> None:
     rng = np.random.default_rng(0)
     img = picture(CANONICAL_SIZE, CANONICAL_SIZE)
@@ -139,7 +214,18 @@ def test_two_step_training_run(tmp_path: Path) -> None:
     cache = make_cache(tmp_path / "cache")
     out = tmp_path / "weights"
     meta = train(
-        cache, out, size=64, steps=2, batch=4, ae_steps=1, seed=0, workers=0, name="face-tiny", command="test"
+        cache,
+        out,
+        size=64,
+        steps=2,
+        batch=4,
+        ae_steps=1,
+        seed=0,
+        workers=0,
+        name="face-tiny",
+        command="test",
+        warp=0.5,
+        mirror=0.5,
     )
     [info] = list_weights(out)
     assert info.name == "face-tiny" and info.problems() == []  # card, hash and size all written
@@ -147,6 +233,9 @@ def test_two_step_training_run(tmp_path: Path) -> None:
     assert "self_blended_heldout_people" in meta["evaluation"]  # type: ignore[operator]
     doc = json.loads((out / "face-tiny.json").read_text())
     assert doc["training"]["steps"] == 2 and doc["input"]["size"] == 64
+    assert doc["training"]["self_blend_mirror"] == 0.5 and doc["training"]["self_blend_warp"] == 0.5
+    card = (out / "face-tiny.md").read_text()
+    assert "mirror image" in card and "not wholly unseen" in card
     clf = FaceClassifier(info)
     assert clf.logits(np.zeros((2, CANONICAL_SIZE, CANONICAL_SIZE, 3), np.uint8)).shape == (2,)
 

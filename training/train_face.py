@@ -139,10 +139,12 @@ class BatchMaker:
         recon_index: dict[int, int],
         size: int,
         rng: np.random.Generator,
+        warp: float = 0.0,
+        mirror: float = 0.0,
     ) -> None:
         self.crops, self.marks, self.pools = crops, marks, pools
         self.recon, self.recon_index = recon, recon_index
-        self.size, self.rng = size, rng
+        self.size, self.rng, self.warp, self.mirror = size, rng, warp, mirror
 
     def _real(self) -> np.ndarray:
         r = self.rng.random()
@@ -167,7 +169,7 @@ class BatchMaker:
         if r < 0.38 and self.recon:
             rec = self.recon[int(self.rng.integers(0, len(self.recon)))][self.recon_index[i]]
             return rec if r < 0.28 else ae_blend(img, rec, self.marks[i], self.rng)
-        return blend.self_blend(img, self.marks[i], self.rng)[0]
+        return blend.self_blend(img, self.marks[i], self.rng, warp=self.warp, mirror=self.mirror)[0]
 
     def __call__(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """A balanced batch: first half real, second half fake."""
@@ -280,6 +282,8 @@ def train(
     workers: int = 1,
     name: str = MODEL_NAME,
     command: str = "",
+    warp: float = 0.0,
+    mirror: float = 0.0,
 ) -> dict[str, object]:
     t_start = time.time()
     if threads:
@@ -317,7 +321,7 @@ def train(
             return lr * (step + 1) / warm
         return lr * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, steps - warm)))
 
-    make = BatchMaker(crops, marks, train_pools, recon, recon_index, size, rng)
+    make = BatchMaker(crops, marks, train_pools, recon, recon_index, size, rng, warp=warp, mirror=mirror)
     loader = torch.utils.data.DataLoader(
         BatchStream(make, steps, batch, seed),
         batch_size=None,
@@ -387,6 +391,8 @@ def train(
             "batch": batch,
             "lr": lr,
             "upsampler_steps": ae_steps,
+            "self_blend_warp": warp,
+            "self_blend_mirror": mirror,
             "workers": workers,
             "train_seconds": round(train_s, 1),
             "total_seconds": round(time.time() - t_start, 1),
@@ -422,6 +428,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--name", default=MODEL_NAME)
+    ap.add_argument(
+        "--warp", type=float, default=0.0, help="share of self-blends whose source is landmark-warped"
+    )
+    ap.add_argument(
+        "--mirror",
+        type=float,
+        default=0.0,
+        help="share of self-blends whose source is the face's mirror image",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     cmd = "python -m training.train_face " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -438,6 +453,8 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.workers,
         name=args.name,
         command=cmd,
+        warp=args.warp,
+        mirror=args.mirror,
     )
     return 0
 
