@@ -114,9 +114,13 @@ def _geometry_transform(
     return img_t, mask_t
 
 
-def _border_anchors(h: int, w: int) -> np.ndarray:
+def _pinned_warp(img: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """:func:`piecewise_warp` of ``src`` points onto ``dst``, with the image corners and edge
+    midpoints held in place so that only the region of the points moves."""
+    h, w = img.shape[:2]
     xs, ys = [0.0, (w - 1) / 2, w - 1.0], [0.0, (h - 1) / 2, h - 1.0]
-    return np.array([[x, y] for y in ys for x in xs if (x, y) != (xs[1], ys[1])], dtype=np.float64)
+    pins = np.array([[x, y] for y in ys for x in xs if (x, y) != (xs[1], ys[1])], dtype=np.float64)
+    return piecewise_warp(img, np.vstack([src, pins]), np.vstack([dst, pins]), (h, w))
 
 
 def landmark_warp(img: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -127,8 +131,7 @@ def landmark_warp(img: np.ndarray, landmarks: np.ndarray, rng: np.random.Generat
     bent mouths and eyes. Here the face is warped onto a deformed copy of its own
     landmarks (a smooth stretch of the face plus 0.5 to 4 px of jitter per point at 256 px)
     and, half the time, back again, so the result keeps the person but carries the
-    resampling and the distortion. The image border is
-    pinned, so only the face region moves.
+    resampling and the distortion. The image border is pinned, so only the face region moves.
     """
     h, w = img.shape[:2]
     src = np.asarray(landmarks[:68], dtype=np.float64)
@@ -136,11 +139,9 @@ def landmark_warp(img: np.ndarray, landmarks: np.ndarray, rng: np.random.Generat
     stretch = np.diag(rng.uniform(0.94, 1.06, 2))
     dst = (src - centre) @ stretch + centre + rng.uniform(-0.02, 0.02, 2) * (w, h)
     dst += rng.normal(0, rng.uniform(0.002, 0.016) * w, dst.shape)
-    anchors = _border_anchors(h, w)
-    p_src, p_dst = np.vstack([src, anchors]), np.vstack([dst, anchors])
-    out = piecewise_warp(img, p_src, p_dst, (h, w))
+    out = _pinned_warp(img, src, dst)
     if rng.random() < 0.5:
-        out = piecewise_warp(out, p_dst, p_src, (h, w))
+        out = _pinned_warp(out, dst, src)
     return out
 
 
@@ -170,7 +171,6 @@ def mirror_swap(img: np.ndarray, landmarks: np.ndarray, max_shift: float = 0.25)
     """
     h, w = img.shape[:2]
     lm = np.asarray(landmarks[:68], dtype=np.float64)
-    flipped = np.ascontiguousarray(img[:, ::-1])
     f_lm = lm[MIRROR_68].copy()
     f_lm[:, 0] = (w - 1) - f_lm[:, 0]
     m, _ = cv2.estimateAffinePartial2D(f_lm.astype(np.float32), lm.astype(np.float32))
@@ -179,9 +179,9 @@ def mirror_swap(img: np.ndarray, landmarks: np.ndarray, max_shift: float = 0.25)
     moved_lm = f_lm @ m[:, :2].T + m[:, 2]
     if np.abs(moved_lm - lm).max() > max_shift * w:
         return None
+    flipped = np.ascontiguousarray(img[:, ::-1])
     moved = cv2.warpAffine(flipped, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-    fixed = _border_anchors(h, w)
-    return piecewise_warp(moved, np.vstack([moved_lm, fixed]), np.vstack([lm, fixed]), (h, w))
+    return _pinned_warp(moved, moved_lm, lm)
 
 
 def self_blend(

@@ -17,7 +17,7 @@ from training.cards import _row
 
 SET_NOTES = {
     "self_blended_heldout_people": "LFW people never seen in training; fakes are self-blended images of them",
-    "landmark_swaps_heldout_people": "the same real faces; fakes are landmark face swaps between two held-out people (piecewise warp + colour match + Poisson clone), a method never used in training",
+    "landmark_swaps_heldout_people": "the same real faces; fakes are landmark face swaps between two held-out people (piecewise warp + colour match + Poisson clone)",
     "upsampler_blend_heldout_people": "the same real faces; fakes are faces re-synthesised by the project's up-sampling auto-encoders and blended in",
     "deepfacelive_heldout_videos": "frames of the 4 DeepFaceLive demo videos held out of training: real source half vs live-swap half",
     "stylegan_vs_ffhq_heldout": "held-out 30 % of synthetic_vs_real: FFHQ photos vs StyleGAN (thispersondoesnotexist) faces",
@@ -29,10 +29,10 @@ TARGETS = {"self_blended_heldout_people": 0.95, "landmark_swaps_heldout_people":
 
 def _set_note(key: str, tr: dict[str, Any]) -> str:
     note = SET_NOTES.get(key, "")
-    if key == "landmark_swaps_heldout_people" and (tr.get("self_blend_mirror") or tr.get("self_blend_warp")):
-        note = note.replace(
-            "a method never used in training",
-            "a method never used in training as a whole (its piecewise warp is, on single faces: see Training data)",
+    if key == "landmark_swaps_heldout_people":
+        warped = tr.get("self_blend_mirror") or tr.get("self_blend_warp")
+        note += ", a method never used in training" + (
+            " as a whole (its piecewise warp is, on single faces: see Training data)" if warped else ""
         )
     return note
 
