@@ -25,9 +25,17 @@ def _arrays(
     return y, s
 
 
-def auc(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray) -> float | None:
-    """Area under the ROC curve (ties count one half); None when a class is empty."""
+def auc(
+    labels: Sequence[int] | np.ndarray,
+    scores: Sequence[float] | np.ndarray,
+    weights: Sequence[float] | np.ndarray | None = None,
+) -> float | None:
+    """Area under the ROC curve (ties count one half); None when a class is empty. With
+    ``weights``, each pair counts with the product of its two samples' weights (the AUC of the
+    weighted populations)."""
     y, s = _arrays(labels, scores)
+    if weights is not None:
+        return _weighted_auc(y, s, np.asarray(weights, dtype=np.float64).ravel())
     n_pos = int((y == 1).sum())
     n_neg = int((y == 0).sum())
     if n_pos == 0 or n_neg == 0:
@@ -45,6 +53,19 @@ def auc(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray
         i = j + 1
     rank_sum = ranks[y == 1].sum()
     return float((rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def _weighted_auc(y: np.ndarray, s: np.ndarray, w: np.ndarray) -> float | None:
+    if w.shape != s.shape or not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError("weights must be finite, non-negative and one per score")
+    w_pos, w_neg = w * (y == 1), w * (y == 0)
+    if w_pos.sum() <= 0 or w_neg.sum() <= 0:
+        return None
+    uniq, group = np.unique(s, return_inverse=True)
+    pos = np.bincount(group, w_pos, len(uniq))
+    neg = np.bincount(group, w_neg, len(uniq))
+    below = np.cumsum(neg) - neg  # negative weight strictly below each score
+    return float((pos * (below + 0.5 * neg)).sum() / (pos.sum() * neg.sum()))
 
 
 def roc(

@@ -25,6 +25,19 @@ def test_auc_perfect_and_inverted() -> None:
     assert metrics.auc([0, 0, 1, 1], [0.9, 0.8, 0.2, 0.1]) == 0.0
 
 
+def test_weighted_auc_hand_computed() -> None:
+    # positives 0.8 (w 2), 0.4 (w 1); negatives 0.6 (w 1), 0.4 (w 3): pairs won
+    # 2*1 + 2*3 + 0 + 0.5*1*3 = 9.5 of (3 * 4) = 12
+    labels, scores, weights = [1, 1, 0, 0], [0.8, 0.4, 0.6, 0.4], [2, 1, 1, 3]
+    assert metrics.auc(labels, scores, weights) == pytest.approx(9.5 / 12)
+    # integer weights equal repeating the samples
+    assert metrics.auc(np.repeat(labels, weights), np.repeat(scores, weights)) == pytest.approx(9.5 / 12)
+    assert metrics.auc(labels, scores, [1, 1, 1, 1]) == metrics.auc(labels, scores)
+    assert metrics.auc(labels, scores, [0, 0, 1, 1]) is None
+    with pytest.raises(ValueError):
+        metrics.auc(labels, scores, [1, -1, 1, 1])
+
+
 def test_auc_none_without_both_classes() -> None:
     assert metrics.auc([1, 1], [0.2, 0.3]) is None
     assert metrics.eer([0, 0], [0.2, 0.3]) is None

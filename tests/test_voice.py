@@ -308,6 +308,16 @@ def test_two_step_training_run_writes_verified_weights_and_card(tmp_path: Path) 
     assert meta["sha256"] in card
 
 
+def test_training_draws_clips_by_the_corpus_weights() -> None:
+    from training.train_voice import draw_probabilities
+
+    rows = [{"weight": "2"}, {"weight": "0"}, {"weight": "1"}, {}]
+    assert draw_probabilities(rows, np.array([0, 1, 2])).tolist() == pytest.approx([2 / 3, 0, 1 / 3])
+    assert draw_probabilities(rows, np.array([3])).tolist() == [1.0]  # no column: uniform
+    with pytest.raises(SystemExit, match="weight"):
+        draw_probabilities([{"weight": "-1"}, {"weight": "1"}], np.array([0, 1]))
+
+
 def test_ensemble_assembled_from_members_equals_one_run(tmp_path: Path) -> None:
     """``--combine`` of single-member runs gives the same tensors as training the ensemble."""
     from safetensors.numpy import load_file

@@ -116,6 +116,16 @@ def augment(x: np.ndarray, rng: np.random.Generator, beds: Sequence[np.ndarray] 
     return np.clip(y, -1, 1)
 
 
+def draw_probabilities(rows: Sequence[dict[str, str]], idx: np.ndarray) -> np.ndarray:
+    """How often each of the clips ``idx`` is drawn within its class: the corpus's balancing weights
+    (``training.voice_data.balance_weights``: duration, level, peak and silence ratio come out
+    alike in both classes), or uniform for a corpus without them."""
+    w = np.array([float(rows[i].get("weight") or 1.0) for i in idx])
+    if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise SystemExit("the corpus's weight column must hold non-negative numbers, not all zero")
+    return w / w.sum()
+
+
 def batch_of(
     waves: Sequence[np.ndarray],
     idx: np.ndarray,
@@ -197,13 +207,16 @@ def validate(
     return evaluation, platt, ops
 
 
-def _shortcut_auc(corpus: Path) -> float | None:
+def _shortcut(corpus: Path) -> dict[str, Any]:
+    """The corpus's shortcut-check AUCs (as written, and as the trainer draws the clips)."""
     import json
 
     try:
-        return json.loads((corpus / "shortcut_check.json").read_text(encoding="utf-8")).get("auc")
+        report = json.loads((corpus / "shortcut_check.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
+        return {"shortcut_auc": None}
+    keys = ("auc", "auc_quadratic", "balanced_auc", "balanced_auc_quadratic")
+    return {f"shortcut_{k}": report.get(k) for k in keys if k in report}
 
 
 def _calibration(platt: metrics.Platt) -> dict[str, Any]:
@@ -260,6 +273,7 @@ def fit(
         raise SystemExit("the corpus needs real and fake training clips")
     real_tr = train_idx[labels[train_idx] == 0]
     fake_tr = train_idx[labels[train_idx] == 1]
+    p_real, p_fake = draw_probabilities(rows, real_tr), draw_probabilities(rows, fake_tr)
     model = LCNN(**arch)
     model.spec_mask = (6, 20)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-3)
@@ -275,7 +289,9 @@ def fit(
         losses = []
         for _ in range(steps_per_epoch):
             # class-balanced batches: half real, half fake
-            idx = np.concatenate([rng.choice(real_tr, batch // 2), rng.choice(fake_tr, batch - batch // 2)])
+            idx = np.concatenate(
+                [rng.choice(real_tr, batch // 2, p=p_real), rng.choice(fake_tr, batch - batch // 2, p=p_fake)]
+            )
             x = batch_of(waves, idx, rng, beds=beds)
             y = torch.from_numpy(labels[idx])
             loss = loss_fn(model(x), y)
@@ -341,7 +357,7 @@ def train(
     training = {
         "command": _command(out, seed, ",".join(members), epochs),
         "corpus": str(corpus),
-        "shortcut_auc": _shortcut_auc(corpus),
+        **_shortcut(corpus),
         "epochs": epochs,
         "batch": batch,
         "lr": lr,

@@ -86,6 +86,23 @@ def _comparison(meta: dict[str, Any]) -> list[str]:
     ]
 
 
+def _shortcut_line(tr: dict[str, Any]) -> str:
+    line = (
+        "- Shortcut check: a logistic regression on duration, level, peak and silence ratio alone reaches AUC "
+        + _f(tr.get("shortcut_auc"))
+        + (f" (with quadratic terms {_f(tr['shortcut_auc_quadratic'])})" if "shortcut_auc_quadratic" in tr else "")
+        + " on the training clips as written (cross-validated by speaker; 0.5 is chance)"
+    )
+    if "shortcut_balanced_auc" in tr:
+        line += (
+            "; the trainer draws clips with inverse-propensity weights that make these statistics alike in "
+            "both classes, and on the clips as drawn it reaches AUC "
+            + _f(tr.get("shortcut_balanced_auc"))
+            + f" (quadratic {_f(tr.get('shortcut_balanced_auc_quadratic'))})"
+        )
+    return line + ". The per-feature, per-family breakdown is the corpus folder's `shortcut_check.json`."
+
+
 def render(meta: dict[str, Any]) -> str:
     tr = meta["training"]
     ev = meta.get("evaluation", {})
@@ -147,10 +164,7 @@ def render(meta: dict[str, Any]) -> str:
         "regenerated words in a real recording, are left out: no excerpt label would be true); lpc: a classic "
         "LPC vocoder (pulses dispersed by a 10 ms chirp) re-synthesising real utterances; flite, griffinlim "
         "and HierSpeech++ are held out entirely (validation only).",
-        "- Shortcut check: a classifier on duration, level, peak and silence ratio alone reaches AUC "
-        + _f(tr.get("shortcut_auc"))
-        + " on the training clips (cross-validated by speaker; 0.5 is chance); its per-feature, per-family "
-        "breakdown is the corpus folder's `shortcut_check.json`.",
+        _shortcut_line(tr),
         "",
         "## Training procedure",
         "",
