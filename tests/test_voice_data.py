@@ -108,8 +108,12 @@ def test_balance_weights_remove_an_overlapping_shortcut() -> None:
     assert abs(w[labels == 0].mean() - 1) < 1e-9 and abs(w[labels == 1].mean() - 1) < 1e-9
     assert w.max() / np.median(w) <= 10 + 1e-9
     # without a shortcut the weights stay close to uniform
-    same = np.c_[rng.normal(2.5, 0.5, n), rng.normal(-23, 3, n), rng.uniform(0.3, 0.9, n), rng.uniform(0, 0.3, n)]
-    assert np.percentile(vd.balance_weights(same, labels), [5, 95]).tolist() == pytest.approx([1, 1], abs=0.35)
+    same = np.c_[
+        rng.normal(2.5, 0.5, n), rng.normal(-23, 3, n), rng.uniform(0.3, 0.9, n), rng.uniform(0, 0.3, n)
+    ]
+    assert np.percentile(vd.balance_weights(same, labels), [5, 95]).tolist() == pytest.approx(
+        [1, 1], abs=0.35
+    )
 
 
 def test_balance_writes_weights_for_training_clips(tmp_path: Path) -> None:

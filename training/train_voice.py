@@ -94,7 +94,7 @@ def music_beds(seed: int = 0, seconds: float = 30.0) -> list[np.ndarray]:
 
 def augment(x: np.ndarray, rng: np.random.Generator, beds: Sequence[np.ndarray] = ()) -> np.ndarray:
     """The same random degradations for either class."""
-    y = x.astype(np.float32)
+    y: np.ndarray = x.astype(np.float32)
     if beds and rng.random() < MUSIC_P:  # speech over a music bed, 5–25 dB below it
         bed = fit_length(beds[int(rng.integers(0, len(beds)))], len(y), rng)
         ps, pm = float(np.mean(y**2)) + 1e-10, float(np.mean(bed**2)) + 1e-10

@@ -90,7 +90,11 @@ def _shortcut_line(tr: dict[str, Any]) -> str:
     line = (
         "- Shortcut check: a logistic regression on duration, level, peak and silence ratio alone reaches AUC "
         + _f(tr.get("shortcut_auc"))
-        + (f" (with quadratic terms {_f(tr['shortcut_auc_quadratic'])})" if "shortcut_auc_quadratic" in tr else "")
+        + (
+            f" (with quadratic terms {_f(tr['shortcut_auc_quadratic'])})"
+            if "shortcut_auc_quadratic" in tr
+            else ""
+        )
         + " on the training clips as written (cross-validated by speaker; 0.5 is chance)"
     )
     if "shortcut_balanced_auc" in tr:

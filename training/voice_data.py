@@ -61,6 +61,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -560,26 +561,33 @@ def balance_weights(feats: np.ndarray, labels: np.ndarray, max_ratio: float = 10
     return _overlap_weights(_propensity(feats, labels)(feats), labels, max_ratio)
 
 
-def _fold_auc(feats: np.ndarray, labels: np.ndarray, fold: np.ndarray, quadratic: bool, w: np.ndarray) -> float | None:
+def _fold_auc(
+    feats: np.ndarray, labels: np.ndarray, fold: np.ndarray, quadratic: bool, w: np.ndarray
+) -> float | None:
     """Cross-validated AUC of a weighted logistic regression on the statistics: the AUC within each
     held-out fold, averaged with the fold's weight. (One AUC over all folds' scores together would
     also count the intercepts, which differ between folds whenever their class mix does, and
     could sit well under 0.5 without any signal.)"""
     from detectors import metrics
 
-    aucs, sizes = [], []
+    aucs: list[float] = []
+    sizes: list[float] = []
     for k in np.unique(fold):
         tr, te = fold != k, fold == k
         if len(set(labels[tr])) < 2 or len(set(labels[te])) < 2:
             continue
         mu, sd = feats[tr].mean(0), feats[tr].std(0) + 1e-9
         x = _expand((feats - mu) / sd, quadratic)
-        aucs.append(metrics.auc(labels[te], x[te] @ _logistic(x[tr], labels[tr], w[tr]), w[te]))
-        sizes.append(float(w[te].sum()))
+        a = metrics.auc(labels[te], x[te] @ _logistic(x[tr], labels[tr], w[tr]), w[te])
+        if a is not None:
+            aucs.append(a)
+            sizes.append(float(w[te].sum()))
     return float(np.average(aucs, weights=sizes)) if aucs else None
 
 
-def _cv_auc(feats: np.ndarray, labels: np.ndarray, fold: np.ndarray, quadratic: bool, balanced: bool) -> float | None:
+def _cv_auc(
+    feats: np.ndarray, labels: np.ndarray, fold: np.ndarray, quadratic: bool, balanced: bool
+) -> float | None:
     """Cross-validated (by ``fold``, i.e. by speaker) AUC of a logistic regression on the statistics.
 
     With ``balanced``, the AUC on clips drawn with balancing weights: the speakers are split in
@@ -620,7 +628,9 @@ def shortcut_check(
     labels = np.array([r["label"] == "fake" for r in train], dtype=np.float64)
     # several random speaker-fold assignments: one assignment moves a balanced AUC by about ±0.05
     fold_sets = [
-        np.array([int(hashlib.sha256(f"{rep}:{r['speaker']}".encode()).hexdigest(), 16) % folds for r in train])
+        np.array(
+            [int(hashlib.sha256(f"{rep}:{r['speaker']}".encode()).hexdigest(), 16) % folds for r in train]
+        )
         for rep in range(repeats)
     ]
     null_labels = np.random.default_rng(0).permutation(labels)
@@ -635,11 +645,15 @@ def shortcut_check(
     for fam in families:  # each fake family against all training reals, one feature at a time
         m = np.array([r["label"] == "real" or r.get("family", "fake") == fam for r in train])
         per_family[fam] = {
-            n: {"raw": metrics.auc(labels[m], feats[m, i]), "balanced": metrics.auc(labels[m], feats[m, i], weights[m])}
+            n: {
+                "raw": metrics.auc(labels[m], feats[m, i]),
+                "balanced": metrics.auc(labels[m], feats[m, i], weights[m]),
+            }
             for i, n in enumerate(SIMPLE_FEATURES)
         }
     ess = {  # effective sample size per class under the weights
-        c: float(weights[labels == v].sum() ** 2 / (weights[labels == v] ** 2).sum()) for c, v in (("real", 0), ("fake", 1))
+        c: float(weights[labels == v].sum() ** 2 / (weights[labels == v] ** 2).sum())
+        for c, v in (("real", 0), ("fake", 1))
     }
     return {
         "features": list(SIMPLE_FEATURES),
@@ -655,7 +669,10 @@ def shortcut_check(
         "shuffled_labels_balanced_auc_quadratic": cv(null_labels, quadratic=True, balanced=True),
         "effective_clips": {c: round(v, 1) for c, v in ess.items()},
         "single_feature_auc": {
-            n: {"raw": metrics.auc(labels, feats[:, i]), "balanced": metrics.auc(labels, feats[:, i], weights)}
+            n: {
+                "raw": metrics.auc(labels, feats[:, i]),
+                "balanced": metrics.auc(labels, feats[:, i], weights),
+            }
             for i, n in enumerate(SIMPLE_FEATURES)
         },
         "single_feature_auc_per_family": per_family,
@@ -669,7 +686,7 @@ def balance(out: Path) -> dict[str, object]:
     with (out / "meta.csv").open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     report = shortcut_check(out, rows)
-    weights = iter(report.pop("weights"))
+    weights = iter(cast(list[float], report.pop("weights")))
     for r in rows:
         r["weight"] = f"{next(weights):.5f}" if r["split"] == "train" else "1"
     if rows:
@@ -678,7 +695,11 @@ def balance(out: Path) -> dict[str, object]:
             w.writeheader()
             w.writerows(rows)
     (out / "shortcut_check.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    log.info("shortcut check: AUC %s as written, %s as the trainer draws them", report.get("auc"), report.get("balanced_auc"))
+    log.info(
+        "shortcut check: AUC %s as written, %s as the trainer draws them",
+        report.get("auc"),
+        report.get("balanced_auc"),
+    )
     return report
 
 
