@@ -215,7 +215,14 @@ def _shortcut(corpus: Path) -> dict[str, Any]:
         report = json.loads((corpus / "shortcut_check.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {"shortcut_auc": None}
-    keys = ("auc", "auc_quadratic", "balanced_auc", "balanced_auc_quadratic")
+    keys = (
+        "auc",
+        "auc_quadratic",
+        "balanced_auc",
+        "balanced_auc_quadratic",
+        "shuffled_labels_balanced_auc",
+        "shuffled_labels_balanced_auc_quadratic",
+    )
     return {f"shortcut_{k}": report.get(k) for k in keys if k in report}
 
 
@@ -482,6 +489,7 @@ def combine(corpus: Path, out: Path, name: str, member_metas: Sequence[Path]) ->
                 },
             )
         )
+    training.update(_shortcut(corpus))  # the corpus's current report (the members share the corpus)
     kinds = ",".join(kind for kind, _, _ in trained)
     training["command"] = _command(out, int(training.get("seed", 0)), kinds, int(training.get("epochs", 20)))
     return write(out, name, rows, waves, trained, training)

@@ -87,24 +87,23 @@ def _comparison(meta: dict[str, Any]) -> list[str]:
 
 
 def _shortcut_line(tr: dict[str, Any]) -> str:
-    line = (
+    if "shortcut_balanced_auc" not in tr:  # weights trained before the corpus had balancing weights
+        return (
+            "- Shortcut check: a classifier on duration, level, peak and silence ratio alone reaches AUC "
+            + _f(tr.get("shortcut_auc"))
+            + " on the training clips (cross-validated by speaker; 0.5 is chance); its per-feature, per-family "
+            "breakdown is the corpus folder's `shortcut_check.json`."
+        )
+    return (
         "- Shortcut check: a logistic regression on duration, level, peak and silence ratio alone reaches AUC "
-        + _f(tr.get("shortcut_auc"))
-        + (
-            f" (with quadratic terms {_f(tr['shortcut_auc_quadratic'])})"
-            if "shortcut_auc_quadratic" in tr
-            else ""
-        )
-        + " on the training clips as written (cross-validated by speaker; 0.5 is chance)"
+        f"{_f(tr.get('shortcut_auc'))} (with quadratic terms {_f(tr.get('shortcut_auc_quadratic'))}) on the "
+        "training clips as written (cross-validated by speaker; 0.5 is chance). The trainer draws clips by "
+        "per-clip weights that make these statistics alike in both classes (overlap weights from a propensity "
+        f"model); on the clips as drawn the check reads {_f(tr.get('shortcut_balanced_auc'))} (quadratic "
+        f"{_f(tr.get('shortcut_balanced_auc_quadratic'))}), and {_f(tr.get('shortcut_shuffled_labels_balanced_auc'))} "
+        f"({_f(tr.get('shortcut_shuffled_labels_balanced_auc_quadratic'))}) with the labels shuffled, i.e. with "
+        "nothing to find. The per-feature, per-family breakdown is the corpus folder's `shortcut_check.json`."
     )
-    if "shortcut_balanced_auc" in tr:
-        line += (
-            "; the trainer draws clips with inverse-propensity weights that make these statistics alike in "
-            "both classes, and on the clips as drawn it reaches AUC "
-            + _f(tr.get("shortcut_balanced_auc"))
-            + f" (quadratic {_f(tr.get('shortcut_balanced_auc_quadratic'))})"
-        )
-    return line + ". The per-feature, per-family breakdown is the corpus folder's `shortcut_check.json`."
 
 
 def render(meta: dict[str, Any]) -> str:
