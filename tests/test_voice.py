@@ -308,6 +308,18 @@ def test_two_step_training_run_writes_verified_weights_and_card(tmp_path: Path) 
     assert meta["sha256"] in card
 
 
+def test_members_of_one_kind_are_reported_apart(tmp_path: Path) -> None:
+    from training import train_voice
+
+    corpus = _tiny_corpus(tmp_path / "corpus")
+    meta = train_voice.train(
+        corpus, tmp_path / "out", name="pp", members=["phase", "phase"], epochs=1, batch=4, seed=5,
+        arch=TINY, music_beds_on=False, threads=1,
+    )  # fmt: skip
+    assert set(meta["member_evaluation"]) == {"phase, seed 5", "phase, seed 6"}
+    assert "--members phase,phase" in meta["training"]["command"]
+
+
 def test_training_draws_clips_by_the_corpus_weights() -> None:
     from training.train_voice import draw_probabilities
 
@@ -337,6 +349,14 @@ def test_ensemble_assembled_from_members_equals_one_run(tmp_path: Path) -> None:
     assert combined["arch"] == whole["arch"]
     x, y = load_file(tmp_path / "whole" / "e.safetensors"), load_file(tmp_path / "c" / "e.safetensors")
     assert x.keys() == y.keys() and all(np.array_equal(x[k], y[k]) for k in x)
+    assert combined["training"]["command"].endswith("--members linear,phase --epochs 2 --parallel")
+    # the members trained at the same time, one process each: the same tensors again
+    par = train_voice.train(
+        corpus, tmp_path / "p", name="e", seed=3, members=["linear", "phase"], parallel=True, **common
+    )
+    z = load_file(tmp_path / "p" / "e.safetensors")
+    assert z.keys() == x.keys() and all(np.array_equal(x[k], z[k]) for k in x)
+    assert par["training"]["parallel_members"] and par["training"]["command"].endswith("--parallel")
     with pytest.raises(SystemExit, match="seed"):
         train_voice.combine(
             corpus, tmp_path / "d", "e", [tmp_path / "b" / "b.json", tmp_path / "a" / "a.json"]
