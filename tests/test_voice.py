@@ -300,6 +300,8 @@ def test_two_step_training_run_writes_verified_weights_and_card(tmp_path: Path) 
     assert meta["parameters"] < 100_000
     assert set(meta["operating_points"]) == {"0.01", "0.05", "0.1"}
     assert "heldback_speakers" in meta["evaluation"] and "all_validation" in meta["evaluation"]
+    gens = meta["evaluation_by_generator"]["heldback_speakers"]
+    assert set(gens) == {"t"} and gens["t"]["n_fake"] == 2 and 0 <= gens["t"]["tpr_at_fpr_0.05"] <= 1
     clf = VoiceClassifier(WeightInfo(tmp_path / "out", meta))
     assert clf.logits([vowelish(2.0)]).shape == (1,)
     card = (tmp_path / "out" / "voice-tiny.md").read_text()
@@ -318,6 +320,23 @@ def test_members_of_one_kind_are_reported_apart(tmp_path: Path) -> None:
     )  # fmt: skip
     assert set(meta["member_evaluation"]) == {"phase, seed 5", "phase, seed 6"}
     assert "--members phase,phase" in meta["training"]["command"]
+
+
+def test_by_generator_hand_computed() -> None:
+    from training.train_voice import by_generator
+
+    rows = [{"label": "real", "generator": "human"}] * 4 + [
+        {"label": "fake", "generator": "a"},
+        {"label": "fake", "generator": "a"},
+        {"label": "fake", "generator": "b"},
+    ]
+    logits = np.array([0.0, 1.0, 2.0, 3.0, 3.5, 0.5, 1.5])
+    out = by_generator(logits, rows, np.arange(7))
+    # a: 3.5 beats all four reals, 0.5 beats one -> 5/8; b: 1.5 beats two -> 2/4
+    assert out["a"]["auc"] == pytest.approx(5 / 8) and out["b"]["auc"] == pytest.approx(0.5)
+    # at 5 % FPR on four reals no real may be flagged: only scores above 3.0 count
+    assert out["a"]["tpr_at_fpr_0.05"] == 0.5 and out["b"]["tpr_at_fpr_0.05"] == 0.0
+    assert out["a"]["n_fake"] == 2 and set(out) == {"a", "b"}
 
 
 def test_training_draws_clips_by_the_corpus_weights() -> None:

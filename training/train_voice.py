@@ -191,22 +191,48 @@ def evaluate(
     return out
 
 
+def by_generator(
+    logits: np.ndarray, rows: list[dict[str, str]], idx: np.ndarray
+) -> dict[str, dict[str, Any]]:
+    """Each fake generator of the set ``idx`` against all of the set's real clips: AUC, and the
+    share of its clips above the threshold at 5 % FPR on those reals."""
+    real = np.array([i for i in idx if rows[i]["label"] == "real"], dtype=np.int64)
+    if len(real) == 0:
+        return {}
+    threshold = metrics.threshold_at_fpr(logits[real], 0.05)
+    fakes: dict[str, list[int]] = {}
+    for i in idx:
+        if rows[i]["label"] == "fake":
+            fakes.setdefault(rows[i]["generator"], []).append(int(i))
+    out = {}
+    for gen, f in sorted(fakes.items()):
+        y = np.r_[np.zeros(len(real)), np.ones(len(f))]
+        out[gen] = {
+            "n_fake": len(f),
+            "auc": metrics.auc(y, np.r_[logits[real], logits[f]]),
+            "tpr_at_fpr_0.05": float((logits[f] >= threshold).mean()),
+        }
+    return out
+
+
 def validate(
     model: torch.nn.Module, rows: list[dict[str, str]], waves: list[np.ndarray]
-) -> tuple[dict[str, dict[str, Any]], metrics.Platt, dict[str, float]]:
-    """Per-set evaluation, Platt calibration on all validation clips, and the operating points
-    (thresholds on the calibrated score at 1/5/10 % FPR on the validation real clips)."""
+) -> tuple[dict[str, dict[str, Any]], metrics.Platt, dict[str, float], dict[str, dict[str, Any]]]:
+    """Per-set evaluation, Platt calibration on all validation clips, the operating points
+    (thresholds on the calibrated score at 1/5/10 % FPR on the validation real clips), and the
+    held-back speakers' set per fake generator."""
     sets = validation_sets(rows)
     labels = np.array([r["label"] == "fake" for r in rows], dtype=np.float32)
     logits = score(model, waves)
     evaluation = evaluate(logits, rows, sets)
+    generators = by_generator(logits, rows, sets[SELECT_ON]) if SELECT_ON in sets else {}
     for k, v in evaluation.items():
         log.info("%s: AUC %.4f EER %.4f (%d real, %d fake)", k, v["auc"], v["eer"], v["n_real"], v["n_fake"])
     val = sets["all_validation"]
     platt = metrics.Platt.fit(logits[val], labels[val])
     real_probs = platt(logits[val])[labels[val] == 0]
     ops = {f"{p:g}": float(metrics.threshold_at_fpr(real_probs, p)) for p in metrics.FPR_POINTS}
-    return evaluation, platt, ops
+    return evaluation, platt, ops, generators
 
 
 def _shortcut(corpus: Path) -> dict[str, Any]:
@@ -244,8 +270,13 @@ def recalibrate(corpus: Path, meta_path: Path) -> dict[str, Any]:
     model = build(meta["architecture"], meta["arch"])
     model.load_state_dict({k: v.float() for k, v in load_tensors(info).items()})
     rows, waves = load_corpus(corpus)
-    evaluation, platt, ops = validate(model, rows, waves)
-    meta.update(evaluation=evaluation, calibration=_calibration(platt), operating_points=ops)
+    evaluation, platt, ops, generators = validate(model, rows, waves)
+    meta.update(
+        evaluation=evaluation,
+        calibration=_calibration(platt),
+        operating_points=ops,
+        evaluation_by_generator={SELECT_ON: generators},
+    )
     meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     info = WeightInfo(meta_path.parent, meta)
     info.card.write_text(voice_card.render(meta), encoding="utf-8")
@@ -429,7 +460,7 @@ def write(
             member.load_state_dict(m.state_dict())
         architecture, arch = "LCNN-ensemble", {"members": [info["arch"] for _, _, info in trained]}
     model.eval()
-    evaluation, platt, ops = validate(model, rows, waves)
+    evaluation, platt, ops, generators = validate(model, rows, waves)
     member_evaluation = {}
     if len(trained) > 1:
         kinds = [kind for kind, _, _ in trained]
@@ -462,6 +493,7 @@ def write(
         "operating_points": ops,
         "default_operating_point": "0.05",
         "evaluation": evaluation,
+        "evaluation_by_generator": {SELECT_ON: generators},
         **({"member_evaluation": member_evaluation} if member_evaluation else {}),
         "training": {
             **training,

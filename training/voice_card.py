@@ -86,6 +86,22 @@ def _comparison(meta: dict[str, Any]) -> list[str]:
     ]
 
 
+def _generator_table(meta: dict[str, Any]) -> list[str]:
+    """The held-back speakers' set per fake generator (``evaluation_by_generator``)."""
+    gens = meta.get("evaluation_by_generator", {}).get("heldback_speakers")
+    if not gens:
+        return []
+    return [
+        "The held-back speakers' set per fake generator (each against all of the set's real clips; TPR at the "
+        "threshold that flags 5 % of those reals):",
+        "",
+        "| generator | fake clips | AUC | TPR@5% |",
+        "|---|---|---|---|",
+        *(f"| {g} | {m['n_fake']} | {_f(m['auc'])} | {_f(m['tpr_at_fpr_0.05'])} |" for g, m in gens.items()),
+        "",
+    ]
+
+
 def _shortcut_line(tr: dict[str, Any]) -> str:
     if "shortcut_balanced_auc" not in tr:  # weights trained before the corpus had balancing weights
         return (
@@ -193,6 +209,7 @@ def render(meta: dict[str, Any]) -> str:
         "",
         *target,
         *_member_table(meta),
+        *_generator_table(meta),
         *_comparison(meta),
         *cards.pipeline_table(
             meta,
