@@ -196,21 +196,20 @@ def by_generator(
 ) -> dict[str, dict[str, Any]]:
     """Each fake generator of the set ``idx`` against all of the set's real clips: AUC, and the
     share of its clips above the threshold at 5 % FPR on those reals."""
-    real = np.array([i for i in idx if rows[i]["label"] == "real"], dtype=np.int64)
-    if len(real) == 0:
+    real = [int(i) for i in idx if rows[i]["label"] == "real"]
+    if not real:
         return {}
-    threshold = metrics.threshold_at_fpr(logits[real], 0.05)
     fakes: dict[str, list[int]] = {}
     for i in idx:
         if rows[i]["label"] == "fake":
             fakes.setdefault(rows[i]["generator"], []).append(int(i))
     out = {}
     for gen, f in sorted(fakes.items()):
-        y = np.r_[np.zeros(len(real)), np.ones(len(f))]
+        y, s = np.r_[np.zeros(len(real)), np.ones(len(f))], logits[real + f]
         out[gen] = {
             "n_fake": len(f),
-            "auc": metrics.auc(y, np.r_[logits[real], logits[f]]),
-            "tpr_at_fpr_0.05": float((logits[f] >= threshold).mean()),
+            "auc": metrics.auc(y, s),
+            "tpr_at_fpr_0.05": metrics.tpr_at_fpr(y, s, 0.05),
         }
     return out
 
@@ -394,6 +393,7 @@ def train(
     at the same time, each in its own process on one CPU thread."""
     if threads:
         torch.set_num_threads(threads)
+    parallel = parallel and len(members) > 1
     unknown = [m for m in members if m not in MEMBERS]
     if unknown or not members:
         raise SystemExit(f"unknown member kinds {unknown}; known: {', '.join(MEMBERS)}")
@@ -405,7 +405,7 @@ def train(
         for k, kind in enumerate(members)
     ]
     common = {"epochs": epochs, "batch": batch, "lr": lr, "eval_every": eval_every}
-    if parallel and len(members) > 1:
+    if parallel:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
@@ -422,15 +422,15 @@ def train(
         model.spec_mask = (0, 0)
         trained.append((kind, model, {**info, "kind": kind, "arch": member_arch}))
     training = {
-        "command": _command(out, seed, ",".join(members), epochs, parallel and len(members) > 1),
+        "command": _command(out, seed, ",".join(members), epochs, parallel),
         "corpus": str(corpus),
         **_shortcut(corpus),
         "epochs": epochs,
         "batch": batch,
         "lr": lr,
         "seed": seed,
-        "threads": 1 if parallel and len(members) > 1 else torch.get_num_threads(),
-        **({"parallel_members": True} if parallel and len(members) > 1 else {}),
+        "threads": 1 if parallel else torch.get_num_threads(),
+        **({"parallel_members": True} if parallel else {}),
         "augmentation": "random FIR colouring (p 0.4), band limit 3.4–7.6 kHz (p 0.2), noise 15–45 dB SNR (p 0.3), gain ±6 dB, SpecAugment (6 bins, 20 frames); codecs and loudness in the corpus"
         + (
             f"; a music bed 5–25 dB below the speech (p {MUSIC_P}, {len(beds)} soundtrack excerpts)"

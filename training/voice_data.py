@@ -485,14 +485,19 @@ def build(
             stretch = float(rng.uniform(0.8, 1.25))
             emit(festival(text, voice, stretch),
                  Clip("fake", "festival", f"festival:{voice}", f"festival:{voice}:{k % 5}", "festival"))  # fmt: skip
+    log.info("%d clips written to %s", len(rows), out)
+    if rows:
+        balance(out, rows)  # writes meta.csv with each training clip's sampling weight
+    else:
+        _write_meta(out, rows)
+    return len(rows)
+
+
+def _write_meta(out: Path, rows: list[dict[str, str]]) -> None:
     with (out / "meta.csv").open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["path"])
         w.writeheader()
         w.writerows(rows)
-    log.info("%d clips written to %s", len(rows), out)
-    if rows:
-        balance(out)
-    return len(rows)
 
 
 SIMPLE_FEATURES = ("seconds", "rms_dbfs", "peak", "silence_ratio")
@@ -680,20 +685,18 @@ def shortcut_check(
     }
 
 
-def balance(out: Path) -> dict[str, object]:
-    """Run the shortcut check on a written corpus, store each training clip's sampling weight in
-    ``meta.csv`` (column ``weight``; validation clips 1) and the report in ``shortcut_check.json``."""
-    with (out / "meta.csv").open(newline="") as fh:
-        rows = list(csv.DictReader(fh))
+def balance(out: Path, rows: list[dict[str, str]] | None = None) -> dict[str, object]:
+    """Run the shortcut check on a written corpus (its clips ``rows``, or those of its ``meta.csv``),
+    store each training clip's sampling weight in ``meta.csv`` (column ``weight``; validation clips
+    1) and the report in ``shortcut_check.json``."""
+    if rows is None:
+        with (out / "meta.csv").open(newline="") as fh:
+            rows = list(csv.DictReader(fh))
     report = shortcut_check(out, rows)
     weights = iter(cast(list[float], report.pop("weights")))
     for r in rows:
         r["weight"] = f"{next(weights):.5f}" if r["split"] == "train" else "1"
-    if rows:
-        with (out / "meta.csv").open("w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            w.writeheader()
-            w.writerows(rows)
+    _write_meta(out, rows)
     (out / "shortcut_check.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     log.info(
         "shortcut check: AUC %s as written, %s as the trainer draws them",
