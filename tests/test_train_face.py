@@ -226,6 +226,7 @@ def test_two_step_training_run(tmp_path: Path) -> None:
         command="test",
         warp=0.5,
         mirror=0.5,
+        paired=True,
     )
     [info] = list_weights(out)
     assert info.name == "face-tiny" and info.problems() == []  # card, hash and size all written
@@ -236,6 +237,7 @@ def test_two_step_training_run(tmp_path: Path) -> None:
     assert doc["training"]["self_blend_mirror"] == 0.5 and doc["training"]["self_blend_warp"] == 0.5
     card = (out / "face-tiny.md").read_text()
     assert "mirror image" in card and "not wholly unseen" in card
+    assert doc["training"]["paired"] is True and "Paired batches" in card
     clf = FaceClassifier(info)
     assert clf.logits(np.zeros((2, CANONICAL_SIZE, CANONICAL_SIZE, 3), np.uint8)).shape == (2,)
 
@@ -258,6 +260,31 @@ def test_batches_depend_only_on_seed_and_step(tmp_path: Path) -> None:
     assert torch_equal(x3, x3b) and torch_equal(y3, y3b)
     assert y3.tolist() == [0, 0, 0, 1, 1, 1]
     assert not torch_equal(a[2][0], x3)
+
+
+def test_paired_batches_blend_the_same_photos_as_their_reals(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training import train_face
+    from training.face_data import load
+
+    crops, marks, meta = load(make_cache(tmp_path / "cache"))
+    pools = train_face.Pools(meta, "train")
+    for name in ("video_real", "video_fake", "ffhq", "stylegan"):  # photos only: every fake is a blend
+        setattr(pools, name, np.zeros(0, np.int64))
+    # the blend and the finishing leave each picture as it is, so a fake shows which photo it came from
+    monkeypatch.setattr(train_face.blend, "self_blend", lambda img, lm, rng, **kw: (img, None))
+    monkeypatch.setattr(train_face, "_finish", lambda img, size, rng: train_face.to_model_input(img, size))
+
+    def batch(paired: bool) -> object:
+        maker = train_face.BatchMaker(
+            crops, marks, pools, [], {}, 64, np.random.default_rng(5), paired=paired
+        )
+        return maker(16)[0]
+
+    paired, unpaired = batch(True), batch(False)
+    assert torch_equal(paired[:8], paired[8:])  # type: ignore[index]
+    assert not torch_equal(unpaired[:8], unpaired[8:])  # type: ignore[index]
 
 
 def torch_equal(a: object, b: object) -> bool:

@@ -128,6 +128,15 @@ def render(meta: dict[str, Any]) -> str:
             "(quality 35–95)",
         )
         + ".",
+        *(
+            [
+                "- Paired batches (as in the SBI paper): each self-blend or auto-encoder fake is made from the "
+                "same photo as the real face beside it in the batch, so the two differ only by the manipulation "
+                "(each then gets its own augmentation)."
+            ]
+            if tr.get("paired")
+            else []
+        ),
         f"- Took {tr.get('total_seconds')} s on {tr.get('threads')} CPU threads (torch {tr.get('torch')}).",
         *([f"- Compared with the previous weights: {tr['previous']}"] if tr.get("previous") else []),
         "",

@@ -141,30 +141,33 @@ class BatchMaker:
         rng: np.random.Generator,
         warp: float = 0.0,
         mirror: float = 0.0,
+        paired: bool = False,
     ) -> None:
         self.crops, self.marks, self.pools = crops, marks, pools
         self.recon, self.recon_index = recon, recon_index
         self.size, self.rng, self.warp, self.mirror = size, rng, warp, mirror
+        self.paired = paired
 
-    def _real(self) -> np.ndarray:
+    def _real(self) -> tuple[np.ndarray, int | None]:
+        """A real crop and, when it is a training photo, its cache index."""
         r = self.rng.random()
         p = self.pools
         if r < 0.15 and len(p.video_real):
-            i = self.rng.choice(p.video_real)
-        elif r < 0.25 and len(p.ffhq):
-            i = self.rng.choice(p.ffhq)
-        else:
-            i = self.rng.choice(p.photo_real)
-        return np.asarray(self.crops[i])
+            return np.asarray(self.crops[self.rng.choice(p.video_real)]), None
+        if r < 0.25 and len(p.ffhq):
+            return np.asarray(self.crops[self.rng.choice(p.ffhq)]), None
+        i = int(self.rng.choice(p.photo_real))
+        return np.asarray(self.crops[i]), i
 
-    def _fake(self) -> np.ndarray:
+    def _fake(self, pair: int | None = None) -> np.ndarray:
+        """A fake crop; self-blends and auto-encoder fakes are made from photo ``pair`` when given."""
         r = self.rng.random()
         p = self.pools
         if r < 0.10 and len(p.video_fake):
             return np.asarray(self.crops[self.rng.choice(p.video_fake)])
         if r < 0.18 and len(p.stylegan):
             return np.asarray(self.crops[self.rng.choice(p.stylegan)])
-        i = int(self.rng.choice(p.photo_real))
+        i = pair if pair is not None else int(self.rng.choice(p.photo_real))
         img = np.asarray(self.crops[i])
         if r < 0.38 and self.recon:
             rec = self.recon[int(self.rng.integers(0, len(self.recon)))][self.recon_index[i]]
@@ -172,10 +175,24 @@ class BatchMaker:
         return blend.self_blend(img, self.marks[i], self.rng, warp=self.warp, mirror=self.mirror)[0]
 
     def __call__(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """A balanced batch: first half real, second half fake."""
+        """A balanced batch: first half real, second half fake.
+
+        With ``paired``, fake k that is made from a training photo (a self-blend or an
+        auto-encoder fake) is made from the same photo as real k, as in the SBI paper: the two
+        differ only by the manipulation, so identity, pose and picture content explain nothing.
+        """
         half = batch // 2
-        imgs = [_finish(self._real(), self.size, self.rng) for _ in range(half)]
-        imgs += [_finish(self._fake(), self.size, self.rng) for _ in range(batch - half)]
+        imgs, pairs = [], []
+        for _ in range(half):  # drawn and finished in turn, as before pairing existed
+            img, i = self._real()
+            imgs.append(_finish(img, self.size, self.rng))
+            pairs.append(i)
+        if not self.paired:
+            pairs = []
+        imgs += [
+            _finish(self._fake(pairs[k] if k < len(pairs) else None), self.size, self.rng)
+            for k in range(batch - half)
+        ]
         labels = torch.tensor([0.0] * half + [1.0] * (batch - half))
         return preprocess(np.stack(imgs)), labels
 
@@ -284,6 +301,7 @@ def train(
     command: str = "",
     warp: float = 0.0,
     mirror: float = 0.0,
+    paired: bool = False,
 ) -> dict[str, object]:
     t_start = time.time()
     if threads:
@@ -321,7 +339,9 @@ def train(
             return lr * (step + 1) / warm
         return lr * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, steps - warm)))
 
-    make = BatchMaker(crops, marks, train_pools, recon, recon_index, size, rng, warp=warp, mirror=mirror)
+    make = BatchMaker(
+        crops, marks, train_pools, recon, recon_index, size, rng, warp=warp, mirror=mirror, paired=paired
+    )
     loader = torch.utils.data.DataLoader(
         BatchStream(make, steps, batch, seed),
         batch_size=None,
@@ -393,6 +413,7 @@ def train(
             "upsampler_steps": ae_steps,
             "self_blend_warp": warp,
             "self_blend_mirror": mirror,
+            "paired": paired,
             "workers": workers,
             "train_seconds": round(train_s, 1),
             "total_seconds": round(time.time() - t_start, 1),
@@ -437,6 +458,11 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="share of self-blends whose source is the face's mirror image",
     )
+    ap.add_argument(
+        "--paired",
+        action="store_true",
+        help="make each batch's self-blends and auto-encoder fakes from the same photos as its reals",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     cmd = "python -m training.train_face " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -455,6 +481,7 @@ def main(argv: list[str] | None = None) -> int:
         command=cmd,
         warp=args.warp,
         mirror=args.mirror,
+        paired=args.paired,
     )
     return 0
 
