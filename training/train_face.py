@@ -182,17 +182,14 @@ class BatchMaker:
         differ only by the manipulation, so identity, pose and picture content explain nothing.
         """
         half = batch // 2
-        imgs, pairs = [], []
+        imgs: list[np.ndarray] = []
+        pairs: list[int | None] = []
         for _ in range(half):  # drawn and finished in turn, as before pairing existed
             img, i = self._real()
             imgs.append(_finish(img, self.size, self.rng))
-            pairs.append(i)
-        if not self.paired:
-            pairs = []
-        imgs += [
-            _finish(self._fake(pairs[k] if k < len(pairs) else None), self.size, self.rng)
-            for k in range(batch - half)
-        ]
+            pairs.append(i if self.paired else None)
+        pairs += [None] * (batch - 2 * half)  # an odd batch's extra fake has no real beside it
+        imgs += [_finish(self._fake(pair), self.size, self.rng) for pair in pairs]
         labels = torch.tensor([0.0] * half + [1.0] * (batch - half))
         return preprocess(np.stack(imgs)), labels
 

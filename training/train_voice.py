@@ -418,8 +418,7 @@ def train(
         results = [_fit_member(job, common, rows, waves, beds) for job in jobs]
     for kind, (member_arch, state, info) in zip(members, results, strict=True):
         model = LCNN(**member_arch)
-        model.load_state_dict(state)
-        model.spec_mask = (0, 0)
+        model.load_state_dict(state)  # a new LCNN masks nothing (spec_mask (0, 0))
         trained.append((kind, model, {**info, "kind": kind, "arch": member_arch}))
     training = {
         "command": _command(out, seed, ",".join(members), epochs, parallel),
