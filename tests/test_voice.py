@@ -349,6 +349,22 @@ def test_training_draws_clips_by_the_corpus_weights() -> None:
         draw_probabilities([{"weight": "-1"}, {"weight": "1"}], np.array([0, 1]))
 
 
+def test_demo_real_share_rescales_draws_within_the_group() -> None:
+    from training.train_voice import is_demo, with_share
+
+    p = np.array([0.1, 0.3, 0.2, 0.4])
+    group = np.array([True, False, True, False])
+    out = with_share(p, group, 0.6)
+    assert out[group].sum() == pytest.approx(0.6) and out.sum() == pytest.approx(1.0)
+    assert out[0] / out[2] == pytest.approx(0.5) and out[1] / out[3] == pytest.approx(0.75)  # ratios kept
+    with pytest.raises(SystemExit, match="share"):
+        with_share(p, group, 1.0)
+    with pytest.raises(SystemExit, match="inside and outside"):
+        with_share(p, np.zeros(4, bool), 0.5)
+    assert is_demo({"source": "speech/demos/voicecraft_demo/a.wav"})
+    assert not is_demo({"source": "speech/real/x/a.flac"})
+
+
 def test_ensemble_assembled_from_members_equals_one_run(tmp_path: Path) -> None:
     """``--combine`` of single-member runs gives the same tensors as training the ensemble."""
     from safetensors.numpy import load_file

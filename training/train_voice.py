@@ -47,6 +47,7 @@ from veracity.errors import InputError
 log = logging.getLogger("training.train_voice")
 
 ARCH = {"n_filters": 60, "width": 32}
+DEMO_SOURCE = "speech/demos/"  # corpus ``source`` prefix of clips cut from demo pages
 # model selection uses only the held-back speakers of the trained families; the held-out
 # families (flite, Griffin-Lim, HierSpeech++) are never looked at before the final report
 SELECT_ON = "heldback_speakers"
@@ -126,6 +127,22 @@ def draw_probabilities(rows: Sequence[dict[str, str]], idx: np.ndarray) -> np.nd
     if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
         raise SystemExit("the corpus's weight column must hold non-negative numbers, not all zero")
     return w / w.sum()
+
+
+def is_demo(row: dict[str, str]) -> bool:
+    """A clip cut from the demo pages of zero-shot TTS and voice-conversion systems."""
+    return row["source"].startswith(DEMO_SOURCE)
+
+
+def with_share(p: np.ndarray, group: np.ndarray, share: float) -> np.ndarray:
+    """Draw probabilities ``p`` rescaled so that the clips in ``group`` get ``share`` of the draws
+    (their relative weights, and those of the others, unchanged)."""
+    if not 0.0 < share < 1.0:
+        raise SystemExit(f"a share must lie strictly between 0 and 1, not {share}")
+    if not group.any() or group.all():
+        raise SystemExit("the share needs clips both inside and outside the group")
+    out = np.where(group, p * share / p[group].sum(), p * (1 - share) / p[~group].sum())
+    return out / out.sum()
 
 
 def batch_of(
@@ -302,6 +319,7 @@ def fit(
     seed: int,
     beds: Sequence[np.ndarray],
     eval_every: int = 2,
+    demo_real_share: float | None = None,
 ) -> tuple[LCNN, dict[str, Any]]:
     """Train one LCNN; keep the epoch with the lowest EER on the held-back speakers."""
     torch.manual_seed(seed)
@@ -313,6 +331,8 @@ def fit(
     real_tr = train_idx[labels[train_idx] == 0]
     fake_tr = train_idx[labels[train_idx] == 1]
     p_real, p_fake = draw_probabilities(rows, real_tr), draw_probabilities(rows, fake_tr)
+    if demo_real_share is not None:
+        p_real = with_share(p_real, np.array([is_demo(rows[i]) for i in real_tr]), demo_real_share)
     model = LCNN(**arch)
     model.spec_mask = (6, 20)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-3)
@@ -387,6 +407,7 @@ def train(
     music_beds_on: bool = True,
     arch: dict[str, Any] | None = None,
     parallel: bool = False,
+    demo_real_share: float | None = None,
 ) -> dict[str, Any]:
     """Train each member (member k with seed ``seed + k``); one member is shipped as an LCNN,
     several as an LCNN-ensemble (the mean of their logits). With ``parallel``, the members train
@@ -404,7 +425,13 @@ def train(
         (corpus, {**(arch or ARCH), **MEMBERS[kind]}, seed + k, music_beds_on)
         for k, kind in enumerate(members)
     ]
-    common = {"epochs": epochs, "batch": batch, "lr": lr, "eval_every": eval_every}
+    common = {
+        "epochs": epochs,
+        "batch": batch,
+        "lr": lr,
+        "eval_every": eval_every,
+        "demo_real_share": demo_real_share,
+    }
     if parallel:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -421,7 +448,7 @@ def train(
         model.load_state_dict(state)  # a new LCNN masks nothing (spec_mask (0, 0))
         trained.append((kind, model, {**info, "kind": kind, "arch": member_arch}))
     training = {
-        "command": _command(out, seed, ",".join(members), epochs, parallel),
+        "command": _command(out, seed, ",".join(members), epochs, parallel, demo_real_share),
         "corpus": str(corpus),
         **_shortcut(corpus),
         "epochs": epochs,
@@ -430,6 +457,7 @@ def train(
         "seed": seed,
         "threads": 1 if parallel else torch.get_num_threads(),
         **({"parallel_members": True} if parallel else {}),
+        **({"demo_real_share": demo_real_share} if demo_real_share is not None else {}),
         "augmentation": "random FIR colouring (p 0.4), band limit 3.4–7.6 kHz (p 0.2), noise 15–45 dB SNR (p 0.3), gain ±6 dB, SpecAugment (6 bins, 20 frames); codecs and loudness in the corpus"
         + (
             f"; a music bed 5–25 dB below the speech (p {MUSIC_P}, {len(beds)} soundtrack excerpts)"
@@ -560,17 +588,30 @@ def combine(corpus: Path, out: Path, name: str, member_metas: Sequence[Path]) ->
     if parallel:
         training["parallel_members"] = True
     training["command"] = _command(
-        out, int(training.get("seed", 0)), kinds, int(training.get("epochs", 20)), parallel=parallel
+        out,
+        int(training.get("seed", 0)),
+        kinds,
+        int(training.get("epochs", 20)),
+        parallel=parallel,
+        demo_real_share=training.get("demo_real_share"),
     )
     return write(out, name, rows, waves, trained, training)
 
 
-def _command(out: Path, seed: int, members: str, epochs: int, parallel: bool = False) -> str:
+def _command(
+    out: Path,
+    seed: int,
+    members: str,
+    epochs: int,
+    parallel: bool = False,
+    demo_real_share: float | None = None,
+) -> str:
     """The one command that trains these weights (trainer options after ``--`` when not the defaults)."""
     extra = (
         ([f"--members {members}"] if members != "phase" else [])
         + ([f"--epochs {epochs}"] if epochs != 20 else [])
         + (["--parallel"] if parallel else [])
+        + ([f"--demo-real-share {demo_real_share:g}"] if demo_real_share is not None else [])
     )
     return f"python -m training.voice --data ../shared/data --out {out} --seed {seed}" + (
         " -- " + " ".join(extra) if extra else ""
@@ -598,6 +639,15 @@ def main(argv: list[str] | None = None) -> int:
         "--parallel",
         action="store_true",
         help="train the members at the same time, each in its own process on one CPU thread",
+    )
+    ap.add_argument(
+        "--demo-real-share",
+        type=float,
+        default=None,
+        metavar="S",
+        help="draw this share of the real training clips from the TTS/VC demo pages' real references "
+        "(by default their balancing weights give them about 8 %%, while most neural fakes come from "
+        "such pages: a channel the model could learn instead of the synthesis)",
     )
     ap.add_argument(
         "--combine",
@@ -631,6 +681,7 @@ def main(argv: list[str] | None = None) -> int:
         threads=args.threads,
         music_beds_on=not args.no_music_beds,
         parallel=args.parallel,
+        demo_real_share=args.demo_real_share,
     )
     return 0
 
