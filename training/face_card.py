@@ -1,6 +1,6 @@
 """Write the model card of a face weight from its metadata (and pipeline evaluations).
 
-    python -m training.face_card weights/face-effnetlite0-v2.json \
+    python -m training.face_card weights/face-effnetlite0-v3.json \
         --eval "DeepFaceLive held-out videos=report.json" ...
 
 ``--eval`` adds the output of ``veracity evaluate --format json`` to the metadata under
@@ -120,6 +120,8 @@ def render(meta: dict[str, Any]) -> str:
         "## Training procedure",
         "",
         f"- Command: `{tr.get('command')}` after `python -m training.face_data --data ../shared/data --out .cache/face_data`.",
+        *([f"- Cache: {tr['cache']}."] if tr.get("cache") else []),
+        *([f"- Run: {tr['run_name']}."] if tr.get("run_name") else []),
         f"- Seed {tr.get('seed')}; {tr.get('steps')} steps of {tr.get('batch')} (half real, half fake), AdamW lr {tr.get('lr')}, "
         "cosine schedule; both classes get the same "
         + tr.get(
@@ -138,7 +140,7 @@ def render(meta: dict[str, Any]) -> str:
             else []
         ),
         (
-            f"- Took {tr.get('total_seconds')} s on {tr['device']} with {tr.get('threads')} CPU threads making "
+            f"- Took {tr.get('total_seconds')} s on {tr['device']}, with {tr.get('workers')} CPU processes making "
             f"batches (torch {tr.get('torch')})."
             if tr.get("device", "cpu") != "cpu"
             else f"- Took {tr.get('total_seconds')} s on {tr.get('threads')} CPU threads (torch {tr.get('torch')})."
@@ -182,7 +184,7 @@ def render(meta: dict[str, Any]) -> str:
         "",
         "## Limitations",
         "",
-        "- Trained on a few thousand faces on two CPU cores: far less data than published detectors. Generalisation "
+        "- Trained on a few thousand faces: far less data than published detectors. Generalisation "
         "to unseen generators (diffusion faces, modern swap and reenactment models, lip-sync) is the open problem and "
         "is not established by these numbers; measure on your own data with `veracity evaluate`.",
         "- The held-out sets are small (tens to hundreds of faces); the DeepFaceLive and StyleGAN numbers come from "
