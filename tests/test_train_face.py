@@ -72,6 +72,11 @@ def make_cache(folder: Path, n_people: int = 6) -> Path:
                 "0.000",
             ]
         )
+    return write_cache(folder, crops, rows)
+
+
+def write_cache(folder: Path, crops: list[np.ndarray], rows: list[list[object]]) -> Path:
+    """A face cache as training.face_data writes it (every face with the same fake landmarks)."""
     np.save(folder / "crops.npy", np.stack(crops))
     np.save(folder / "landmarks68.npy", np.stack([fake_landmarks()] * len(crops)))
     with (folder / "meta.csv").open("w", newline="") as fh:
@@ -328,12 +333,7 @@ def test_face_pack_round_trip_cuts_the_same_photo_crops(tmp_path: Path) -> None:
         crops.append(picture(CANONICAL_SIZE, CANONICAL_SIZE, seed=50 + i))
         mats.append(np.eye(2, 3))
         rows.append([len(rows), "deepfacelive", "video", i, "dfl:v", "val", str(tmp_path / "v.mp4"), "0.500"])
-    np.save(cache / "crops.npy", np.stack(crops))
-    np.save(cache / "landmarks68.npy", np.stack([fake_landmarks()] * len(crops)))
-    with (cache / "meta.csv").open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(META_FIELDS)
-        w.writerows(rows)
+    write_cache(cache, crops, rows)
     with pytest.raises(SystemExit, match="matrices"):
         pack(cache, tmp_path / "nope")
     np.save(cache / "matrices.npy", np.stack(mats))
