@@ -352,3 +352,8 @@ def test_face_pack_round_trip_cuts_the_same_photo_crops(tmp_path: Path) -> None:
     diff = np.abs(back[4:].astype(int) - np.stack(crops[4:]).astype(int))
     assert 0 < diff.mean() < 4  # JPEG at quality 95: close, not identical
     assert [r["kind"] for r in meta] == ["photo"] * 4 + ["video"] * 2 and marks.shape == (6, 68, 2)
+
+    bad = (tmp_path / "pack" / "meta.csv").read_text().replace("sources/", "sources/../../", 1)
+    (tmp_path / "pack" / "meta.csv").write_text(bad)
+    with pytest.raises(SystemExit, match="outside"):
+        unpack(tmp_path / "pack", tmp_path / "third")

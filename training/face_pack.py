@@ -114,7 +114,10 @@ def unpack(packed: Path, out: Path) -> dict[str, float]:
     photos = photos_exact = frames_exact = 0
     for i, row in enumerate(meta):
         if row["packed"]:
-            crop = warp(load_image_rgb(packed / row["packed"]), matrices[i])
+            src = (packed / row["packed"]).resolve()
+            if not src.is_relative_to(packed.resolve() / "sources"):
+                raise SystemExit(f"{packed}: row {i} points outside the pack's sources: {row['packed']!r}")
+            crop = warp(load_image_rgb(src), matrices[i])
         else:
             o, n = index[i]
             crop = np.asarray(Image.open(io.BytesIO(frames[o : o + n])).convert("RGB"), dtype=np.uint8)
