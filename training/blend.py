@@ -241,37 +241,48 @@ def _triangles(points: np.ndarray, size: tuple[int, int]) -> list[tuple[int, int
     subdiv = cv2.Subdiv2D((0, 0, w, h))
     for x, y in pts:
         subdiv.insert((float(x), float(y)))
-    tris = []
-    for t in subdiv.getTriangleList():
-        verts = np.asarray(t, dtype=np.float32).reshape(3, 2)
-        d = ((verts[:, None, :] - pts[None, :, :]) ** 2).sum(-1)
-        idx = d.argmin(axis=1)
-        if (d[np.arange(3), idx] < 1e-2).all() and len(set(idx.tolist())) == 3:
-            tris.append((int(idx[0]), int(idx[1]), int(idx[2])))
-    return tris
+    verts = np.asarray(subdiv.getTriangleList(), dtype=np.float32).reshape(-1, 3, 2)
+    if not len(verts):
+        return []
+    d = ((verts[:, :, None, :] - pts[None, None, :, :]) ** 2).sum(-1)  # triangle, vertex, point
+    idx = d.argmin(axis=2)
+    close = (np.take_along_axis(d, idx[..., None], axis=2)[..., 0] < 1e-2).all(axis=1)
+    distinct = (idx[:, 0] != idx[:, 1]) & (idx[:, 1] != idx[:, 2]) & (idx[:, 0] != idx[:, 2])
+    return [(int(a), int(b), int(c)) for a, b, c in idx[close & distinct]]
 
 
 def piecewise_warp(
     src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, size: tuple[int, int]
 ) -> np.ndarray:
-    """Warp ``src`` so that ``src_pts`` land on ``dst_pts``, triangle by triangle."""
+    """Warp ``src`` so that ``src_pts`` land on ``dst_pts``, triangle by triangle.
+
+    Each output pixel is labelled with the triangle that covers it (a later triangle wins on
+    a shared edge), takes that triangle's inverse affine map, and the whole image is then
+    sampled in one bilinear remap. Pixels that no triangle covers are black.
+    """
     h, w = size
-    out = np.zeros((h, w, 3), np.float32)
-    for a, b, c in _triangles(dst_pts, size):
-        t_src = np.float32([src_pts[a], src_pts[b], src_pts[c]])
-        t_dst = np.float32([dst_pts[a], dst_pts[b], dst_pts[c]])
-        x, y, bw, bh = cv2.boundingRect(t_dst)
-        x, y = max(x, 0), max(y, 0)
-        bw, bh = min(bw, w - x), min(bh, h - y)
-        if bw <= 0 or bh <= 0:
-            continue
-        m = cv2.getAffineTransform(t_src, t_dst - np.float32([x, y]))
-        patch = cv2.warpAffine(src, m, (bw, bh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-        tri_mask = np.zeros((bh, bw), np.float32)
-        cv2.fillConvexPoly(tri_mask, np.round(t_dst - np.float32([x, y])).astype(np.int32), 1.0)
-        region = out[y : y + bh, x : x + bw]
-        region[:] = region * (1 - tri_mask[..., None]) + patch.astype(np.float32) * tri_mask[..., None]
-    return np.clip(out, 0, 255).astype(np.uint8)
+    tris = np.array(_triangles(dst_pts, size), dtype=np.int64).reshape(-1, 3)
+    t_src = np.asarray(src_pts, np.float64)[tris]
+    t_dst = np.asarray(dst_pts, np.float64)[tris]
+    corners = np.concatenate([t_dst, np.ones((len(tris), 3, 1))], axis=2)  # rows (x, y, 1)
+    keep = np.abs(np.linalg.det(corners)) > 1e-9  # a flat triangle covers nothing
+    t_src, t_dst, corners = t_src[keep], t_dst[keep], corners[keep]
+    n = len(t_dst)
+    # the affine map of each triangle from output back to source: corners @ M = t_src
+    inverse = np.zeros((n + 1, 6), np.float32)
+    if n:
+        inverse[:n] = np.linalg.solve(corners, t_src).transpose(0, 2, 1).reshape(n, 6)
+    inverse[n] = (0, 0, -1, 0, 0, -1)  # the last row, for pixels no triangle covers: outside
+    label = np.full((h, w), n, np.int32)
+    for k, tri in enumerate(np.round(t_dst).astype(np.int32)):
+        cv2.fillConvexPoly(label, tri, k)  # a later triangle wins on a shared edge
+    coef = np.take(inverse, label, axis=0)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    map_x = coef[..., 0] * xs + coef[..., 1] * ys + coef[..., 2]
+    map_y = coef[..., 3] * xs + coef[..., 4] * ys + coef[..., 5]
+    out = cv2.remap(src, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    out[label == n] = 0
+    return out
 
 
 def landmark_swap(
