@@ -22,19 +22,17 @@ $PY -m training.face_pack unpack --pack "$PACK" --out /tmp/sweep/cache 2>&1 | te
 
 # name | arguments (the common ones are added below)
 RUNS=(
-  "s224_v2|--size 224 --steps ${STEPS:-2400}"
-  "s224_mw|--size 224 --steps ${STEPS:-3000} --mirror 0.5 --warp 0.5"
-  "s224_mw_seed1|--size 224 --steps ${STEPS:-3000} --mirror 0.5 --warp 0.5 --seed 1"
-  "s160_mw|--size 160 --steps ${STEPS:-3000} --mirror 0.5 --warp 0.5"
+  "s224_mw_long|--size 224 --steps ${STEPS:-5000} --mirror 0.5 --warp 0.5 --ema 0.999"
+  "s224_mw3_long|--size 224 --steps ${STEPS:-5000} --mirror 0.3 --warp 0.3 --ema 0.999"
 )
-WORKERS=${WORKERS:-3}
+WORKERS=${WORKERS:-7}
 pids=()
 for r in "${RUNS[@]}"; do
   name=${r%%|*}; args=${r#*|}
   mkdir -p "/tmp/sweep/$name"
-  # shellcheck disable=SC2086  # (a run past RUN_LIMIT seconds is stopped; its log still comes back)
-  timeout "${RUN_LIMIT:-520}" $PY -m training.train_face --cache /tmp/sweep/cache --out "/tmp/sweep/$name" --name "face-effnetlite0-$name" \
-    --workers "$WORKERS" --threads 1 --device "$DEVICE" $args ${EXTRA:-} >"/tmp/sweep/$name/train.log" 2>&1 &
+  # shellcheck disable=SC2086  # (training stops at TRAIN_LIMIT s and still saves; a run past RUN_LIMIT s is killed)
+  timeout "${RUN_LIMIT:-540}" $PY -m training.train_face --cache /tmp/sweep/cache --out "/tmp/sweep/$name" --name "face-effnetlite0-$name" \
+    --workers "$WORKERS" --threads 1 --device "$DEVICE" --time-limit "${TRAIN_LIMIT:-430}" $args ${EXTRA:-} >"/tmp/sweep/$name/train.log" 2>&1 &
   pids+=($!)
 done
 rc=0

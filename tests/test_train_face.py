@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from detectors.face_align import CANONICAL_SIZE
 from detectors.face_classifier import FaceClassifier
@@ -130,6 +131,38 @@ def test_piecewise_warp_leaves_no_holes() -> None:
         assert (out[inner > 0] == 100).all()
 
 
+def test_piecewise_warp_of_one_affine_map_is_that_affine_warp() -> None:
+    # every triangle gets the same map, so the result must be cv2's own warp of the image
+    img = picture(CANONICAL_SIZE, CANONICAL_SIZE, seed=12)
+    src = fake_landmarks().astype(np.float64)
+    m = np.array([[1.04, 0.05, -6.0], [-0.03, 0.97, 4.0]])
+    dst = src @ m[:, :2].T + m[:, 2]
+    out = blend.piecewise_warp(img, src, dst, (CANONICAL_SIZE, CANONICAL_SIZE))
+    ref = cv2.warpAffine(img, m, (CANONICAL_SIZE, CANONICAL_SIZE), flags=cv2.INTER_LINEAR)
+    inner = np.zeros((CANONICAL_SIZE, CANONICAL_SIZE), np.uint8)
+    cv2.fillConvexPoly(inner, cv2.convexHull(np.round(dst).astype(np.int32)), 1)
+    near = cv2.dilate(inner, np.ones((3, 3), np.uint8)) > 0
+    inner = cv2.erode(inner, np.ones((3, 3), np.uint8)) > 0
+    diff = np.abs(out.astype(int) - ref.astype(int))[inner]
+    assert diff.max() <= 1
+    assert (out[~near] == 0).all()  # no triangle reaches outside the points' hull: black
+
+
+def test_weight_average_follows_the_weights_slowly() -> None:
+    from training.train_face import WeightAverage
+
+    net = torch.nn.Sequential(torch.nn.Linear(2, 1), torch.nn.BatchNorm1d(1))
+    avg = WeightAverage(net, decay=0.9)
+    start = net[0].weight.detach().clone()
+    with torch.no_grad():
+        net[0].weight.add_(1.0)
+    for step in range(200, 203):  # past the ramp: the decay is 0.9
+        avg.update(net, step)
+    expected = start + 1.0 - 0.9**3  # the average has moved 1 - 0.9^3 of the way
+    assert torch.allclose(avg.state["0.weight"], expected, atol=1e-6)
+    assert avg.state["1.num_batches_tracked"] == net[1].num_batches_tracked
+
+
 def test_landmark_warp_moves_the_face_only() -> None:
     img = picture(CANONICAL_SIZE, CANONICAL_SIZE, seed=6)
     out = blend.landmark_warp(img, fake_landmarks(), np.random.default_rng(1))
@@ -245,6 +278,22 @@ def test_two_step_training_run(tmp_path: Path) -> None:
     assert doc["training"]["paired"] is True and "Paired batches" in card
     clf = FaceClassifier(info)
     assert clf.logits(np.zeros((2, CANONICAL_SIZE, CANONICAL_SIZE, 3), np.uint8)).shape == (2,)
+
+
+def test_training_with_an_average_and_a_time_limit(tmp_path: Path) -> None:
+    from training.train_face import train
+
+    cache = make_cache(tmp_path / "cache")
+    out = tmp_path / "weights"
+    train(
+        cache, out, size=64, steps=3, batch=4, ae_steps=1, workers=1, name="face-avg", ema=0.99, time_limit=0
+    )
+    doc = json.loads((out / "face-avg.json").read_text())
+    assert doc["training"]["steps"] == 1 and doc["training"]["steps_planned"] == 3  # stopped after one step
+    assert doc["training"]["ema"]["decay"] == 0.99
+    assert set(doc["training"]["ema"]["last_weights_evaluation"]) == set(doc["evaluation"])
+    card = (out / "face-avg.md").read_text()
+    assert "1 of 3 planned steps" in card and "moving average" in card
 
 
 def test_batches_depend_only_on_seed_and_step(tmp_path: Path) -> None:

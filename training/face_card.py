@@ -70,6 +70,10 @@ def _targets(ev: dict[str, Any]) -> list[str]:
     return [*out, ""] if out else []
 
 
+def _ema_line(evaluation: dict[str, dict[str, object]]) -> str:
+    return ", ".join(f"{k} AUC {v.get('auc')}" for k, v in evaluation.items()) or "not recorded"
+
+
 def render(meta: dict[str, Any]) -> str:
     tr = meta["training"]
     faces = tr.get("faces", {})
@@ -130,6 +134,24 @@ def render(meta: dict[str, Any]) -> str:
             "(quality 35–95)",
         )
         + ".",
+        *(
+            [
+                f"- Stopped by its time limit after {tr['steps']} of {tr['steps_planned']} planned steps "
+                "(the learning-rate schedule was set for the planned number)."
+            ]
+            if tr.get("steps_planned", tr.get("steps")) != tr.get("steps")
+            else []
+        ),
+        *(
+            [
+                f"- Shipped weights are an exponential moving average of the training weights (decay "
+                f"{tr['ema']['decay']}, buffers included); the last weights themselves measured: "
+                + _ema_line(tr["ema"].get("last_weights_evaluation") or {})
+                + "."
+            ]
+            if tr.get("ema")
+            else []
+        ),
         *(
             [
                 "- Paired batches (as in the SBI paper): each self-blend or auto-encoder fake is made from the "

@@ -217,6 +217,25 @@ class BatchStream(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor]]):
         return self.maker(self.batch)
 
 
+class WeightAverage:
+    """An exponential moving average of a model's parameters and buffers (batch-norm statistics
+    included), kept on the model's device. The decay ramps up as (1 + step) / (10 + step) so
+    that the first steps' weights do not linger."""
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module, step: int) -> None:
+        d = min(self.decay, (1 + step) / (10 + step))
+        for k, v in model.state_dict().items():
+            if v.is_floating_point():
+                self.state[k].mul_(d).add_(v.detach(), alpha=1 - d)
+            else:
+                self.state[k].copy_(v)
+
+
 # ---------------------------------------------------------------- validation
 
 
@@ -309,6 +328,8 @@ def train(
     mirror: float = 0.5,
     paired: bool = False,
     device: str = "cpu",
+    ema: float = 0.0,
+    time_limit: float | None = None,
 ) -> dict[str, object]:
     t_start = time.time()
     if threads:
@@ -359,8 +380,10 @@ def train(
     )
     model = model.to(device).to(memory_format=torch.channels_last)  # about 1.5x faster on CPU
     model.train()
+    averaged = WeightAverage(model, ema) if ema else None
     t0 = time.time()
     running = 0.0
+    done = 0
     for step, (x, y) in enumerate(loader):
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
@@ -370,12 +393,29 @@ def train(
         opt.zero_grad()
         loss.backward()
         opt.step()
+        if averaged:
+            averaged.update(model, step)
+        done = step + 1
         running = 0.98 * running + 0.02 * loss.item() if step else loss.item()
         if step % 50 == 0 or step == steps - 1:
             rate = (step + 1) * batch / (time.time() - t0)
             log.info("step %d/%d loss %.4f (%.1f img/s)", step + 1, steps, running, rate)
+        if time_limit is not None and time.time() - t0 > time_limit and done < steps:
+            log.warning(
+                "time limit of %.0f s reached: stopping after %d of %d steps", time_limit, done, steps
+            )
+            break
+    del loader  # stops the batch workers
     train_s = time.time() - t0
 
+    raw_evaluation = None
+    if averaged:  # the last weights are measured too, for the record; the average is what ships
+        model.eval()
+        raw_evaluation = {
+            k: metrics.summary(labels, logits_of(model, imgs, size)) for k, (imgs, labels) in val_sets.items()
+        }
+        log.info("last (not averaged) weights: %s", json.dumps(raw_evaluation))
+        model.load_state_dict(averaged.state)
     # round to float16 (the shipped precision) before measuring anything
     state = {k: (v.half() if v.is_floating_point() else v).cpu() for k, v in model.state_dict().items()}
     model = model.to(memory_format=torch.contiguous_format)
@@ -416,8 +456,10 @@ def train(
             "command": command,
             "seed": seed,
             "augmentation": augment.DESCRIPTION,
-            "steps": steps,
+            "steps": done,
+            "steps_planned": steps,
             "batch": batch,
+            "ema": {"decay": ema, "last_weights_evaluation": raw_evaluation} if ema else None,
             "lr": lr,
             "upsampler_steps": ae_steps,
             "self_blend_warp": warp,
@@ -478,6 +520,18 @@ def main(argv: list[str] | None = None) -> int:
         default="cpu",
         help="torch device for the networks (cuda on a lent GPU; batches are still made on the CPU)",
     )
+    ap.add_argument(
+        "--ema",
+        type=float,
+        default=0.0,
+        help="ship an exponential moving average of the weights with this decay (e.g. 0.999; 0: the last weights)",
+    )
+    ap.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        help="stop training after this many seconds (the metadata records the steps done)",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     cmd = "python -m training.train_face " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -498,6 +552,8 @@ def main(argv: list[str] | None = None) -> int:
         mirror=args.mirror,
         paired=args.paired,
         device=args.device,
+        ema=args.ema,
+        time_limit=args.time_limit,
     )
     return 0
 
