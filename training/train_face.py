@@ -45,7 +45,7 @@ from detectors import metrics
 from detectors.face_align import CANONICAL_SIZE, FACE_FRACTION, to_model_input
 from detectors.face_model import FACE_MEAN, FACE_STD, preprocess
 from detectors.models.efficientnet_lite import EfficientNetLite0
-from detectors.weights import save_weights
+from detectors.weights import WeightInfo, load_tensors, save_weights
 from training import augment, blend, face_card
 from training.face_data import load
 from training.upsampler import Upsampler
@@ -330,6 +330,7 @@ def train(
     device: str = "cpu",
     ema: float = 0.0,
     time_limit: float | None = None,
+    init: Path | None = None,
 ) -> dict[str, object]:
     t_start = time.time()
     if threads:
@@ -359,6 +360,16 @@ def train(
     missing, unexpected = model.load_state_dict(pretrained_backbone(), strict=False)
     if unexpected or set(missing) != {"_fc.weight", "_fc.bias"}:
         raise RuntimeError(f"backbone mismatch: missing {missing}, unexpected {unexpected}")
+    started_from = None
+    if init is not None:  # continue from trained face weights (hash verified, no pickle)
+        start = WeightInfo(init.parent, json.loads(init.read_text(encoding="utf-8")))
+        if start.meta.get("architecture") != "EfficientNetLite0" or start.meta.get("task") != "face-forgery":
+            raise SystemExit(f"{init} is not an EfficientNetLite0 face-forgery weight")
+        model.load_state_dict(
+            {k: v.float() if v.is_floating_point() else v for k, v in load_tensors(start).items()}
+        )
+        started_from = {"name": start.name, "sha256": start.sha256}
+        log.info("starting from %s", start.name)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     warm = max(1, min(100, steps // 10))
 
@@ -460,6 +471,7 @@ def train(
             "steps_planned": steps,
             "batch": batch,
             "ema": {"decay": ema, "last_weights_evaluation": raw_evaluation} if ema else None,
+            "init": started_from,
             "lr": lr,
             "upsampler_steps": ae_steps,
             "self_blend_warp": warp,
@@ -532,6 +544,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="stop training after this many seconds (the metadata records the steps done)",
     )
+    ap.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="start from these trained face weights (their .json metadata) instead of ImageNet alone",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     cmd = "python -m training.train_face " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -554,6 +572,7 @@ def main(argv: list[str] | None = None) -> int:
         device=args.device,
         ema=args.ema,
         time_limit=args.time_limit,
+        init=args.init,
     )
     return 0
 
