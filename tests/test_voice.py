@@ -396,3 +396,53 @@ def test_ensemble_assembled_from_members_equals_one_run(tmp_path: Path) -> None:
         train_voice.combine(
             corpus, tmp_path / "d", "e", [tmp_path / "b" / "b.json", tmp_path / "a" / "a.json"]
         )
+
+
+def test_batches_made_by_workers_depend_only_on_seed_and_index(tmp_path: Path) -> None:
+    from training.train_voice import BatchDraws, load_corpus
+
+    rows, waves = load_corpus(_tiny_corpus(tmp_path / "corpus"))
+    labels = np.array([r["label"] == "fake" for r in rows], dtype=np.float32)
+    third = np.full(3, 1 / 3)
+    pools = (np.array([0, 2, 4]), third, np.array([1, 3, 5]), third)
+    draws = BatchDraws(waves, labels, pools, batch=4, seed=5, total=3, beds=[])
+    (x1, y1), (x1_again, y1_again), (x0, _) = draws[1], draws[1], draws[0]
+    assert torch.equal(x1, x1_again) and torch.equal(y1, y1_again)
+    assert y1.tolist() == [0.0, 0.0, 1.0, 1.0]  # half real, half fake
+    assert x0.shape != x1.shape or not torch.equal(x0, x1)
+
+
+def test_training_with_workers_a_width_and_the_corpus_music_beds(tmp_path: Path) -> None:
+    import soundfile as sf
+
+    from training import train_voice
+
+    corpus = _tiny_corpus(tmp_path / "corpus")
+    (corpus / "music_beds").mkdir()
+    sf.write(corpus / "music_beds" / "bed000.flac", 0.1 * np.sin(np.arange(32000) / 7.0), 16000)
+    meta = train_voice.train(
+        corpus, tmp_path / "out", name="voice-w", epochs=2, batch=4, seed=1, arch=TINY, width=12, workers=1
+    )
+    assert meta["arch"]["width"] == 12 and meta["training"]["workers"] == 1
+    assert "--width 12" in meta["training"]["command"] and "--workers 1" in meta["training"]["command"]
+    assert "1 soundtrack excerpts" in meta["training"]["augmentation"]
+
+
+def test_voice_pack_round_trip_and_its_checks(tmp_path: Path) -> None:
+    from training import voice_pack
+
+    corpus = _tiny_corpus(tmp_path / "corpus")
+    parts = voice_pack.pack(corpus, tmp_path / "pack", part_mb=0.15, with_beds=False)
+    assert len(parts) > 1 and all(p.stat().st_size for p in (tmp_path / "pack").rglob("*.wav"))
+    assert voice_pack.unpack(tmp_path / "pack", tmp_path / "joined") == 17  # 16 clips and meta.csv
+    for rel in voice_pack.corpus_files(corpus):
+        assert (tmp_path / "joined" / rel).read_bytes() == (corpus / rel).read_bytes()
+    victim = next((tmp_path / "pack").glob("part*/clips/*.wav"))
+    victim.unlink()  # a new file in its place (the old one is a link to the corpus's)
+    victim.write_bytes(b"RIFF not the clip")
+    with pytest.raises(SystemExit, match="failed the check"):
+        voice_pack.unpack(tmp_path / "pack", tmp_path / "joined2")
+    manifest = tmp_path / "pack" / "part1" / voice_pack.MANIFEST
+    manifest.write_text(manifest.read_text() + "0" * 64 + "  ../outside.wav\n")
+    with pytest.raises(SystemExit, match="outside"):
+        voice_pack.unpack(tmp_path / "pack", tmp_path / "joined3")

@@ -21,6 +21,10 @@ logits); ``--parallel`` trains them at the same time, each in its own process on
 (the shipped ``phase,phase`` ensemble: about 90 minutes on two cores). ``--combine A.json,B.json``
 assembles weights from members trained earlier by this
 command (same corpus, seeds SEED, SEED+1, ...), instead of training them again.
+
+On a lent GPU: ``--device cuda`` runs the networks there while ``--workers N`` CPU processes make
+the batches (batch g drawn from a generator seeded by (seed, g)); ``--width`` widens the LCNN;
+``training.voice_pack`` carries the corpus there and ``scripts/gpu_voice_sweep.sh`` runs recipes.
 """
 
 from __future__ import annotations
@@ -73,14 +77,24 @@ def fit_length(x: np.ndarray, n: int, rng: np.random.Generator | None) -> np.nda
     return np.tile(x, reps)[:n]
 
 
-def music_beds(seed: int = 0, seconds: float = 30.0) -> list[np.ndarray]:
+BEDS_DIR = "music_beds"  # a corpus's own copy of the beds (see training.voice_pack)
+
+
+def music_beds(seed: int = 0, seconds: float = 30.0, corpus: Path | None = None) -> list[np.ndarray]:
     """The training split of the music-detector's soundtracks (Debian packages, where installed;
     the split of its default seed, whatever the voice seed), up to ``seconds`` of each track:
-    beds to mix under speech of either class."""
+    beds to mix under speech of either class. A corpus folder that holds ``music_beds/*.flac``
+    (written by ``training.voice_pack`` for a machine without those packages) supplies them instead."""
     from detectors.audio import load_audio
     from training import music
     from training.voice_data import held_back
 
+    if corpus is not None and (corpus / BEDS_DIR).is_dir():
+        import soundfile as sf
+
+        beds = [sf.read(p, dtype="float32")[0] for p in sorted((corpus / BEDS_DIR).glob("*.flac"))]
+        log.info("%d music beds for augmentation (from %s)", len(beds), corpus / BEDS_DIR)
+        return beds
     beds = []
     for source, pattern in music.MUSIC:
         if source == music.HELD_OUT_MUSIC:
@@ -159,12 +173,57 @@ def batch_of(
     return torch.from_numpy(np.stack(xs).astype(np.float32))
 
 
+class BatchDraws(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor]]):
+    """Batch ``g`` of a run, drawn from its own generator seeded by (seed, g): the same batches
+    whatever the number of loader workers. (Without workers, ``fit`` draws every batch from one
+    generator in turn, as the shipped weights were trained.)"""
+
+    def __init__(
+        self,
+        waves: Sequence[np.ndarray],
+        labels: np.ndarray,
+        pools: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+        batch: int,
+        seed: int,
+        total: int,
+        beds: Sequence[np.ndarray],
+    ) -> None:
+        self.waves, self.labels, self.pools = waves, labels, pools
+        self.batch, self.seed, self.total, self.beds = batch, seed, total, beds
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __getitem__(self, g: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, g])
+        return draw_batch(self.waves, self.labels, self.pools, self.batch, rng, self.beds)
+
+
+def draw_batch(
+    waves: Sequence[np.ndarray],
+    labels: np.ndarray,
+    pools: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    batch: int,
+    rng: np.random.Generator,
+    beds: Sequence[np.ndarray],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A class-balanced training batch (half real, half fake) and its labels."""
+    real_tr, p_real, fake_tr, p_fake = pools
+    idx = np.concatenate(
+        [rng.choice(real_tr, batch // 2, p=p_real), rng.choice(fake_tr, batch - batch // 2, p=p_fake)]
+    )
+    return batch_of(waves, idx, rng, beds=beds), torch.from_numpy(labels[idx])
+
+
 @torch.inference_mode()
 def score(model: torch.nn.Module, waves: Sequence[np.ndarray]) -> np.ndarray:
     """Logits for whole clips, each scored alone at its own length (as the detector scores its
     windows), so that a clip's score never depends on which clips it was batched with."""
     model.eval()
-    return np.array([float(model(torch.from_numpy(np.asarray(w, np.float32))[None])[0]) for w in waves])
+    device = next(model.parameters()).device
+    return np.array(
+        [float(model(torch.from_numpy(np.asarray(w, np.float32))[None].to(device))[0]) for w in waves]
+    )
 
 
 def validation_sets(rows: list[dict[str, str]]) -> dict[str, np.ndarray]:
@@ -320,6 +379,8 @@ def fit(
     beds: Sequence[np.ndarray],
     eval_every: int = 2,
     demo_real_share: float | None = None,
+    device: str = "cpu",
+    workers: int = 0,
 ) -> tuple[LCNN, dict[str, Any]]:
     """Train one LCNN; keep the epoch with the lowest EER on the held-back speakers."""
     torch.manual_seed(seed)
@@ -333,7 +394,7 @@ def fit(
     p_real, p_fake = draw_probabilities(rows, real_tr), draw_probabilities(rows, fake_tr)
     if demo_real_share is not None:
         p_real = with_share(p_real, np.array([is_demo(rows[i]) for i in real_tr]), demo_real_share)
-    model = LCNN(**arch)
+    model = LCNN(**arch).to(device)
     model.spec_mask = (6, 20)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-3)
     steps_per_epoch = max(1, len(train_idx) // batch)
@@ -342,17 +403,25 @@ def fit(
     loss_fn = torch.nn.BCEWithLogitsLoss()
     select_idx = validation_sets(rows).get(SELECT_ON)
     best: tuple[float, int, dict[str, torch.Tensor] | None] = (float("inf"), epochs, None)
+    pools = (real_tr, p_real, fake_tr, p_fake)
+    draws: Any = None
+    if workers:  # batches made by worker processes, each seeded by its index in the run
+        draws = iter(
+            torch.utils.data.DataLoader(
+                BatchDraws(waves, labels, pools, batch, seed, total, beds),
+                batch_size=None,
+                num_workers=workers,
+                prefetch_factor=4,
+                pin_memory=device != "cpu",
+            )
+        )
     t0 = time.time()
     for epoch in range(epochs):
         model.train()
         losses = []
         for _ in range(steps_per_epoch):
-            # class-balanced batches: half real, half fake
-            idx = np.concatenate(
-                [rng.choice(real_tr, batch // 2, p=p_real), rng.choice(fake_tr, batch - batch // 2, p=p_fake)]
-            )
-            x = batch_of(waves, idx, rng, beds=beds)
-            y = torch.from_numpy(labels[idx])
+            x, y = next(draws) if draws is not None else draw_batch(waves, labels, pools, batch, rng, beds)
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             loss = loss_fn(model(x), y)
             opt.zero_grad()
             loss.backward()
@@ -367,11 +436,12 @@ def fit(
             if sel_eer is not None and sel_eer < best[0]:
                 best = (sel_eer, epoch + 1, {k: v.detach().clone() for k, v in model.state_dict().items()})
     seconds = time.time() - t0
+    del draws  # stops the batch workers
     if best[2] is not None:
         model.load_state_dict(best[2])
         log.info("kept epoch %d (%s EER %.4f)", best[1], SELECT_ON, best[0])
     model.spec_mask = (0, 0)
-    return model, {"seconds": round(seconds, 1), "selected_epoch": best[1], "seed": seed}
+    return model.cpu(), {"seconds": round(seconds, 1), "selected_epoch": best[1], "seed": seed}
 
 
 def _fit_member(
@@ -387,7 +457,7 @@ def _fit_member(
         torch.set_num_threads(1)
         logging.basicConfig(level=logging.INFO, format=f"%(asctime)s [seed {member_seed}] %(message)s")
         rows, waves = load_corpus(corpus)
-        beds = music_beds() if music_beds_on else []
+        beds = music_beds(corpus=corpus) if music_beds_on else []
     model, info = fit(rows, waves, member_arch, seed=member_seed, beds=beds or [], **common)
     return member_arch, model.state_dict(), info
 
@@ -408,6 +478,9 @@ def train(
     arch: dict[str, Any] | None = None,
     parallel: bool = False,
     demo_real_share: float | None = None,
+    device: str = "cpu",
+    workers: int = 0,
+    width: int | None = None,
 ) -> dict[str, Any]:
     """Train each member (member k with seed ``seed + k``); one member is shipped as an LCNN,
     several as an LCNN-ensemble (the mean of their logits). With ``parallel``, the members train
@@ -419,18 +492,18 @@ def train(
     if unknown or not members:
         raise SystemExit(f"unknown member kinds {unknown}; known: {', '.join(MEMBERS)}")
     rows, waves = load_corpus(corpus)
-    beds = music_beds() if music_beds_on else []
+    beds = music_beds(corpus=corpus) if music_beds_on else []
     trained: list[tuple[str, LCNN, dict[str, Any]]] = []
-    jobs = [
-        (corpus, {**(arch or ARCH), **MEMBERS[kind]}, seed + k, music_beds_on)
-        for k, kind in enumerate(members)
-    ]
+    base = {**(arch or ARCH), **({"width": width} if width else {})}
+    jobs = [(corpus, {**base, **MEMBERS[kind]}, seed + k, music_beds_on) for k, kind in enumerate(members)]
     common = {
         "epochs": epochs,
         "batch": batch,
         "lr": lr,
         "eval_every": eval_every,
         "demo_real_share": demo_real_share,
+        "device": device,
+        "workers": workers,
     }
     if parallel:
         import multiprocessing
@@ -448,7 +521,9 @@ def train(
         model.load_state_dict(state)  # a new LCNN masks nothing (spec_mask (0, 0))
         trained.append((kind, model, {**info, "kind": kind, "arch": member_arch}))
     training = {
-        "command": _command(out, seed, ",".join(members), epochs, parallel, demo_real_share),
+        "command": _command(
+            out, seed, ",".join(members), epochs, parallel, demo_real_share, device, workers, width
+        ),
         "corpus": str(corpus),
         **_shortcut(corpus),
         "epochs": epochs,
@@ -458,6 +533,14 @@ def train(
         "threads": 1 if parallel else torch.get_num_threads(),
         **({"parallel_members": True} if parallel else {}),
         **({"demo_real_share": demo_real_share} if demo_real_share is not None else {}),
+        **(
+            {
+                "device": torch.cuda.get_device_name(device) if device.startswith("cuda") else device,
+                "workers": workers,
+            }
+            if device != "cpu" or workers
+            else {}
+        ),
         "augmentation": "random FIR colouring (p 0.4), band limit 3.4–7.6 kHz (p 0.2), noise 15–45 dB SNR (p 0.3), gain ±6 dB, SpecAugment (6 bins, 20 frames); codecs and loudness in the corpus"
         + (
             f"; a music bed 5–25 dB below the speech (p {MUSIC_P}, {len(beds)} soundtrack excerpts)"
@@ -605,6 +688,9 @@ def _command(
     epochs: int,
     parallel: bool = False,
     demo_real_share: float | None = None,
+    device: str = "cpu",
+    workers: int = 0,
+    width: int | None = None,
 ) -> str:
     """The one command that trains these weights (trainer options after ``--`` when not the defaults)."""
     extra = (
@@ -612,6 +698,9 @@ def _command(
         + ([f"--epochs {epochs}"] if epochs != 20 else [])
         + (["--parallel"] if parallel else [])
         + ([f"--demo-real-share {demo_real_share:g}"] if demo_real_share is not None else [])
+        + ([f"--width {width}"] if width else [])
+        + ([f"--device {device}"] if device != "cpu" else [])
+        + ([f"--workers {workers}"] if workers else [])
     )
     return f"python -m training.voice --data ../shared/data --out {out} --seed {seed}" + (
         " -- " + " ".join(extra) if extra else ""
@@ -661,6 +750,18 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only evaluate and calibrate the weights NAME in --out again (tensors unchanged)",
     )
+    ap.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device for the networks (cuda on a lent GPU; batches stay on the CPU)",
+    )
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="batch-making processes beside training (0: batches made in turn, as the shipped weights were)",
+    )
+    ap.add_argument("--width", type=int, default=None, help=f"LCNN channel width (default {ARCH['width']})")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     if args.recalibrate:
@@ -682,6 +783,9 @@ def main(argv: list[str] | None = None) -> int:
         music_beds_on=not args.no_music_beds,
         parallel=args.parallel,
         demo_real_share=args.demo_real_share,
+        device=args.device,
+        workers=args.workers,
+        width=args.width,
     )
     return 0
 
