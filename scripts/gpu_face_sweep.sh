@@ -18,13 +18,10 @@ set -uo pipefail
 PACK=${1:?packed cache}; OUT_DIR=${2:?output folder}; DEVICE=${3:-cuda}
 shift $(($# < 3 ? $# : 3))
 PY=${PYTHON:-python3}
-if ls .whl/*.whl >/dev/null 2>&1; then
-  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-  export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
-fi
-export PYTHONPATH=$PWD:${PYTHONPATH:-} PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
+# shellcheck source=scripts/gpu_sweep_lib.sh
+. "$(dirname "$0")/gpu_sweep_lib.sh"
+gpu_setup .whl || exit 1
 mkdir -p "$OUT_DIR" /tmp/sweep
-$PY -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'
 if [[ -f "$PACK/part1/PACK.sha256" ]]; then  # parts from `python -m training.parts split`, one per call
   $PY -m training.parts join --pack "$PACK" --out /tmp/sweep/pack 2>&1 | tee "$OUT_DIR/join.log" || exit 1
   PACK=/tmp/sweep/pack
@@ -38,20 +35,10 @@ DEFAULT_RUNS=(
 )
 if (($#)); then RUNS=("$@"); else RUNS=("${DEFAULT_RUNS[@]}"); fi
 WORKERS=${WORKERS:-7}
-pids=()
-for r in "${RUNS[@]}"; do
-  name=${r%%|*}; args=${r#*|}
-  mkdir -p "/tmp/sweep/$name"
-  # shellcheck disable=SC2086  # (training stops at TRAIN_LIMIT s and still saves; a run past RUN_LIMIT s is killed)
-  timeout "${RUN_LIMIT:-540}" $PY -m training.train_face --cache /tmp/sweep/cache --out "/tmp/sweep/$name" --name "face-effnetlite0-$name" \
-    --workers "$WORKERS" --threads 1 --device "$DEVICE" --time-limit "${TRAIN_LIMIT:-430}" $args ${EXTRA:-} >"/tmp/sweep/$name/train.log" 2>&1 &
-  pids+=($!)
-done
-rc=0
-for p in "${pids[@]}"; do wait "$p" || rc=1; done
-for r in "${RUNS[@]}"; do
-  name=${r%%|*}
-  tail -8 "/tmp/sweep/$name/train.log"
-  tar -C /tmp/sweep -cf "$OUT_DIR/$name.tar" "$name"
-done
-exit $rc
+launch() {
+  # shellcheck disable=SC2086  # the arguments are meant to split
+  timeout "${RUN_LIMIT:-540}" $PY -m training.train_face --cache /tmp/sweep/cache --out "/tmp/sweep/$1" --name "face-effnetlite0-$1" \
+    --workers "$WORKERS" --threads 1 --device "$DEVICE" --time-limit "${TRAIN_LIMIT:-430}" $2 ${EXTRA:-}
+}
+summarize() { tail -8 "$1"; }
+run_side_by_side /tmp/sweep "$OUT_DIR" "${RUNS[@]}"

@@ -15,14 +15,10 @@ set -uo pipefail
 PACK=${1:?packed corpus}; OUT_DIR=${2:?output folder}; DEVICE=${3:-cuda}
 shift $(($# < 3 ? $# : 3))
 PY=${PYTHON:-python3}
-WHEELS=${WHEELS:-.whl/voice}
-if ls "$WHEELS"/*.whl >/dev/null 2>&1; then
-  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$WHEELS"/*.whl || exit 1
-  export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
-fi
-export PYTHONPATH=$PWD:${PYTHONPATH:-} PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
+# shellcheck source=scripts/gpu_sweep_lib.sh
+. "$(dirname "$0")/gpu_sweep_lib.sh"
+gpu_setup "${WHEELS:-.whl/voice}" || exit 1
 mkdir -p "$OUT_DIR" /tmp/vsweep
-$PY -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'
 $PY -m training.voice_pack unpack --pack "$PACK" --out /tmp/vsweep/corpus 2>&1 | tee "$OUT_DIR/unpack.log" || exit 1
 
 # name | arguments (the common ones are added below)
@@ -32,20 +28,10 @@ DEFAULT_RUNS=(
 )
 if (($#)); then RUNS=("$@"); else RUNS=("${DEFAULT_RUNS[@]}"); fi
 WORKERS=${WORKERS:-3}
-pids=()
-for r in "${RUNS[@]}"; do
-  name=${r%%|*}; args=${r#*|}
-  mkdir -p "/tmp/vsweep/$name"
+launch() {
   # shellcheck disable=SC2086  # the arguments are meant to split
-  timeout "${RUN_LIMIT:-520}" $PY -m training.train_voice --corpus /tmp/vsweep/corpus --out "/tmp/vsweep/$name" \
-    --name "voice-$name" --device "$DEVICE" --workers "$WORKERS" $args ${EXTRA:-} >"/tmp/vsweep/$name/train.log" 2>&1 &
-  pids+=($!)
-done
-rc=0
-for p in "${pids[@]}"; do wait "$p" || rc=1; done
-for r in "${RUNS[@]}"; do
-  name=${r%%|*}
-  grep -E "EER|kept epoch|wrote" "/tmp/vsweep/$name/train.log" | tail -12
-  tar -C /tmp/vsweep -cf "$OUT_DIR/$name.tar" "$name"
-done
-exit $rc
+  timeout "${RUN_LIMIT:-520}" $PY -m training.train_voice --corpus /tmp/vsweep/corpus --out "/tmp/vsweep/$1" \
+    --name "voice-$1" --device "$DEVICE" --workers "$WORKERS" $2 ${EXTRA:-}
+}
+summarize() { grep -E "EER|kept epoch|wrote" "$1" | tail -12; }
+run_side_by_side /tmp/vsweep "$OUT_DIR" "${RUNS[@]}"

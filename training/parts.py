@@ -14,7 +14,6 @@ leads outside the folder, is an error. ``training.voice_pack`` splits a voice co
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 import os
 import shutil
@@ -22,17 +21,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
+from detectors.weights import sha256_file as sha256
+
 log = logging.getLogger("training.parts")
 
 MANIFEST = "PACK.sha256"
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def place(src: Path, dst: Path) -> None:

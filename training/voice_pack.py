@@ -24,7 +24,6 @@ from training import parts
 
 log = logging.getLogger("training.voice_pack")
 
-MANIFEST = parts.MANIFEST
 CORPUS_FILES = ("meta.csv", "shortcut_check.json")
 
 
