@@ -114,19 +114,21 @@ class WeightInfo:
         return out
 
 
+def read_info(meta_path: Path) -> WeightInfo:
+    """The weight described by the metadata file ``meta_path`` (its files lie beside it)."""
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise WeightsError(f"unreadable weight metadata: {exc}", path=str(meta_path)) from None
+    if not isinstance(meta, dict):
+        raise WeightsError("weight metadata is not a JSON object", path=str(meta_path))
+    return WeightInfo(meta_path.parent, meta)
+
+
 def list_weights(folder: Path | None = None) -> list[WeightInfo]:
     """Every ``*.json`` metadata file in the weights folder, sorted by name."""
     folder = folder or weights_dir()
-    infos = []
-    for meta_path in sorted(folder.glob("*.json")):
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise WeightsError(f"unreadable weight metadata: {exc}", path=str(meta_path)) from None
-        if not isinstance(meta, dict):
-            raise WeightsError("weight metadata is not a JSON object", path=str(meta_path))
-        infos.append(WeightInfo(folder, meta))
-    return infos
+    return [read_info(meta_path) for meta_path in sorted(folder.glob("*.json"))]
 
 
 def find_weights(task: str, name: str | None = None, folder: Path | None = None) -> WeightInfo:

@@ -19,7 +19,7 @@ PY=${PYTHON:-python3}
 . "$(dirname "$0")/gpu_sweep_lib.sh"
 gpu_setup "${WHEELS:-.whl/voice}" || exit 1
 mkdir -p "$OUT_DIR" /tmp/vsweep
-$PY -m training.voice_pack unpack --pack "$PACK" --out /tmp/vsweep/corpus 2>&1 | tee "$OUT_DIR/unpack.log" || exit 1
+$PY -m training.parts join --pack "$PACK" --out /tmp/vsweep/corpus 2>&1 | tee "$OUT_DIR/join.log" || exit 1
 
 # name | arguments (the common ones are added below)
 DEFAULT_RUNS=(

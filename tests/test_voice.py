@@ -429,11 +429,12 @@ def test_training_with_workers_a_width_and_the_corpus_music_beds(tmp_path: Path)
 
 
 def test_voice_pack_round_trip(tmp_path: Path) -> None:
+    from training import parts as parts_mod
     from training import voice_pack
 
     corpus = _tiny_corpus(tmp_path / "corpus")
     parts = voice_pack.pack(corpus, tmp_path / "pack", part_mb=0.15, with_beds=False)
     assert len(parts) > 1 and all(p.stat().st_size for p in (tmp_path / "pack").rglob("*.wav"))
-    assert voice_pack.unpack(tmp_path / "pack", tmp_path / "joined") == 17  # 16 clips and meta.csv
+    assert parts_mod.join(tmp_path / "pack", tmp_path / "joined") == 17  # 16 clips and meta.csv
     for rel in voice_pack.corpus_files(corpus):
         assert (tmp_path / "joined" / rel).read_bytes() == (corpus / rel).read_bytes()

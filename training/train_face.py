@@ -45,7 +45,7 @@ from detectors import metrics
 from detectors.face_align import CANONICAL_SIZE, FACE_FRACTION, to_model_input
 from detectors.face_model import FACE_MEAN, FACE_STD, preprocess
 from detectors.models.efficientnet_lite import EfficientNetLite0
-from detectors.weights import WeightInfo, load_tensors, save_weights
+from detectors.weights import load_tensors, read_info, save_weights
 from training import augment, blend, face_card
 from training.face_data import load
 from training.upsampler import Upsampler
@@ -357,12 +357,9 @@ def train(
     log.info("validation sets: %s", {k: len(v[1]) for k, v in val_sets.items()})
 
     model = EfficientNetLite0(num_outputs=1)
-    missing, unexpected = model.load_state_dict(pretrained_backbone(), strict=False)
-    if unexpected or set(missing) != {"_fc.weight", "_fc.bias"}:
-        raise RuntimeError(f"backbone mismatch: missing {missing}, unexpected {unexpected}")
     started_from = None
     if init is not None:  # continue from trained face weights (hash verified, no pickle)
-        start = WeightInfo(init.parent, json.loads(init.read_text(encoding="utf-8")))
+        start = read_info(init)
         if start.meta.get("architecture") != "EfficientNetLite0" or start.meta.get("task") != "face-forgery":
             raise SystemExit(f"{init} is not an EfficientNetLite0 face-forgery weight")
         model.load_state_dict(
@@ -370,6 +367,10 @@ def train(
         )
         started_from = {"name": start.name, "sha256": start.sha256}
         log.info("starting from %s", start.name)
+    else:
+        missing, unexpected = model.load_state_dict(pretrained_backbone(), strict=False)
+        if unexpected or set(missing) != {"_fc.weight", "_fc.bias"}:
+            raise RuntimeError(f"backbone mismatch: missing {missing}, unexpected {unexpected}")
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     warm = max(1, min(100, steps // 10))
 

@@ -85,16 +85,16 @@ def music_beds(seed: int = 0, seconds: float = 30.0, corpus: Path | None = None)
     the split of its default seed, whatever the voice seed), up to ``seconds`` of each track:
     beds to mix under speech of either class. A corpus folder that holds ``music_beds/*.flac``
     (written by ``training.voice_pack`` for a machine without those packages) supplies them instead."""
-    from detectors.audio import load_audio
-    from training import music
-    from training.voice_data import held_back
-
-    if corpus is not None and (corpus / BEDS_DIR).is_dir():
+    if corpus is not None and (corpus / BEDS_DIR).is_dir():  # needs none of the imports below
         import soundfile as sf
 
         beds = [sf.read(p, dtype="float32")[0] for p in sorted((corpus / BEDS_DIR).glob("*.flac"))]
         log.info("%d music beds for augmentation (from %s)", len(beds), corpus / BEDS_DIR)
         return beds
+    from detectors.audio import load_audio
+    from training import music
+    from training.voice_data import held_back
+
     beds = []
     for source, pattern in music.MUSIC:
         if source == music.HELD_OUT_MUSIC:
@@ -338,10 +338,10 @@ def recalibrate(corpus: Path, meta_path: Path) -> dict[str, Any]:
     tensors, and so their sha256, are unchanged); rewrite the metadata and the card."""
     import json
 
-    from detectors.weights import WeightInfo, load_tensors
+    from detectors.weights import load_tensors, read_info
 
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    info = WeightInfo(meta_path.parent, meta)
+    info = read_info(meta_path)
+    meta = info.meta
     model = build(meta["architecture"], meta["arch"])
     model.load_state_dict({k: v.float() for k, v in load_tensors(info).items()})
     rows, waves = load_corpus(corpus)
@@ -353,7 +353,6 @@ def recalibrate(corpus: Path, meta_path: Path) -> dict[str, Any]:
         evaluation_by_generator={SELECT_ON: generators},
     )
     meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    info = WeightInfo(meta_path.parent, meta)
     info.card.write_text(voice_card.render(meta), encoding="utf-8")
     return meta
 
@@ -626,19 +625,18 @@ def write(
 
 def combine(corpus: Path, out: Path, name: str, member_metas: Sequence[Path]) -> dict[str, Any]:
     """An ensemble from single-member weights (verified), validated and written like ``train``."""
-    import json
-
-    from detectors.weights import WeightInfo, load_tensors
+    from detectors.weights import load_tensors, read_info
 
     rows, waves = load_corpus(corpus)
     trained: list[tuple[str, LCNN, dict[str, Any]]] = []
     training: dict[str, Any] = {}
     for k, path in enumerate(member_metas):
-        meta = json.loads(path.read_text(encoding="utf-8"))
+        info = read_info(path)
+        meta = info.meta
         if meta.get("architecture") != "LCNN":
             raise SystemExit(f"{path}: not a single-LCNN weight")
         model = LCNN(**meta["arch"])
-        model.load_state_dict({k: v.float() for k, v in load_tensors(WeightInfo(path.parent, meta)).items()})
+        model.load_state_dict({k: v.float() for k, v in load_tensors(info).items()})
         tr = meta["training"]
         if k == 0:
             training = {

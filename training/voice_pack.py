@@ -1,13 +1,13 @@
 """Carry a voice corpus to a lent GPU machine, whose calls take 64 MiB each.
 
     python -m training.voice_pack pack --corpus .cache/voice_data --out .cache/voice_pack
-    python -m training.voice_pack unpack --pack .cache/voice_pack --out /tmp/voice_data
+    python -m training.parts join --pack .cache/voice_pack --out /tmp/voice_data   # there
 
 ``pack`` writes the corpus's files (its FLAC clips, ``meta.csv`` and ``shortcut_check.json``)
 plus the music beds that the trainer mixes under speech (``music_beds/*.flac``, taken from this
 machine's Debian packages: the GPU machine has none) into parts ``part1``, ``part2``, ... of at
 most ``--part-mb`` each (``training.parts``), so that each part travels in one call beside the
-repository. ``unpack`` joins the parts into one corpus folder and checks every file's sha256.
+repository; ``training.parts join`` makes one corpus folder of them again, every sha256 checked.
 """
 
 from __future__ import annotations
@@ -62,11 +62,6 @@ def pack(corpus: Path, out: Path, part_mb: float = 55.0, with_beds: bool = True)
         return parts.split(files, out, part_mb)  # links made inside tmp are copies or survive it
 
 
-def unpack(pack_dir: Path, out: Path) -> int:
-    """Join the parts in ``pack_dir`` into a corpus folder ``out``, every file checked."""
-    return parts.join(pack_dir, out)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -75,15 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--part-mb", type=float, default=55.0, help="largest part, in MB (default 55)")
     p.add_argument("--no-music-beds", action="store_true", help="leave the music beds out")
-    u = sub.add_parser("unpack", help="join the parts into a corpus folder and verify it")
-    u.add_argument("--pack", type=Path, required=True)
-    u.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    if args.cmd == "pack":
-        pack(args.corpus, args.out, args.part_mb, with_beds=not args.no_music_beds)
-    else:
-        unpack(args.pack, args.out)
+    pack(args.corpus, args.out, args.part_mb, with_beds=not args.no_music_beds)
     return 0
 
 
