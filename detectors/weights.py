@@ -169,7 +169,9 @@ def save_weights(
 
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().contiguous() for k, v in state.items()}
-    blob = st_save(tensors, metadata={"name": name, "task": str(meta.get("task", ""))})
+    # one metadata entry: safetensors writes a map of several in no fixed order, and the same
+    # tensors must give the same file (and sha256) every time
+    blob = st_save(tensors, metadata={"weight": f"{name} ({meta.get('task', '')})"})
     path = folder / f"{name}.safetensors"
     tmp = path.with_suffix(".tmp")
     tmp.write_bytes(blob)

@@ -100,6 +100,15 @@ def test_wrong_architecture_shapes_are_refused(tmp_path: Path) -> None:
         FaceClassifier(info)
 
 
+def test_the_same_tensors_give_the_same_file(tmp_path: Path) -> None:
+    from detectors.weights import save_weights
+    from tests.face_helpers import face_meta
+
+    state = {"a": torch.arange(6.0).reshape(2, 3), "b": torch.ones(4)}
+    shas = {save_weights(tmp_path / str(i), "w", state, face_meta()).meta["sha256"] for i in range(8)}
+    assert len(shas) == 1
+
+
 # ------------------------------------------------------------ shipped weights
 
 
