@@ -54,14 +54,17 @@ class VoiceClassifier(CalibratedModel):
 
     def __init__(self, info: WeightInfo, *, batch_size: int = 16) -> None:
         from detectors.models.lcnn import build
+        from detectors.models.whisper import WhisperUnavailable
 
         meta = info.meta
         try:
             model = build(str(meta.get("architecture")), meta.get("arch", {}))
-        except ValueError:
+        except (ValueError, KeyError, TypeError):
             raise WeightsError(
                 f"unsupported architecture {meta.get('architecture')!r}", path=str(info.path)
             ) from None
+        except WhisperUnavailable as exc:  # the frozen front end these weights need
+            raise WeightsError(str(exc), path=str(info.path)) from None
         spec = meta["input"]
         if int(spec.get("rate", 0)) != RATE:
             raise WeightsError("weights expect another sample rate", path=str(info.path))

