@@ -216,7 +216,11 @@ def test_training_a_probe_member_and_assembling_it(
     clf = VoiceClassifier(WeightInfo(tmp_path / "whole", whole))
     assert np.isfinite(clf.logits([vowelish(2.0), vowelish(3.0)])).all()
     card = (tmp_path / "whole" / "e.md").read_text()
-    assert "Whisper probe (3 blocks)" in card and "convex fit" in card
+    assert (
+        "Whisper probe (3 blocks)" in card
+        and "convex fit" in card
+        and "Whisper-base, MIT" in whole["license"]
+    )
     # a probe trained alone and combined with an LCNN trained alone: the same tensors
     train_voice.train(corpus, tmp_path / "a", name="a", seed=3, members=["phase"], **common)
     train_voice.train(corpus, tmp_path / "a2", name="a2", seed=4, members=["phase"], **common)

