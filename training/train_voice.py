@@ -392,8 +392,7 @@ def fit_probe(
     The fit is convex: there is no epoch to pick, and nothing of the validation clips is used."""
     from detectors.models.whisper import WhisperEncoder, WhisperProbe, pooled
 
-    torch.manual_seed(seed)
-    t0 = time.time()
+    t0 = time.time()  # (``seed`` is recorded only: zero start and L-BFGS draw nothing at random)
     train_idx = np.array([i for i, r in enumerate(rows) if r["split"] == "train"])
     y = np.array([rows[i]["label"] == "fake" for i in train_idx], dtype=np.float32)
     if len(train_idx) == 0 or len(set(y.tolist())) < 2:
@@ -562,9 +561,9 @@ def train(
 ) -> dict[str, Any]:
     """Train each member (member k with seed ``seed + k``); one member is shipped as an LCNN (or a
     WhisperProbe), several LCNNs as an LCNN-ensemble (the mean of their logits), LCNNs with a
-    Whisper probe as a voice-ensemble (the mean of their logits, each on a common scale). With
-    ``parallel``, the LCNN members train at the same time, each in its own process on one CPU
-    thread (the Whisper probe, a few minutes, is fitted first)."""
+    Whisper probe as a voice-ensemble (their logits on a common scale, the LCNNs together and the
+    probe weighing half each). With ``parallel``, the LCNN members train at the same time, each in
+    its own process on one CPU thread (the Whisper probe, about a minute, is fitted first)."""
     if threads:
         torch.set_num_threads(threads)
     unknown = [m for m in members if m not in KINDS]
