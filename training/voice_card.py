@@ -1,6 +1,6 @@
 """Write the model card of a voice weight from its metadata (and pipeline evaluations).
 
-    python -m training.voice_card weights/voice-lcnn-v3.json --eval "NAME=report.json" ...
+    python -m training.voice_card weights/voice-lcnn-whisper-v4.json --eval "NAME=report.json" ...
 
 ``--eval`` adds the output of ``veracity evaluate --detector voice --format json`` under
 ``pipeline_evaluation``; every number in the card comes from the metadata.
