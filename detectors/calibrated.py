@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from detectors.metrics import Platt
-from detectors.weights import WeightInfo, WeightsError, load_tensors
+from detectors.weights import WeightInfo, WeightsError, load_state
 
 
 class CalibratedModel:
@@ -23,9 +23,8 @@ class CalibratedModel:
         self.platt = Platt(float(cal["a"]), float(cal["b"]))
         self.operating_points = {str(k): float(v) for k, v in meta["operating_points"].items()}
         self.default_operating_point = str(meta["default_operating_point"])
-        state = {k: v.float() if v.is_floating_point() else v for k, v in load_tensors(info).items()}
         try:
-            model.load_state_dict(state, strict=True)
+            model.load_state_dict(load_state(info), strict=True)
         except RuntimeError as exc:
             raise WeightsError(f"weights do not fit the architecture: {exc}", path=str(info.path)) from None
         model.eval()

@@ -161,6 +161,12 @@ def load_tensors(info: WeightInfo) -> dict[str, Any]:
         raise WeightsError(f"not a valid safetensors file: {exc}", path=str(info.path)) from None
 
 
+def load_state(info: WeightInfo) -> dict[str, Any]:
+    """``load_tensors`` with the floating-point tensors in float32 (weights are stored in float16),
+    ready for ``load_state_dict``."""
+    return {k: v.float() if v.is_floating_point() else v for k, v in load_tensors(info).items()}
+
+
 def save_weights(
     folder: Path, name: str, state: dict[str, Any], meta: dict[str, Any], card: str | None = None
 ) -> WeightInfo:

@@ -45,7 +45,7 @@ from detectors import metrics
 from detectors.face_align import CANONICAL_SIZE, FACE_FRACTION, to_model_input
 from detectors.face_model import FACE_MEAN, FACE_STD, preprocess
 from detectors.models.efficientnet_lite import EfficientNetLite0
-from detectors.weights import load_tensors, read_info, save_weights
+from detectors.weights import load_state, read_info, save_weights
 from training import augment, blend, face_card
 from training.face_data import load
 from training.upsampler import Upsampler
@@ -362,9 +362,7 @@ def train(
         start = read_info(init)
         if start.meta.get("architecture") != "EfficientNetLite0" or start.meta.get("task") != "face-forgery":
             raise SystemExit(f"{init} is not an EfficientNetLite0 face-forgery weight")
-        model.load_state_dict(
-            {k: v.float() if v.is_floating_point() else v for k, v in load_tensors(start).items()}
-        )
+        model.load_state_dict(load_state(start))
         started_from = {"name": start.name, "sha256": start.sha256}
         log.info("starting from %s", start.name)
     else:

@@ -48,7 +48,7 @@ import torch.nn.functional as F
 
 from detectors import metrics
 from detectors.models.lcnn import LCNN, RATE, LCNNEnsemble, VoiceEnsemble, build, parameter_count
-from detectors.weights import save_weights
+from detectors.weights import WeightInfo, load_state, save_weights
 from training import voice_card
 from veracity.errors import InputError
 
@@ -294,17 +294,26 @@ def by_generator(
     return out
 
 
+def val_logits(model: torch.nn.Module, rows: list[dict[str, str]], waves: list[np.ndarray]) -> np.ndarray:
+    """The model's logits on every validation clip, in the order of ``all_validation``."""
+    return score(model, [waves[i] for i in validation_sets(rows)["all_validation"]])
+
+
 def validate(
-    model: torch.nn.Module, rows: list[dict[str, str]], waves: list[np.ndarray]
+    model: torch.nn.Module,
+    rows: list[dict[str, str]],
+    waves: list[np.ndarray],
+    scored: np.ndarray | None = None,
 ) -> tuple[dict[str, dict[str, Any]], metrics.Platt, dict[str, float], dict[str, dict[str, Any]]]:
     """Per-set evaluation, Platt calibration on all validation clips, the operating points
     (thresholds on the calibrated score at 1/5/10 % FPR on the validation real clips), and the
-    held-back speakers' set per fake generator."""
+    held-back speakers' set per fake generator. ``scored``: the model's ``val_logits`` when
+    already computed."""
     sets = validation_sets(rows)
     labels = np.array([r["label"] == "fake" for r in rows], dtype=np.float32)
     val = sets["all_validation"]
     logits = np.zeros(len(rows))  # only the validation clips are scored: every set is made of them
-    logits[val] = score(model, [waves[i] for i in val])
+    logits[val] = scored if scored is not None else val_logits(model, rows, waves)
     evaluation = evaluate(logits, rows, sets)
     generators = by_generator(logits, rows, sets[SELECT_ON]) if SELECT_ON in sets else {}
     for k, v in evaluation.items():
@@ -338,17 +347,23 @@ def _calibration(platt: metrics.Platt) -> dict[str, Any]:
     return {"method": "platt", "a": platt.a, "b": platt.b, "fitted_on": "all validation clips"}
 
 
+def _load_model(info: WeightInfo) -> torch.nn.Module:
+    """The voice model of a weight, its tensors verified, in eval mode."""
+    model = build(info.meta["architecture"], info.meta["arch"])
+    model.load_state_dict(load_state(info))
+    return model.eval()
+
+
 def recalibrate(corpus: Path, meta_path: Path) -> dict[str, Any]:
     """Evaluate and calibrate shipped weights again on the corpus's validation clips (the
     tensors, and so their sha256, are unchanged); rewrite the metadata and the card."""
     import json
 
-    from detectors.weights import load_tensors, read_info
+    from detectors.weights import read_info
 
     info = read_info(meta_path)
     meta = info.meta
-    model = build(meta["architecture"], meta["arch"])
-    model.load_state_dict({k: v.float() for k, v in load_tensors(info).items()})
+    model = _load_model(info)
     rows, waves = load_corpus(corpus)
     evaluation, platt, ops, generators = validate(model, rows, waves)
     meta.update(
@@ -367,6 +382,7 @@ WHISPER = "whisper"  # the member kind that is a linear probe on a frozen Whispe
 KINDS = (*MEMBERS, WHISPER)
 WHISPER_LAYERS = 3  # encoder blocks run (their speed on two cores bounds this; see the README)
 WHISPER_L2 = 3e-3  # ridge penalty on the probe's weights, against the mean log-loss
+PROBE_AUGMENTATION = "; the Whisper probe sees the training clips as written (no augmentation)"
 FRONT_ENDS = {
     "linear": "pre-emphasis 0.97, STFT 25 ms Hann / 10 ms hop / 512 FFT, 60 linear triangular filters, log, "
     "per-clip mean removed",
@@ -632,7 +648,7 @@ def train(
             if beds
             else ""
         )
-        + ("; the Whisper probe sees the training clips as written (no augmentation)" if probes else ""),
+        + (PROBE_AUGMENTATION if probes else ""),
     }
     return write(out, name, rows, waves, trained, training)
 
@@ -648,6 +664,8 @@ def write(
     """Validate and calibrate the member or ensemble, and write weights, metadata and card."""
     model: torch.nn.Module
     kinds = [kind for kind, _, _ in trained]
+    # each member's validation logits, scored once: for the ensemble's scales and the member table
+    member_logits = [val_logits(m, rows, waves) for _, m, _ in trained] if len(trained) > 1 else []
     if len(trained) == 1:
         kind, model, info = trained[0]
         architecture, arch = ("WhisperProbe" if kind == WHISPER else "LCNN"), info["arch"]
@@ -655,11 +673,7 @@ def write(
         # each member's logits on a common scale: shift and scale from all validation clips (the
         # clips that the calibration uses too); then each front end weighs alike: the Whisper
         # probes share one half, the LCNNs (one spectrogram front end, whatever their seeds) the other
-        val = [i for i, r in enumerate(rows) if r["split"] == "val"]
-        scales = []
-        for _, m, _ in trained:
-            v = score(m, [waves[i] for i in val])
-            scales.append([float(v.mean()), float(max(v.std(), 1e-6))])
+        scales = [[float(v.mean()), float(max(v.std(), 1e-6))] for v in member_logits]
         specs = [{"kind": "whisper" if k == WHISPER else "lcnn", **info["arch"]} for k, _, info in trained]
         n_probe = kinds.count(WHISPER)
         n_lcnn = len(kinds) - n_probe
@@ -677,11 +691,11 @@ def write(
     evaluation, platt, ops, generators = validate(model, rows, waves)
     member_evaluation = {}
     if len(trained) > 1:
-        for kind, m, info in trained:
+        for (kind, m, info), scored in zip(trained, member_logits, strict=True):
             # members of one kind are told apart by their seeds
             label = kind if kinds.count(kind) == 1 else f"{kind}, seed {info['seed']}"
             log.info("member %s alone:", label)
-            member_evaluation[label] = validate(m, rows, waves)[0]
+            member_evaluation[label] = validate(m, rows, waves, scored)[0]
     families: dict[str, dict[str, int]] = {}
     for r in rows:
         fam = families.setdefault(f"{r['split']}:{r['family']}", {"real": 0, "fake": 0})
@@ -735,25 +749,23 @@ def write(
 
 def combine(corpus: Path, out: Path, name: str, member_metas: Sequence[Path]) -> dict[str, Any]:
     """An ensemble from single-member weights (verified), validated and written like ``train``."""
-    from detectors.weights import load_tensors, read_info
+    from detectors.weights import read_info
 
     rows, waves = load_corpus(corpus)
     trained: list[tuple[str, torch.nn.Module, dict[str, Any]]] = []
     training: dict[str, Any] = {}
-    probe_training: dict[str, Any] = {}
+    probe: dict[str, Any] | None = None
     for k, path in enumerate(member_metas):
         info = read_info(path)
         meta = info.meta
         if meta.get("architecture") not in ("LCNN", "WhisperProbe"):
             raise SystemExit(f"{path}: not a single-member weight (an LCNN or a WhisperProbe)")
-        model = build(meta["architecture"], meta["arch"])
-        model.load_state_dict({k: v.float() for k, v in load_tensors(info).items()})
-        model.eval()
+        model = _load_model(info)
         tr = meta["training"]
         if meta["architecture"] == "WhisperProbe":
             if k == 0:
                 raise SystemExit(f"{path}: put an LCNN member first (its recipe describes the ensemble)")
-            probe_training = {key: tr[key] for key in ("whisper_probe", "augmentation") if key in tr}
+            probe = tr.get("whisper_probe")
         if k == 0:
             training = {
                 key: v
@@ -785,9 +797,9 @@ def combine(corpus: Path, out: Path, name: str, member_metas: Sequence[Path]) ->
             )
         )
     training.update(_shortcut(corpus))  # the corpus's current report (the members share the corpus)
-    if probe_training:
-        training["whisper_probe"] = probe_training["whisper_probe"]
-        training["augmentation"] += "; the Whisper probe sees the training clips as written (no augmentation)"
+    if probe is not None:
+        training["whisper_probe"] = probe
+        training["augmentation"] += PROBE_AUGMENTATION
     kinds = ",".join(kind for kind, _, _ in trained)
     # members trained one at a time on one thread each are what --parallel trains
     parallel = len(trained) > 1 and training.get("threads") == 1
