@@ -14,7 +14,9 @@ Main = Callable[[list[str]], int]
 def run(
     doc: str | None, argv: list[str] | None, build: Main, train: Main, cache_flag: str, default: Path
 ) -> int:
-    """``--data --out [--CACHE] [--seed] [-- trainer options]``."""
+    """``--data --out [--CACHE] [--seed] [--data-seed] [-- trainer options]``. ``--seed`` is the
+    trainer's; the data builder has its own ``--data-seed`` (default 0), so that training seeds
+    can change without changing the data, its splits and its held-out people."""
     argv = list(sys.argv[1:] if argv is None else argv)
     extra: list[str] = []
     if "--" in argv:
@@ -24,10 +26,11 @@ def run(
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument(f"--{cache_flag}", dest="cache", type=Path, default=default)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="the trainer's seed")
+    ap.add_argument("--data-seed", type=int, default=0, help="the data builder's seed (splits, excerpts)")
     args = ap.parse_args(argv)
     if not (args.cache / "meta.csv").is_file():
-        build(["--data", str(args.data), "--out", str(args.cache), "--seed", str(args.seed)])
+        build(["--data", str(args.data), "--out", str(args.cache), "--seed", str(args.data_seed)])
     return train(
         [f"--{cache_flag}", str(args.cache), "--out", str(args.out), "--seed", str(args.seed), *extra]
     )

@@ -1,6 +1,6 @@
 """Train the voice anti-spoofing classifier from the shared data in one command.
 
-    python -m training.voice --data ../shared/data --out weights [--corpus .cache/voice_data] [--seed 0]
+    python -m training.voice --data ../shared/data --out weights [--corpus .cache/voice_data] [--seed 0] [--data-seed 0]
 
 Builds the corpus (``training.voice_data``) when ``--corpus`` does not hold one yet, then
 trains, validates, calibrates and writes the weights, metadata and model card
