@@ -260,7 +260,11 @@ def griffin_lim(x: np.ndarray, iters: int = 32) -> np.ndarray:
     import librosa
 
     mag = np.abs(librosa.stft(x, n_fft=512, hop_length=128))
-    return librosa.griffinlim(mag, n_iter=iters, hop_length=128, n_fft=512, length=len(x)).astype(np.float32)
+    # a fixed seed for the random initial phase: librosa's default draws it from the global
+    # generator, so the same corpus command wrote different Griffin-Lim clips on each run
+    return librosa.griffinlim(
+        mag, n_iter=iters, hop_length=128, n_fft=512, length=len(x), random_state=0
+    ).astype(np.float32)
 
 
 def world(x: np.ndarray) -> np.ndarray:
