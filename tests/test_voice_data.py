@@ -146,11 +146,12 @@ def test_balance_writes_weights_for_training_clips(tmp_path: Path) -> None:
 @pytest.mark.shared_data
 @pytest.mark.slow
 def test_build_a_small_corpus(tmp_path: Path) -> None:
-    n = vd.build(SHARED, tmp_path, limit=2)
+    n = vd.build(SHARED, tmp_path, limit=2, vocoder_steps=2)  # with the optional neuralvoc family
     with (tmp_path / "meta.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert n == len(rows) > 10
-    assert {r["family"] for r in rows} >= {"real", "espeak", "flite", "griffinlim"}
+    assert {r["family"] for r in rows} >= {"real", "espeak", "flite", "griffinlim", "neuralvoc"}
+    assert {r["split"] for r in rows if r["family"] == "neuralvoc"} == {"train"}
     assert all((tmp_path / r["path"]).is_file() for r in rows)
     assert "auc" in json.loads((tmp_path / "shortcut_check.json").read_text())
 

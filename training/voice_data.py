@@ -21,6 +21,10 @@ Families:
   envelope and aperiodicity analysed and synthesised again);
 - ``lpc``: real utterances re-synthesised by a classic LPC vocoder (dispersed pulse train or
   noise through the frame's LPC filter);
+- ``neuralvoc`` (only with ``--vocoder-steps N``; not in the shipped corpus): real recordings of
+  training speakers re-synthesised by a small neural vocoder (``training.vocoder``) that the
+  builder first trains for N steps on the corpus's real training clips (copy-synthesis, after
+  Wang & Yamagishi, ICASSP 2023); held-back speakers get none;
 - ``neural``: ``speech/synthetic`` (Tortoise, CycleGAN-VC2, SpeechT5) and ``speech/demos``
   fakes (VoiceCraft, VALL-E, XTTS, YourTTS, HierSpeech++, voice conversion). Partial edits
   (MANIFEST label ``PARTIAL``: a few words regenerated in a real recording) are left out: an
@@ -104,6 +108,7 @@ DEBIAN_SPEECH = (
 CODECS = (None, ("mp3", "libmp3lame", 32_000), ("mp3", "libmp3lame", 96_000), ("ogg", "libopus", 16_000),
           ("ogg", "libopus", 48_000), ("ipod", "aac", 64_000))  # fmt: skip
 VAL_FAMILIES = {"flite", "griffinlim"}
+VOCODER_STEPS = 3000  # training steps of the neuralvoc family's vocoder, when it is asked for
 VAL_SOURCES = ("hierspeechpp_demo",)
 
 
@@ -425,6 +430,36 @@ def _has_world() -> bool:
     return True
 
 
+class Writer:
+    """Writes clips through the common pipeline (``finish``) into ``out/clips`` and keeps their rows."""
+
+    def __init__(
+        self, out: Path, seed: int, rng: np.random.Generator, rows: list[dict[str, str]] | None = None
+    ) -> None:
+        self.clips_dir = out / "clips"
+        self.clips_dir.mkdir(parents=True, exist_ok=True)
+        self.seed, self.rng = seed, rng
+        self.rows: list[dict[str, str]] = rows if rows is not None else []
+
+    def emit(self, x: np.ndarray, clip: Clip) -> None:
+        import soundfile as sf
+
+        y = finish(x, self.rng)
+        if check(y).reason in ("no-speech", "too-little-speech"):
+            return
+        clip.split = split_for(clip, self.seed)
+        name = f"{len(self.rows):06d}.flac"
+        sf.write(self.clips_dir / name, y, RATE, subtype="PCM_16")
+        self.rows.append({"path": f"clips/{name}", "label": clip.label, "family": clip.family, "generator": clip.generator,
+                          "speaker": clip.speaker, "split": clip.split, "source": clip.source, "seconds": f"{len(y) / RATE:.2f}"})  # fmt: skip
+
+
+def _load(path: Path | tuple[Path, ...]) -> np.ndarray:
+    if isinstance(path, tuple):  # short recordings of one speaker, joined
+        return np.concatenate([trim(load_audio(p, RATE, max_seconds=30)) for p in path])
+    return load_audio(path, RATE, max_seconds=30)
+
+
 def build(
     data: Path,
     out: Path,
@@ -434,33 +469,17 @@ def build(
     excerpts: int = 3,
     gl_every: int = 4,
     world_every: int = 3,
+    vocoder_steps: int = 0,
 ) -> int:
     """Write the corpus; returns the number of clips. Each recording gives ``excerpts`` clips
     (different excerpts, codecs and levels); every ``gl_every``-th / ``world_every``-th real
-    recording is also re-synthesised by Griffin-Lim / WORLD."""
-    import soundfile as sf
-
-    rng = np.random.default_rng(seed)
-    clips_dir = out / "clips"
-    clips_dir.mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, str]] = []
-
-    def emit(x: np.ndarray, clip: Clip) -> None:
-        y = finish(x, rng)
-        if check(y).reason in ("no-speech", "too-little-speech"):
-            return
-        clip.split = split_for(clip, seed)
-        name = f"{len(rows):06d}.flac"
-        sf.write(clips_dir / name, y, RATE, subtype="PCM_16")
-        rows.append({"path": f"clips/{name}", "label": clip.label, "family": clip.family, "generator": clip.generator,
-                     "speaker": clip.speaker, "split": clip.split, "source": clip.source, "seconds": f"{len(y) / RATE:.2f}"})  # fmt: skip
-
+    recording is also re-synthesised by Griffin-Lim / WORLD; with ``vocoder_steps`` > 0,
+    ``add_vocoded`` then adds the neural-vocoder family."""
+    writer = Writer(out, seed, np.random.default_rng(seed))
+    emit = writer.emit
     for i, (path, clip) in enumerate(sources(data, limit)):
         try:
-            if isinstance(path, tuple):  # short recordings of one speaker, joined
-                x = np.concatenate([trim(load_audio(p, RATE, max_seconds=30)) for p in path])
-            else:
-                x = load_audio(path, RATE, max_seconds=30)
+            x = _load(path)
         except InputError as exc:
             log.warning("skipped %s: %s", path, exc.message)
             continue
@@ -473,6 +492,7 @@ def build(
         if clip.label == "real" and i % world_every == 2 and _has_world():
             emit(lpc_vocoder(trim(x)), Clip("fake", "lpc", "lpc-vocoder", clip.speaker, clip.source))
     n_tts = len(SENTENCES) if limit is None else min(limit, len(SENTENCES))
+    rng = writer.rng
     for k, text in enumerate(SENTENCES[:n_tts]):
         for j, voice in itertools.product(range(excerpts), ESPEAK_VOICES):
             variant = ESPEAK_VARIANTS[(k + j * 5 + ESPEAK_VOICES.index(voice)) % len(ESPEAK_VARIANTS)]
@@ -489,12 +509,56 @@ def build(
             stretch = float(rng.uniform(0.8, 1.25))
             emit(festival(text, voice, stretch),
                  Clip("fake", "festival", f"festival:{voice}", f"festival:{voice}:{k % 5}", "festival"))  # fmt: skip
-    log.info("%d clips written to %s", len(rows), out)
-    if rows:
-        balance(out, rows)  # writes meta.csv with each training clip's sampling weight
+    log.info("%d clips written to %s", len(writer.rows), out)
+    if vocoder_steps > 0 and writer.rows:
+        add_vocoded(data, out, writer.rows, seed=seed, limit=limit, steps=vocoder_steps)
+    if writer.rows:
+        balance(out, writer.rows)  # writes meta.csv with each training clip's sampling weight
     else:
-        _write_meta(out, rows)
-    return len(rows)
+        _write_meta(out, writer.rows)
+    return len(writer.rows)
+
+
+def add_vocoded(
+    data: Path,
+    out: Path,
+    rows: list[dict[str, str]],
+    *,
+    seed: int = 0,
+    limit: int | None = None,
+    steps: int = VOCODER_STEPS,
+) -> int:
+    """The ``neuralvoc`` family, appended to the corpus ``rows`` (in place): a small neural
+    vocoder (``training.vocoder``) is trained for ``steps`` steps on the corpus's real training
+    clips, and every real recording of a training speaker is re-synthesised by it and cut into
+    one clip. Speakers held back for validation get none, so that the held-back speakers' set
+    keeps the same generators. Draws from its own seeded generator: the clips written before
+    are unchanged. Returns the number of clips added."""
+    import soundfile as sf
+
+    from training.vocoder import resynthesise, train_vocoder
+
+    real_train = [r for r in rows if r["label"] == "real" and r["split"] == "train"]
+    if not real_train:
+        return 0
+    net = train_vocoder(
+        [sf.read(out / r["path"], dtype="float32")[0] for r in real_train], steps=steps, seed=seed
+    )
+    writer = Writer(out, seed, np.random.default_rng([seed, 7]), rows)
+    before, used = len(rows), 0
+    for path, clip in sources(data, limit):
+        if clip.label != "real" or split_for(Clip(**vars(clip)), seed) != "train":
+            continue
+        try:
+            x = trim(_load(path))
+        except InputError:
+            continue  # (logged by build)
+        used += 1
+        writer.emit(
+            resynthesise(net, x), Clip("fake", "neuralvoc", "neural-vocoder", clip.speaker, clip.source)
+        )
+    log.info("neural-vocoder family: %d clips from %d training recordings", len(rows) - before, used)
+    return len(rows) - before
 
 
 def _write_meta(out: Path, rows: list[dict[str, str]]) -> None:
@@ -718,6 +782,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="at most this many files per source (for tests)")
     ap.add_argument("--excerpts", type=int, default=3, help="clips cut from each recording")
     ap.add_argument(
+        "--vocoder-steps",
+        type=int,
+        default=0,
+        help=f"add the neuralvoc family, its vocoder trained for this many steps (e.g. {VOCODER_STEPS}; "
+        "default 0: none, as in the shipped corpus)",
+    )
+    ap.add_argument(
         "--balance-only",
         action="store_true",
         help="only run the shortcut check and write the sampling weights of the corpus already in --out",
@@ -727,7 +798,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.balance_only:
         balance(args.out)
         return 0
-    build(args.data, args.out, seed=args.seed, limit=args.limit, excerpts=args.excerpts)
+    build(
+        args.data,
+        args.out,
+        seed=args.seed,
+        limit=args.limit,
+        excerpts=args.excerpts,
+        vocoder_steps=args.vocoder_steps,
+    )
     return 0
 
 

@@ -1,0 +1,88 @@
+"""The corpus builder's own neural vocoder and the ``neuralvoc`` family it makes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from tests.test_speech import vowelish
+from training import vocoder
+from training import voice_data as vd
+
+
+def test_vocoder_shapes() -> None:
+    net = vocoder.Vocoder().eval()
+    mel = vocoder.LogMel()(torch.from_numpy(vowelish(1.0))[None])
+    assert mel.shape == (1, vocoder.N_MELS, 16000 // vocoder.HOP + 1)
+    with torch.no_grad():
+        y = net(mel)
+    assert y.shape == (1, mel.shape[-1] * vocoder.HOP)
+
+
+def test_stft_loss_is_zero_only_for_the_same_wave() -> None:
+    x = torch.from_numpy(vowelish(0.5))[None]
+    assert float(vocoder.stft_loss(x, x)) < 1e-5
+    assert float(vocoder.stft_loss(0.5 * x, x)) > 0.1
+    assert float(vocoder.stft_loss(torch.roll(x, 7, dims=1) + 0.01 * torch.randn_like(x), x)) > 0.05
+
+
+def test_training_lowers_the_loss_and_resynthesis_keeps_length_and_peak() -> None:
+    waves = [vowelish(1.5, f0=f0, seed=k) for k, f0 in enumerate((100.0, 140.0, 180.0))]
+    x = torch.from_numpy(waves[0][: 32 * vocoder.HOP])[None]
+    mel = vocoder.LogMel()
+
+    def loss_of(net: vocoder.Vocoder) -> float:
+        with torch.no_grad():
+            return float(vocoder.stft_loss(net(mel(x)[..., :32]), x))
+
+    torch.manual_seed(0)
+    untrained = loss_of(vocoder.Vocoder().eval())
+    net = vocoder.train_vocoder(waves, steps=40, batch=4, seed=0)
+    assert loss_of(net) < 0.8 * untrained
+    y = vocoder.resynthesise(net, waves[1][:12345])
+    assert y.shape == (12345,) and y.dtype == np.float32 and np.isfinite(y).all()
+    assert abs(float(np.abs(y).max()) - float(np.abs(waves[1][:12345]).max())) < 1e-4
+    assert not np.allclose(y, waves[1][:12345], atol=0.05)
+    assert np.array_equal(vocoder.resynthesise(net, np.zeros(100, np.float32)), np.zeros(100, np.float32))
+    with pytest.raises(ValueError, match="no training wave"):
+        vocoder.train_vocoder([np.zeros(10, np.float32)], steps=1)
+
+
+def test_training_is_reproducible() -> None:
+    waves = [vowelish(1.0, seed=3)]
+    a = vocoder.train_vocoder(waves, steps=3, batch=2, seed=5)
+    b = vocoder.train_vocoder(waves, steps=3, batch=2, seed=5)
+    assert all(
+        torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+    )
+
+
+def test_add_vocoded_appends_fakes_of_training_speakers_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(vd, "debian_recordings", lambda limit: [])
+    real = tmp_path / "data" / "speech" / "real"
+    speakers = [f"spk{k}" for k in range(10)]
+    for k, spk in enumerate(speakers):
+        (real / spk).mkdir(parents=True)
+        sf.write(real / spk / "a.flac", vowelish(3.0, f0=90.0 + 10 * k, seed=k), 16000)
+    out = tmp_path / "corpus"
+    writer = vd.Writer(out, 0, np.random.default_rng(0))
+    for path, clip in vd.sources(tmp_path / "data", None):
+        writer.emit(vd._load(path), clip)
+    before = [dict(r) for r in writer.rows]
+    train_speakers = {r["speaker"] for r in before if r["split"] == "train"}
+    assert train_speakers and len(train_speakers) < len(speakers)  # some speakers are held back
+
+    n = vd.add_vocoded(tmp_path / "data", out, writer.rows, seed=0, steps=2)
+    new = writer.rows[len(before) :]
+    assert writer.rows[: len(before)] == before
+    assert n == len(new) == len(train_speakers)
+    assert {r["label"] for r in new} == {"fake"} and {r["family"] for r in new} == {"neuralvoc"}
+    assert {r["split"] for r in new} == {"train"} and {r["speaker"] for r in new} == train_speakers
+    assert {r["generator"] for r in new} == {"neural-vocoder"}
+    assert all((out / r["path"]).is_file() for r in new)
