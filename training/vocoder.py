@@ -17,6 +17,7 @@ quick on a CPU and its output is cleaner in magnitude than in phase).
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -97,10 +98,16 @@ def stft_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return total / len(RESOLUTIONS)
 
 
+@functools.cache
+def _log_mel() -> LogMel:
+    """One analysis module for every call (its mel filterbank is built once)."""
+    return LogMel()
+
+
 def train_vocoder(
     waves: Sequence[np.ndarray],
     *,
-    steps: int = 2000,
+    steps: int,
     batch: int = 16,
     segment: int = 32 * HOP,
     lr: float = 2e-3,
@@ -110,9 +117,10 @@ def train_vocoder(
     usable = [np.asarray(w, np.float32) for w in waves if len(w) >= segment]
     if not usable:
         raise ValueError(f"no training wave of at least {segment} samples")
+    peaks = [max(1e-3, float(np.abs(w).max())) for w in usable]
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    net, mel = Vocoder(), LogMel()
+    net, mel = Vocoder(), _log_mel()
     opt = torch.optim.AdamW(net.parameters(), lr=lr, betas=(0.8, 0.99))
     warm = max(1, steps // 20)
     t0, running = time.time(), 0.0
@@ -124,7 +132,7 @@ def train_vocoder(
         for k in rng.integers(0, len(usable), batch):
             w = usable[int(k)]
             s = int(rng.integers(0, len(w) - segment + 1))
-            segs.append(w[s : s + segment] * float(rng.uniform(0.3, 1.0)) / max(1e-3, float(np.abs(w).max())))
+            segs.append(w[s : s + segment] * float(rng.uniform(0.3, 1.0)) / peaks[int(k)])
         x = torch.from_numpy(np.stack(segs))
         with torch.no_grad():
             m = mel(x)[..., : segment // HOP]
@@ -154,7 +162,7 @@ def resynthesise(net: Vocoder, x: np.ndarray) -> np.ndarray:
     peak = float(np.abs(x).max()) if x.size else 0.0
     if peak <= 0:
         return x.copy()
-    m = LogMel()(torch.from_numpy(x / peak)[None])
+    m = _log_mel()(torch.from_numpy(x / peak)[None])
     y = net(m)[0].numpy()
     y = y[: len(x)] if len(y) >= len(x) else np.pad(y, (0, len(x) - len(y)))
     return (y / max(1e-6, float(np.abs(y).max())) * peak).astype(np.float32)

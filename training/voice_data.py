@@ -547,7 +547,7 @@ def add_vocoded(
     writer = Writer(out, seed, np.random.default_rng([seed, 7]), rows)
     before, used = len(rows), 0
     for path, clip in sources(data, limit):
-        if clip.label != "real" or split_for(Clip(**vars(clip)), seed) != "train":
+        if clip.label != "real" or split_for(clip, seed) != "train":
             continue
         try:
             x = trim(_load(path))
