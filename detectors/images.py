@@ -2,15 +2,42 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError, features
 
 from veracity.errors import InputError, TooLargeError
 
+log = logging.getLogger(__name__)
+
 DEFAULT_MAX_PIXELS = 250_000_000  # 250 MP: larger than any camera's still
 MAX_SIDE = 65_535
+
+
+def _decodable_mimes() -> frozenset[str]:
+    """The image types Pillow decodes here, registering the HEIF plugin when it is installed.
+
+    HEIC/HEIF (phone cameras) come through ``pi-heif``, libheif's decoder without an encoder;
+    it applies the file's rotation and mirroring itself and resets the EXIF orientation to 1,
+    so ``ImageOps.exif_transpose`` does not turn the picture twice. AVIF needs a Pillow built
+    with libavif (Pillow's wheels are, from 11.2).
+    """
+    mimes = {"image/jpeg", "image/png", "image/gif", "image/webp", "image/tiff", "image/bmp"}
+    if features.check("avif"):
+        mimes.add("image/avif")
+    try:
+        import pi_heif
+    except ImportError:
+        log.debug("pi-heif is not installed: HEIC/HEIF images are not decoded")
+    else:
+        pi_heif.register_heif_opener()
+        mimes |= {"image/heic", "image/heif"}
+    return frozenset(mimes)
+
+
+DECODABLE_MIMES = _decodable_mimes()
 
 
 def open_image(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS, load: bool = True) -> Image.Image:

@@ -20,10 +20,10 @@ class MediaType:
 
     @property
     def pillow_decodable(self) -> bool:
-        return self.mime in PILLOW_MIMES
+        from detectors.images import DECODABLE_MIMES  # registers Pillow's optional plugins
 
+        return self.mime in DECODABLE_MIMES
 
-PILLOW_MIMES = {"image/jpeg", "image/png", "image/gif", "image/webp", "image/tiff", "image/bmp"}
 
 _BY_EXTENSION = {
     ".jpg": "image/jpeg",

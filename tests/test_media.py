@@ -9,17 +9,55 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from detectors.images import DECODABLE_MIMES
 from detectors.media import Sampling, iter_video_frames, load_image_rgb, probe_video
+from detectors.sniff import check_file
 from tests.conftest import VIDEO_FORMATS, encode_image, make_video, picture
 from veracity.errors import InputError
 
 
-@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "AVIF"])
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "AVIF", "HEIF"])
 def test_image_formats_decode_to_rgb(tmp_path: Path, fmt: str) -> None:
     p = tmp_path / f"x.{fmt.lower()}"
-    p.write_bytes(encode_image(picture(80, 60), fmt))
+    rgb = picture(80, 60)
+    p.write_bytes(encode_image(rgb, fmt))
     img = load_image_rgb(p)
     assert img.shape == (60, 80, 3) and img.dtype == np.uint8
+    if fmt not in ("GIF",):  # a palette of 256 colours; the others keep the picture
+        assert np.abs(img.astype(int) - rgb).mean() < 12
+
+
+def test_heic_is_decoded_by_the_project_plugin(tmp_path: Path) -> None:
+    assert {"image/heic", "image/heif"} <= DECODABLE_MIMES
+    p = tmp_path / "phone.heic"
+    p.write_bytes(encode_image(picture(80, 60), "HEIF"))
+    assert check_file(p).media.pillow_decodable
+    img = Image.open(p)
+    assert img.format == "HEIF"
+
+
+def test_heic_orientation_is_applied_once(tmp_path: Path) -> None:
+    """HEIF stores rotation in its own boxes; with EXIF orientation 6 beside them, the picture
+    must be turned once (90° clockwise), not twice."""
+    rgb = np.zeros((40, 80, 3), np.uint8)
+    rgb[:10, :20] = 255  # a white block in the top-left corner
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    p = tmp_path / "rot.heic"
+    p.write_bytes(encode_image(rgb, "HEIF", exif=exif.tobytes()))
+    img = load_image_rgb(p)
+    assert img.shape == (80, 40, 3)
+    white = np.argwhere(img[..., 0] > 128)
+    # turned clockwise, the top-left block lies along the top edge at the right
+    assert white[:, 0].max() < 24 and white[:, 1].min() > 25
+
+
+def test_truncated_heic_is_an_input_error(tmp_path: Path) -> None:
+    data = encode_image(picture(200, 200), "HEIF")
+    p = tmp_path / "cut.heic"
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="cannot decode"):
+        load_image_rgb(p)
 
 
 def test_gif_first_frame(tmp_path: Path) -> None:

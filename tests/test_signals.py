@@ -9,7 +9,7 @@ from PIL import Image, PngImagePlugin
 from provenance import watermark
 from provenance.verify import VerifyOptions, verify_file
 
-from .conftest import picture
+from .conftest import encode_image, picture
 
 XMP = (
     b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?>'
@@ -93,13 +93,14 @@ def test_plain_png_text_is_not_a_signal(tmp_path):
     assert verify_file(path).signals == ()
 
 
-def test_exif_software_make_model(tmp_path):
+@pytest.mark.parametrize("fmt", ["JPEG", "AVIF", "HEIF"])
+def test_exif_software_make_model(fmt, tmp_path):
     exif = Image.Exif()
     exif[0x0131] = "Adobe Firefly"
     exif[0x010F] = "Canon"
     exif[0x0110] = "EOS R5"
-    path = tmp_path / "e.jpg"
-    Image.fromarray(picture()).save(path, "JPEG", exif=exif)
+    path = tmp_path / f"e.{fmt.lower()}"
+    path.write_bytes(encode_image(picture(), fmt, exif=exif.tobytes()))
     sig = {(s.source, s.suggests, s.value) for s in verify_file(path).signals}
     assert ("EXIF Software", "ai-tool", "Adobe Firefly") in sig
     assert ("EXIF Make/Model", "camera", "Canon EOS R5") in sig
