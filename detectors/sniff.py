@@ -97,10 +97,12 @@ def sniff_bytes(head: bytes) -> MediaType | None:
         return _media("image/bmp", "BMP")
     if head[4:8] == b"ftyp":
         brand = head[8:12]
+        box = int.from_bytes(head[:4], "big")
+        compatible = {head[k : k + 4] for k in range(16, min(box, len(head)) - 3, 4)}
+        if brand in (b"avif", b"avis") or (brand in (b"mif1", b"msf1") and compatible & {b"avif", b"avis"}):
+            return _media("image/avif", "AVIF")  # a generic HEIF brand with AV1 images inside
         if brand in (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1"):
             return _media("image/heic", "HEIF")
-        if brand in (b"avif", b"avis"):
-            return _media("image/avif", "AVIF")
         if brand == b"qt  ":
             return _media("video/quicktime", "QuickTime")
         if brand in (b"M4A ", b"M4B "):

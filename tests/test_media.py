@@ -11,7 +11,7 @@ from PIL import Image
 
 from detectors.images import DECODABLE_MIMES
 from detectors.media import Sampling, iter_video_frames, load_image_rgb, probe_video
-from detectors.sniff import check_file
+from detectors.sniff import check_file, sniff_bytes
 from tests.conftest import VIDEO_FORMATS, encode_image, make_video, picture
 from veracity.errors import InputError
 
@@ -178,3 +178,27 @@ def test_sampling_times() -> None:
     assert Sampling(2, 60).times(0.0) == [0.0]
     with pytest.raises(ValueError):
         Sampling(0, 10)
+
+
+@pytest.mark.parametrize(
+    ("ftyp", "mime"),
+    [
+        (b"heic\x00\x00\x00\x00mif1heic", "image/heic"),
+        (b"mif1\x00\x00\x00\x00mif1heic", "image/heic"),
+        (b"avif\x00\x00\x00\x00avifmif1", "image/avif"),
+        (b"mif1\x00\x00\x00\x00mif1avif", "image/avif"),  # generic major brand, AV1 inside
+        (b"mp42\x00\x00\x00\x00mp42isom", "video/mp4"),
+    ],
+)
+def test_iso_media_brands(ftyp: bytes, mime: str) -> None:
+    box = len(ftyp) + 8
+    head = box.to_bytes(4, "big") + b"ftyp" + ftyp + b"\x00\x00\x00\x08free"
+    media = sniff_bytes(head)
+    assert media is not None and media.mime == mime
+
+
+@pytest.mark.parametrize("fmt", ["AVIF", "HEIF"])
+def test_written_heif_family_files_are_sniffed_by_content(tmp_path: Path, fmt: str) -> None:
+    p = tmp_path / "x.bin"
+    p.write_bytes(encode_image(picture(32, 32), fmt))
+    assert check_file(p).media.mime == {"AVIF": "image/avif", "HEIF": "image/heic"}[fmt]
