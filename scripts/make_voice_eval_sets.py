@@ -11,7 +11,15 @@ Writes ``labels.csv`` files (``path,label``) under ``--out``:
   recordings of the speakers held back from training (the corpus's ``split=val`` reals);
 - ``heldback_neural/``: the neural TTS/VC files of the held-back speakers in the trained neural
   sources (Tortoise, CycleGAN-VC2, SpeechT5, VoiceCraft, YourTTS) against the same real
-  recordings.
+  recordings;
+- ``piper/`` and ``kokoro/`` (where ``training.neural_tts`` finds its engines): two modern
+  neural TTS systems that no voice model has trained on, reading the builder's sentences,
+  against the same real recordings. Piper's VITS voice at three sampling settings; Kokoro-82M
+  in each of its five voices and in a mix of two voices per sentence. Written at the engines'
+  own rates (22.05 and 24 kHz) as 16-bit WAV.
+
+``--corpus`` names the built corpus whose ``split=val`` reals are the held-back recordings;
+without one, the same split is worked out from the data (``voice_data.split_for``).
 """
 
 from __future__ import annotations
@@ -63,16 +71,67 @@ def main() -> int:
             path = flite_dir / f"flite-{voice}-{k:02d}.wav"
             sf.write(path, voice_data.flite(text, voice), 16000, subtype="PCM_16")
             rows.append((path.name, "fake"))
-    with (args.corpus / "meta.csv").open(newline="") as fh:
-        held = sorted({r["source"] for r in csv.DictReader(fh) if r["split"] == "val" and r["label"] == "real"
-                       and "hierspeechpp" not in r["source"]})  # fmt: skip
+    held, fakes = heldback(args.data, args.corpus)
     reals = [(str(voice_data.source_path(args.data, s).resolve()), "real") for s in held]
     write(flite_dir, rows + reals)
-    with (args.corpus / "meta.csv").open(newline="") as fh:
-        fakes = sorted({r["source"] for r in csv.DictReader(fh) if r["split"] == "val" and r["family"] == "neural"
-                        and "hierspeechpp" not in r["source"]})  # fmt: skip
     write(args.out / "heldback_neural", [(str((args.data / s).resolve()), "fake") for s in fakes] + reals)
+    for name, fake_rows in neural_tts_sets(args.out).items():
+        write(args.out / name, fake_rows + reals)
     return 0
+
+
+def heldback(data: Path, corpus: Path) -> tuple[list[str], list[str]]:
+    """The held-back speakers' real sources and trained-family neural fakes (not HierSpeech++)."""
+    if (corpus / "meta.csv").is_file():
+        with (corpus / "meta.csv").open(newline="") as fh:
+            rows = [
+                r for r in csv.DictReader(fh) if r["split"] == "val" and "hierspeechpp" not in r["source"]
+            ]
+    else:
+        print(f"{corpus / 'meta.csv'} not found: held-back speakers worked out from the data")
+        rows = [
+            {"source": c.source, "label": c.label, "family": c.family}
+            for _, c in voice_data.sources(data, None)
+            if voice_data.split_for(c, 0) == "val" and "hierspeechpp" not in c.source
+        ]
+    real = sorted({r["source"] for r in rows if r["label"] == "real"})
+    fake = sorted({r["source"] for r in rows if r["family"] == "neural"})
+    return real, fake
+
+
+def neural_tts_sets(out: Path) -> dict[str, list[tuple[str, str]]]:
+    """Piper and Kokoro reading the builder's sentences (the engines this machine has)."""
+    import numpy as np
+    import soundfile as sf
+
+    from training import neural_tts
+
+    sets: dict[str, list[tuple[str, str]]] = {}
+    have = neural_tts.available()
+    if "piper" in have:
+        piper, folder, rows = neural_tts.Piper(), out / "piper", []
+        folder.mkdir(parents=True, exist_ok=True)
+        for k, text in enumerate(voice_data.SENTENCES):
+            for j, (noise, length) in enumerate(((0.667, 1.0), (0.4, 0.9), (0.9, 1.15))):
+                path = folder / f"piper-joe-{k:02d}-{j}.wav"
+                sf.write(path, piper(text, noise=noise, length=length), piper.rate, subtype="PCM_16")
+                rows.append((path.name, "fake"))
+        sets["piper"] = rows
+    if "kokoro" in have:
+        kokoro, folder, rows = neural_tts.Kokoro(), out / "kokoro", []
+        folder.mkdir(parents=True, exist_ok=True)
+        names = sorted(kokoro.voices)
+        rng = np.random.default_rng(0)
+        for k, text in enumerate(voice_data.SENTENCES):
+            a, b = rng.choice(len(names), size=2, replace=False)
+            mix = (names[a], names[b], float(rng.uniform(0.3, 0.7)))
+            for voice in (*names, mix):
+                tag = voice if isinstance(voice, str) else f"{voice[0]}+{voice[1]}"
+                path = folder / f"kokoro-{tag}-{k:02d}.wav"
+                sf.write(path, kokoro(text, voice), kokoro.rate, subtype="PCM_16")
+                rows.append((path.name, "fake"))
+        sets["kokoro"] = rows
+    return sets
 
 
 if __name__ == "__main__":
