@@ -13,10 +13,12 @@ Writes ``labels.csv`` files (``path,label``) under ``--out``:
   sources (Tortoise, CycleGAN-VC2, SpeechT5, VoiceCraft, YourTTS) against the same real
   recordings;
 - ``piper/`` and ``kokoro/`` (where ``training.neural_tts`` finds its engines): two modern
-  neural TTS systems that no voice model has trained on, reading the builder's sentences,
-  against the same real recordings. Piper's VITS voice at three sampling settings; Kokoro-82M
-  in each of its five voices and in a mix of two voices per sentence. Written at the engines'
-  own rates (22.05 and 24 kHz) as 16-bit WAV.
+  neural TTS systems reading the builder's sentences, against the same real recordings.
+  Piper's VITS voice at three sampling settings: an engine that no voice model has trained on.
+  Kokoro-82M in the two voices that the corpus's kokoro family holds out of training
+  (``voice_data.KOKORO_VAL_VOICES``) and a mix of them per sentence: voices never trained on,
+  of an engine that voice-lcnn-whisper-v5 trained on (v4 saw none of Kokoro). Written at the
+  engines' own rates (22.05 and 24 kHz) as 16-bit WAV.
 
 ``--corpus`` names the built corpus whose ``split=val`` reals are the held-back recordings;
 without one, the same split is worked out from the data (``voice_data.split_for``).
@@ -120,12 +122,9 @@ def neural_tts_sets(out: Path) -> dict[str, list[tuple[str, str]]]:
     if "kokoro" in have:
         kokoro, folder, rows = neural_tts.Kokoro(), out / "kokoro", []
         folder.mkdir(parents=True, exist_ok=True)
-        names = sorted(kokoro.voices)
         rng = np.random.default_rng(0)
         for k, text in enumerate(voice_data.SENTENCES):
-            a, b = rng.choice(len(names), size=2, replace=False)
-            mix = (names[a], names[b], float(rng.uniform(0.3, 0.7)))
-            for voice in (*names, mix):
+            for voice in voice_data.kokoro_voices(list(voice_data.KOKORO_VAL_VOICES), rng):
                 tag = voice if isinstance(voice, str) else f"{voice[0]}+{voice[1]}"
                 path = folder / f"kokoro-{tag}-{k:02d}.wav"
                 sf.write(path, kokoro(text, voice), kokoro.rate, subtype="PCM_16")

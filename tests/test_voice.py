@@ -322,6 +322,32 @@ def test_members_of_one_kind_are_reported_apart(tmp_path: Path) -> None:
     assert "--members phase,phase" in meta["training"]["command"]
 
 
+def test_validation_sets_keep_voice_split_families_apart() -> None:
+    from training.train_voice import validation_sets
+
+    def row(split: str, label: str, family: str, source: str = "x") -> dict[str, str]:
+        return {"split": split, "label": label, "family": family, "source": source}
+
+    rows = [
+        row("train", "fake", "espeak"),
+        row("train", "fake", "kokoro"),
+        row("val", "real", "real"),  # 2: a held-back speaker
+        row("val", "real", "real", "speech/demos/hierspeechpp_demo/real/a.flac"),  # 3
+        row("val", "fake", "espeak"),  # 4: a held-back espeak-ng voice
+        row("val", "fake", "kokoro"),  # 5: a held-out Kokoro voice
+        row("val", "fake", "flite"),  # 6: a family never trained on
+        row("val", "fake", "neural", "speech/demos/hierspeechpp_demo/fake/b.flac"),  # 7
+    ]
+    sets = {k: sorted(v.tolist()) for k, v in validation_sets(rows).items()}
+    assert sets == {
+        "heldback_speakers": [2, 4],
+        "heldback_voices_kokoro": [2, 5],
+        "heldout_family_flite": [2, 3, 6],
+        "heldout_neural_hierspeechpp": [2, 3, 7],
+        "all_validation": [2, 3, 4, 5, 6, 7],
+    }
+
+
 def test_by_generator_hand_computed() -> None:
     from training.train_voice import by_generator
 

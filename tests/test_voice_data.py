@@ -9,9 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from tests.conftest import SHARED
 from tests.test_speech import vowelish
+from training import neural_tts
 from training import voice_data as vd
 
 needs_tts = pytest.mark.skipif(
@@ -154,6 +156,56 @@ def test_build_a_small_corpus(tmp_path: Path) -> None:
     assert {r["split"] for r in rows if r["family"] == "neuralvoc"} == {"train"}
     assert all((tmp_path / r["path"]).is_file() for r in rows)
     assert "auc" in json.loads((tmp_path / "shortcut_check.json").read_text())
+
+
+def test_kokoro_clips_are_split_by_voice() -> None:
+    def split(speaker: str) -> str:
+        return vd.split_for(
+            vd.Clip("fake", "kokoro", f"kokoro-82m:{speaker}", f"kokoro:{speaker}", "kokoro-82m"), 0
+        )
+
+    held, other = vd.KOKORO_VAL_VOICES
+    assert split(held) == split(other) == split(f"{held}+{other}") == "val"
+    assert split("jf_alpha") == split("jf_alpha+jf_nezumi") == "train"
+    assert split(f"jf_alpha+{held}") == "val"  # a mix with a held-out voice never trains
+    # whatever the seed: the voices, not a hash of the speaker, decide
+    assert {vd.split_for(vd.Clip("fake", "kokoro", "k", f"kokoro:{held}", "k"), s) for s in range(20)} == {
+        "val"
+    }
+
+
+def test_kokoro_voices_add_one_mix_of_two() -> None:
+    rng = np.random.default_rng(0)
+    voices = vd.kokoro_voices(["a", "b", "c"], rng)
+    assert voices[:3] == ["a", "b", "c"] and len(voices) == 4
+    a, b, w = voices[3]  # type: ignore[misc]
+    assert a != b and {a, b} <= {"a", "b", "c"} and 0.3 <= w <= 0.7
+    assert vd.kokoro_voices(["a"], rng) == ["a"]
+
+
+@pytest.mark.skipif(
+    "kokoro" not in neural_tts.available(),
+    reason="Kokoro is not available: needs espeak-ng (scripts/setup.sh installs it as root) and the train "
+    "extra (pip install -e '.[train]')",
+)
+def test_kokoro_family_reads_training_and_held_out_voices(tmp_path: Path) -> None:
+    from detectors.speech import check
+
+    rows: list[dict[str, str]] = [
+        {"path": "clips/000000.flac", "family": "real"}
+    ]  # an earlier clip stays first
+    n = vd.add_kokoro(tmp_path, rows, seed=0, limit=1, excerpts=1)
+    added = rows[1:]
+    assert n == len(added) == 7  # one sentence: 3 training voices + a mix, 2 held-out voices + their mix
+    assert [r["path"] for r in added] == [f"clips/{k:06d}.flac" for k in range(1, 8)]
+    for r in added:
+        voices = set(r["speaker"].removeprefix("kokoro:").split("+"))
+        held = voices & set(vd.KOKORO_VAL_VOICES)
+        assert r["split"] == ("val" if held else "train") and (not held or held == voices)
+        assert r["family"] == "kokoro" and r["label"] == "fake" and r["generator"].startswith("kokoro-82m:")
+        y, rate = sf.read(tmp_path / r["path"], dtype="float32")
+        assert rate == vd.RATE and check(y).usable
+    assert {r["split"] for r in added} == {"train", "val"}
 
 
 def test_speech_only_drops_the_pauses() -> None:

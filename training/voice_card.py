@@ -18,6 +18,7 @@ SET_NOTES = {
     "heldout_family_flite": "flite (diphone and cluster-unit TTS: slt, rms, awb, kal voices): a TTS engine never seen in training",
     "heldout_family_griffinlim": "real utterances re-synthesised with Griffin-Lim: a vocoder never seen in training",
     "heldout_neural_hierspeechpp": "the HierSpeech++ demo (zero-shot TTS and voice conversion) against its own real references: a neural system never seen in training",
+    "heldback_voices_kokoro": "Kokoro-82M's voices held out of training (jf_tebukuro, jm_kumo and their mix) against the held-back speakers' real clips: the engine was trained on, these voices were not",
     "all_validation": "every validation clip together",
 }
 TARGET_EER = 0.05

