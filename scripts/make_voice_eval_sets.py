@@ -17,8 +17,8 @@ Writes ``labels.csv`` files (``path,label``) under ``--out``:
   Piper's VITS voice at three sampling settings: an engine that no voice model has trained on.
   Kokoro-82M in the two voices that the corpus's kokoro family holds out of training
   (``voice_data.KOKORO_VAL_VOICES``) and a mix of them per sentence: voices never trained on,
-  of an engine that voice-lcnn-whisper-v5 trained on (v4 saw none of Kokoro). Written at the
-  engines' own rates (22.05 and 24 kHz) as 16-bit WAV.
+  even by a model trained on a corpus with that family (the shipped voice-lcnn-whisper-v4 saw
+  no Kokoro at all). Written at the engines' own rates (22.05 and 24 kHz) as 16-bit WAV.
 
 ``--corpus`` names the built corpus whose ``split=val`` reals are the held-back recordings;
 without one, the same split is worked out from the data (``voice_data.split_for``).
@@ -125,8 +125,7 @@ def neural_tts_sets(out: Path) -> dict[str, list[tuple[str, str]]]:
         rng = np.random.default_rng(0)
         for k, text in enumerate(voice_data.SENTENCES):
             for voice in voice_data.kokoro_voices(list(voice_data.KOKORO_VAL_VOICES), rng):
-                tag = voice if isinstance(voice, str) else f"{voice[0]}+{voice[1]}"
-                path = folder / f"kokoro-{tag}-{k:02d}.wav"
+                path = folder / f"kokoro-{voice_data.kokoro_tag(voice)}-{k:02d}.wav"
                 sf.write(path, kokoro(text, voice), kokoro.rate, subtype="PCM_16")
                 rows.append((path.name, "fake"))
         sets["kokoro"] = rows

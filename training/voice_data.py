@@ -623,6 +623,11 @@ def kokoro_voices(names: list[str], rng: np.random.Generator) -> list[str | tupl
     return voices
 
 
+def kokoro_tag(voice: str | tuple[str, str, float]) -> str:
+    """A Kokoro voice's name, or ``a+b`` for a mix of two."""
+    return voice if isinstance(voice, str) else f"{voice[0]}+{voice[1]}"
+
+
 def add_kokoro(
     out: Path, rows: list[dict[str, str]], *, seed: int = 0, limit: int | None = None, excerpts: int = 3
 ) -> int:
@@ -649,7 +654,7 @@ def add_kokoro(
     n_tts = len(SENTENCES) if limit is None else min(limit, len(SENTENCES))
     for text, side in itertools.product(SENTENCES[:n_tts], sides):
         for voice in kokoro_voices(side, rng):
-            tag = voice if isinstance(voice, str) else f"{voice[0]}+{voice[1]}"
+            tag = kokoro_tag(voice)
             audio = engine(text, voice, speed=float(rng.uniform(0.85, 1.2)))
             with tempfile.NamedTemporaryFile(suffix=".wav") as tmp:
                 sf.write(tmp.name, audio, engine.rate, subtype="PCM_16")
@@ -932,8 +937,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--kokoro",
-        action=argparse.BooleanOptionalAction,
-        default=None,
+        action="store_true",
         help="add the kokoro family: Kokoro-82M reading the sentences in three of its voices and their mixes; "
         f"{' and '.join(KOKORO_VAL_VOICES)} are validation only (not in the shipped corpus)",
     )
@@ -955,7 +959,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.extend:
         extend(args.data, args.out, seed=args.seed, limit=args.limit,
-               vocoder_steps=args.vocoder_steps, hifigan=args.hifigan, kokoro=bool(args.kokoro))  # fmt: skip
+               vocoder_steps=args.vocoder_steps, hifigan=args.hifigan, kokoro=args.kokoro)  # fmt: skip
         return 0
     build(
         args.data,
@@ -965,7 +969,7 @@ def main(argv: list[str] | None = None) -> int:
         excerpts=args.excerpts,
         vocoder_steps=args.vocoder_steps,
         hifigan=args.hifigan,
-        kokoro=bool(args.kokoro),
+        kokoro=args.kokoro,
     )
     return 0
 
