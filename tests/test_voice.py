@@ -322,6 +322,31 @@ def test_members_of_one_kind_are_reported_apart(tmp_path: Path) -> None:
     assert "--members phase,phase" in meta["training"]["command"]
 
 
+def test_compare_adds_earlier_weights_scored_on_the_same_clips(tmp_path: Path) -> None:
+    from detectors.weights import sha256_file
+    from training import train_voice
+
+    corpus = _tiny_corpus(tmp_path / "corpus")
+    common: dict[str, Any] = {"epochs": 1, "batch": 4, "arch": TINY, "music_beds_on": False, "threads": 1}
+    old = train_voice.train(corpus, tmp_path / "old", name="v-old", seed=3, members=["linear"], **common)
+    new = train_voice.train(corpus, tmp_path / "new", name="v-new", seed=4, members=["phase"], **common)
+    before = sha256_file(tmp_path / "new" / "v-new.safetensors")
+    argv = ["--corpus", str(corpus), "--out", str(tmp_path / "new"), "--name", "v-new"]
+    for _ in range(2):  # a second run replaces the entry instead of adding another
+        assert train_voice.main([*argv, "--compare", str(tmp_path / "old" / "v-old.json")]) == 0
+    meta = json.loads((tmp_path / "new" / "v-new.json").read_text())
+    (row,) = meta["comparison"]
+    assert row["name"] == "v-old" and row["sha256"] == old["sha256"]
+    # the earlier weights' own EER on these clips, as their training run measured it
+    assert row["eer"] == {k: v["eer"] for k, v in old["evaluation"].items()}
+    assert meta["evaluation"] == new["evaluation"] and meta["sha256"] == before
+    assert sha256_file(tmp_path / "new" / "v-new.safetensors") == before
+    card = (tmp_path / "new" / "v-new.md").read_text()
+    assert "| v-old | " in card and "| v-new (this card) | " in card
+    with pytest.raises(WeightsError):
+        train_voice.main([*argv, "--compare", str(tmp_path / "missing.json")])
+
+
 def test_validation_sets_keep_voice_split_families_apart() -> None:
     from training.train_voice import validation_sets
 

@@ -382,6 +382,33 @@ def recalibrate(corpus: Path, meta_path: Path) -> dict[str, Any]:
     return meta
 
 
+def compare(corpus: Path, meta_path: Path, others: Sequence[Path]) -> dict[str, Any]:
+    """Score earlier weights (verified) on the corpus's validation clips and add their EER per set to
+    the ``comparison`` of the weights at ``meta_path``, replacing an earlier entry of the same
+    name; rewrite the metadata and the card (the tensors, and so their sha256, are unchanged)."""
+    import json
+
+    from detectors.weights import read_info
+
+    info = read_info(meta_path)
+    meta = info.meta
+    rows, waves = load_corpus(corpus)
+    rows_by_name = {r["name"]: r for r in meta.get("comparison", [])}
+    for other in others:
+        old = read_info(other)
+        log.info("scoring %s on the validation clips of %s", old.name, corpus)
+        evaluation = validate(_load_model(old), rows, waves)[0]
+        rows_by_name[old.name] = {
+            "name": old.name,
+            "sha256": old.sha256,
+            "eer": {k: v["eer"] for k, v in evaluation.items()},
+        }
+    meta["comparison"] = list(rows_by_name.values())
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    info.card.write_text(voice_card.render(meta), encoding="utf-8")
+    return meta
+
+
 MEMBERS = {"linear": {}, "phase": {"phase": True}}  # LCNN member kinds: their changes to ARCH
 WHISPER = "whisper"  # the member kind that is a linear probe on a frozen Whisper encoder
 KINDS = (*MEMBERS, WHISPER)
@@ -902,8 +929,20 @@ def main(argv: list[str] | None = None) -> int:
         help="batch-making processes beside training (0: batches made in turn, as the shipped weights were)",
     )
     ap.add_argument("--width", type=int, default=None, help=f"LCNN channel width (default {ARCH['width']})")
+    ap.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="W.json",
+        help="only score these earlier weights on the corpus's validation clips and add their EER per set "
+        "to the comparison table of the weights NAME in --out (repeatable)",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    if args.compare:
+        compare(args.corpus, args.out / f"{args.name}.json", args.compare)
+        return 0
     if args.recalibrate:
         recalibrate(args.corpus, args.out / f"{args.name}.json")
         return 0

