@@ -188,6 +188,29 @@ def test_kokoro_voices_add_one_mix_of_two() -> None:
     reason="Kokoro is not available: needs espeak-ng (scripts/setup.sh installs it as root) and the train "
     "extra (pip install -e '.[train]')",
 )
+@pytest.mark.parametrize(
+    ("flags", "built", "extended"),
+    [
+        ([], False, None),  # the shipped corpus has no kokoro family (see docs/training-voice.md)
+        (["--kokoro"], True, None),
+        (["--extend"], None, False),
+        (["--extend", "--kokoro"], None, True),
+    ],
+)
+def test_kokoro_family_only_when_asked(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    flags: list[str],
+    built: bool | None,
+    extended: bool | None,
+) -> None:
+    calls: dict[str, bool] = {}
+    monkeypatch.setattr(vd, "build", lambda data, out, **kw: calls.setdefault("build", kw["kokoro"]))
+    monkeypatch.setattr(vd, "extend", lambda data, out, **kw: calls.setdefault("extend", kw["kokoro"]))
+    assert vd.main(["--data", str(tmp_path), "--out", str(tmp_path / "c"), *flags]) == 0
+    assert calls.get("build") is built and calls.get("extend") is extended
+
+
 def test_kokoro_family_reads_training_and_held_out_voices(tmp_path: Path) -> None:
     from detectors.speech import check
 
