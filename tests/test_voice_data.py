@@ -183,11 +183,6 @@ def test_kokoro_voices_add_one_mix_of_two() -> None:
     assert vd.kokoro_voices(["a"], rng) == ["a"]
 
 
-@pytest.mark.skipif(
-    "kokoro" not in neural_tts.available(),
-    reason="Kokoro is not available: needs espeak-ng (scripts/setup.sh installs it as root) and the train "
-    "extra (pip install -e '.[train]')",
-)
 @pytest.mark.parametrize(
     ("flags", "built", "extended"),
     [
@@ -211,6 +206,11 @@ def test_kokoro_family_only_when_asked(
     assert calls.get("build") is built and calls.get("extend") is extended
 
 
+@pytest.mark.skipif(
+    "kokoro" not in neural_tts.available(),
+    reason="Kokoro is not available: needs espeak-ng (scripts/setup.sh installs it as root) and the train "
+    "extra (pip install -e '.[train]')",
+)
 def test_kokoro_family_reads_training_and_held_out_voices(tmp_path: Path) -> None:
     from detectors.speech import check
 

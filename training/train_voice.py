@@ -359,11 +359,17 @@ def _load_model(info: WeightInfo) -> torch.nn.Module:
     return model.eval()
 
 
+def _rewrite(meta_path: Path, info: WeightInfo) -> None:
+    """Write the metadata of ``info`` back to ``meta_path`` (its tensors stay as they are) and its card."""
+    import json
+
+    meta_path.write_text(json.dumps(info.meta, indent=2) + "\n", encoding="utf-8")
+    info.card.write_text(voice_card.render(info.meta), encoding="utf-8")
+
+
 def recalibrate(corpus: Path, meta_path: Path) -> dict[str, Any]:
     """Evaluate and calibrate shipped weights again on the corpus's validation clips (the
     tensors, and so their sha256, are unchanged); rewrite the metadata and the card."""
-    import json
-
     from detectors.weights import read_info
 
     info = read_info(meta_path)
@@ -377,8 +383,7 @@ def recalibrate(corpus: Path, meta_path: Path) -> dict[str, Any]:
         operating_points=ops,
         evaluation_by_generator={SELECT_ON: generators},
     )
-    meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    info.card.write_text(voice_card.render(meta), encoding="utf-8")
+    _rewrite(meta_path, info)
     return meta
 
 
@@ -386,8 +391,6 @@ def compare(corpus: Path, meta_path: Path, others: Sequence[Path]) -> dict[str, 
     """Score earlier weights (verified) on the corpus's validation clips and add their EER per set to
     the ``comparison`` of the weights at ``meta_path``, replacing an earlier entry of the same
     name; rewrite the metadata and the card (the tensors, and so their sha256, are unchanged)."""
-    import json
-
     from detectors.weights import read_info
 
     info = read_info(meta_path)
@@ -404,8 +407,7 @@ def compare(corpus: Path, meta_path: Path, others: Sequence[Path]) -> dict[str, 
             "eer": {k: v["eer"] for k, v in evaluation.items()},
         }
     meta["comparison"] = list(rows_by_name.values())
-    meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    info.card.write_text(voice_card.render(meta), encoding="utf-8")
+    _rewrite(meta_path, info)
     return meta
 
 
