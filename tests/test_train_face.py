@@ -315,6 +315,23 @@ def test_training_can_start_from_trained_weights(tmp_path: Path) -> None:
         train(cache, tmp_path / "c", name="face-c", init=tmp_path / "a" / "face-a.json", **kw)  # type: ignore[arg-type]
 
 
+def test_training_in_bfloat16_keeps_float32_weights(tmp_path: Path) -> None:
+    from training.train_face import train
+
+    cache = make_cache(tmp_path / "cache")
+    kw = dict(size=64, steps=1, batch=4, ae_steps=0, workers=0)
+    train(cache, tmp_path / "w", name="face-bf", precision="bfloat16", **kw)  # type: ignore[arg-type]
+    [info] = list_weights(tmp_path / "w")
+    assert info.problems() == []
+    doc = json.loads((tmp_path / "w" / "face-bf.json").read_text())
+    assert doc["training"]["precision"] == "bfloat16"
+    assert "bfloat16 autocast" in (tmp_path / "w" / "face-bf.md").read_text()
+    logits = FaceClassifier(info).logits(np.full((2, CANONICAL_SIZE, CANONICAL_SIZE, 3), 128, np.uint8))
+    assert logits.shape == (2,) and np.isfinite(logits).all()
+    with pytest.raises(SystemExit, match="precision"):
+        train(cache, tmp_path / "x", name="face-x", precision="float8", **kw)  # type: ignore[arg-type]
+
+
 def test_batches_depend_only_on_seed_and_step(tmp_path: Path) -> None:
     from training.face_data import load
     from training.train_face import BatchMaker, BatchStream, Pools

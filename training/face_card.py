@@ -175,6 +175,7 @@ def render(meta: dict[str, Any]) -> str:
             if tr.get("device", "cpu") != "cpu"
             else f"{tr.get('threads')} CPU threads"
         )
+        + (" with bfloat16 autocast in the training steps" if tr.get("precision") == "bfloat16" else "")
         + f" (torch {tr.get('torch')}).",
         *([f"- Compared with the previous weights: {tr['previous']}"] if tr.get("previous") else []),
         "",

@@ -53,6 +53,7 @@ from training.upsampler import Upsampler
 log = logging.getLogger("training.train_face")
 
 MODEL_NAME = "face-effnetlite0-v3"
+PRECISIONS = ("float32", "bfloat16")
 
 
 def pretrained_backbone() -> dict[str, torch.Tensor]:
@@ -331,8 +332,11 @@ def train(
     ema: float = 0.0,
     time_limit: float | None = None,
     init: Path | None = None,
+    precision: str = "float32",
 ) -> dict[str, object]:
     t_start = time.time()
+    if precision not in PRECISIONS:
+        raise SystemExit(f"--precision must be one of {', '.join(PRECISIONS)}")
     if threads:
         torch.set_num_threads(threads)
     rng = np.random.default_rng(seed)
@@ -399,7 +403,13 @@ def train(
             g["lr"] = lr_at(step)
         x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
         y = y.to(device, non_blocking=True)
-        loss = F.binary_cross_entropy_with_logits(model(x)[:, 0], y)
+        # bfloat16 autocast runs the convolutions in bfloat16 where the CPU has it (1.5x here);
+        # the weights, optimiser state, loss and every measurement stay float32
+        with torch.autocast(
+            device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=precision == "bfloat16"
+        ):
+            logit = model(x)[:, 0]
+        loss = F.binary_cross_entropy_with_logits(logit.float(), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -477,6 +487,7 @@ def train(
             "self_blend_mirror": mirror,
             "paired": paired,
             "workers": workers,
+            "precision": precision,
             "train_seconds": round(train_s, 1),
             "total_seconds": round(time.time() - t_start, 1),
             "torch": torch.__version__,
@@ -549,6 +560,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="start from these trained face weights (their .json metadata) instead of ImageNet alone",
     )
+    ap.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="float32",
+        help="arithmetic of the training steps: bfloat16 autocasts the classifier's forward pass "
+        "(about 1.5x faster on CPUs with bfloat16 instructions); weights stay float32",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     cmd = "python -m training.train_face " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -572,6 +590,7 @@ def main(argv: list[str] | None = None) -> int:
         ema=args.ema,
         time_limit=args.time_limit,
         init=args.init,
+        precision=args.precision,
     )
     return 0
 
