@@ -16,7 +16,7 @@ from detectors.models.lcnn import LCNN, FrontEnd, linear_filterbank, min_samples
 from detectors.music import N_FEATURES as N_MUSIC_FEATURES
 from detectors.music import build_model as build_music_model
 from detectors.voice import VoiceAnalyzer, VoiceClassifier, VoiceOptions
-from detectors.weights import REQUIRED_CARD_SECTIONS, WeightInfo, WeightsError, save_weights
+from detectors.weights import REQUIRED_CARD_SECTIONS, WeightInfo, WeightsError, list_weights, save_weights
 from tests.face_helpers import CARD
 from tests.test_speech import RATE, _encode, tone, vowelish, write_talking_video
 
@@ -477,6 +477,25 @@ def test_training_with_workers_a_width_and_the_corpus_music_beds(tmp_path: Path)
     assert meta["arch"]["width"] == 12 and meta["training"]["workers"] == 1
     assert "--width 12" in meta["training"]["command"] and "--workers 1" in meta["training"]["command"]
     assert "1 soundtrack excerpts" in meta["training"]["augmentation"]
+
+
+def test_training_in_bfloat16_records_it_and_keeps_float32_weights(tmp_path: Path) -> None:
+    from training import train_voice
+
+    corpus = _tiny_corpus(tmp_path / "corpus")
+    meta = train_voice.train(
+        corpus, tmp_path / "out", name="voice-bf", epochs=1, batch=4, seed=1, arch=TINY, precision="bfloat16"
+    )
+    assert (
+        meta["training"]["precision"] == "bfloat16" and "--precision bfloat16" in meta["training"]["command"]
+    )
+    assert "bfloat16 autocast" in (tmp_path / "out" / "voice-bf.md").read_text()
+    [info] = list_weights(tmp_path / "out")
+    assert info.problems() == [] and info.meta["parameters"] > 0
+    with pytest.raises(SystemExit, match="precision"):
+        train_voice.train(
+            corpus, tmp_path / "x", name="voice-x", epochs=1, batch=4, arch=TINY, precision="fp8"
+        )
 
 
 def test_voice_pack_round_trip(tmp_path: Path) -> None:

@@ -55,6 +55,7 @@ from veracity.errors import InputError
 log = logging.getLogger("training.train_voice")
 
 ARCH = {"n_filters": 60, "width": 32}
+PRECISIONS = ("float32", "bfloat16")
 DEMO_SOURCE = "speech/demos/"  # corpus ``source`` prefix of clips cut from demo pages
 # model selection uses only the held-back speakers of the trained families; the held-out
 # families (flite, Griffin-Lim, HierSpeech++) are never looked at before the final report
@@ -508,6 +509,7 @@ def fit(
     demo_real_share: float | None = None,
     device: str = "cpu",
     workers: int = 0,
+    precision: str = "float32",
 ) -> tuple[LCNN, dict[str, Any]]:
     """Train one LCNN; keep the epoch with the lowest EER on the held-back speakers."""
     torch.manual_seed(seed)
@@ -549,7 +551,11 @@ def fit(
         for _ in range(steps_per_epoch):
             x, y = next(draws) if draws is not None else draw_batch(waves, labels, pools, batch, rng, beds)
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            loss = loss_fn(model(x), y)
+            # bfloat16 autocast runs the convolutions in bfloat16 (1.7x on this machine's CPU); the
+            # front end's STFT, the weights, the optimiser and every measurement stay float32
+            with torch.autocast(torch.device(device).type, torch.bfloat16, enabled=precision == "bfloat16"):
+                logit = model(x)
+            loss = loss_fn(logit.float(), y)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -608,6 +614,7 @@ def train(
     device: str = "cpu",
     workers: int = 0,
     width: int | None = None,
+    precision: str = "float32",
 ) -> dict[str, Any]:
     """Train each member (member k with seed ``seed + k``); one member is shipped as an LCNN (or a
     WhisperProbe), several LCNNs as an LCNN-ensemble (the mean of their logits), LCNNs with a
@@ -616,6 +623,8 @@ def train(
     its own process on one CPU thread (the Whisper probe, about a minute, is fitted first)."""
     if threads:
         torch.set_num_threads(threads)
+    if precision not in PRECISIONS:
+        raise SystemExit(f"--precision must be one of {', '.join(PRECISIONS)}")
     unknown = [m for m in members if m not in KINDS]
     if unknown or not members:
         raise SystemExit(f"unknown member kinds {unknown}; known: {', '.join(KINDS)}")
@@ -634,6 +643,7 @@ def train(
         "demo_real_share": demo_real_share,
         "device": device,
         "workers": workers,
+        "precision": precision,
     }
     if parallel:
         import multiprocessing
@@ -656,7 +666,7 @@ def train(
     trained = [by_position[k] for k in range(len(members))]
     training = {
         "command": _command(
-            out, seed, ",".join(members), epochs, parallel, demo_real_share, device, workers, width
+            out, seed, ",".join(members), epochs, parallel, demo_real_share, device, workers, width, precision
         ),
         "corpus": str(corpus),
         **_shortcut(corpus),
@@ -667,6 +677,7 @@ def train(
         "threads": 1 if parallel else torch.get_num_threads(),
         **({"parallel_members": True} if parallel else {}),
         **({"demo_real_share": demo_real_share} if demo_real_share is not None else {}),
+        **({"precision": precision} if precision != "float32" else {}),
         **(
             {
                 "device": torch.cuda.get_device_name(device) if device.startswith("cuda") else device,
@@ -860,6 +871,7 @@ def _command(
     device: str = "cpu",
     workers: int = 0,
     width: int | None = None,
+    precision: str = "float32",
 ) -> str:
     """The one command that trains these weights (trainer options after ``--`` when not the defaults)."""
     extra = (
@@ -870,6 +882,7 @@ def _command(
         + ([f"--width {width}"] if width else [])
         + ([f"--device {device}"] if device != "cpu" else [])
         + ([f"--workers {workers}"] if workers else [])
+        + ([f"--precision {precision}"] if precision != "float32" else [])
     )
     return f"python -m training.voice --data ../shared/data --out {out} --seed {seed}" + (
         " -- " + " ".join(extra) if extra else ""
@@ -940,6 +953,13 @@ def main(argv: list[str] | None = None) -> int:
         help="only score these earlier weights on the corpus's validation clips and add their EER per set "
         "to the comparison table of the weights NAME in --out (repeatable)",
     )
+    ap.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="float32",
+        help="arithmetic of the LCNN training steps: bfloat16 autocasts their convolutions "
+        "(about 1.7x faster on CPUs with bfloat16 instructions); weights stay float32",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     if args.compare:
@@ -967,6 +987,7 @@ def main(argv: list[str] | None = None) -> int:
         device=args.device,
         workers=args.workers,
         width=args.width,
+        precision=args.precision,
     )
     return 0
 

@@ -76,7 +76,8 @@ def _kept(tr: dict[str, Any]) -> list[str]:
         "optimistic too."
         if m.get("kind") == "whisper"
         else f"- Member {m.get('kind')}: seed {m.get('seed')}, took {m.get('seconds')} s on {tr.get('threads')} CPU "
-        f"threads; kept epoch {m.get('selected_epoch')}, selected on {tr.get('selected_on')}."
+        f"threads{' with bfloat16 autocast' if tr.get('precision') == 'bfloat16' else ''}; kept epoch "
+        f"{m.get('selected_epoch')}, selected on {tr.get('selected_on')}."
         for m in members
     ] + ([f"- Note: {tr['note']}."] if tr.get("note") else [])
 
