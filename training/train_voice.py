@@ -49,13 +49,13 @@ import torch.nn.functional as F
 from detectors import metrics
 from detectors.models.lcnn import LCNN, RATE, LCNNEnsemble, VoiceEnsemble, build, parameter_count
 from detectors.weights import WeightInfo, load_state, save_weights
+from training import precision as precision_mod
 from training import voice_card
 from veracity.errors import InputError
 
 log = logging.getLogger("training.train_voice")
 
 ARCH = {"n_filters": 60, "width": 32}
-PRECISIONS = ("float32", "bfloat16")
 DEMO_SOURCE = "speech/demos/"  # corpus ``source`` prefix of clips cut from demo pages
 # model selection uses only the held-back speakers of the trained families; the held-out
 # families (flite, Griffin-Lim, HierSpeech++) are never looked at before the final report
@@ -551,9 +551,7 @@ def fit(
         for _ in range(steps_per_epoch):
             x, y = next(draws) if draws is not None else draw_batch(waves, labels, pools, batch, rng, beds)
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            # bfloat16 autocast runs the convolutions in bfloat16 (1.7x on this machine's CPU); the
-            # front end's STFT, the weights, the optimiser and every measurement stay float32
-            with torch.autocast(torch.device(device).type, torch.bfloat16, enabled=precision == "bfloat16"):
+            with precision_mod.autocast(device, precision):  # 1.7x a step here; the STFT stays float32
                 logit = model(x)
             loss = loss_fn(logit.float(), y)
             opt.zero_grad()
@@ -623,8 +621,7 @@ def train(
     its own process on one CPU thread (the Whisper probe, about a minute, is fitted first)."""
     if threads:
         torch.set_num_threads(threads)
-    if precision not in PRECISIONS:
-        raise SystemExit(f"--precision must be one of {', '.join(PRECISIONS)}")
+    precision_mod.check(precision)
     unknown = [m for m in members if m not in KINDS]
     if unknown or not members:
         raise SystemExit(f"unknown member kinds {unknown}; known: {', '.join(KINDS)}")
@@ -955,7 +952,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--precision",
-        choices=PRECISIONS,
+        choices=precision_mod.PRECISIONS,
         default="float32",
         help="arithmetic of the LCNN training steps: bfloat16 autocasts their convolutions "
         "(about 1.7x faster on CPUs with bfloat16 instructions); weights stay float32",
