@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import click
 
-from cli.exit_codes import ExitCode, combine
 from cli.loading import face_analyzer
 from cli.options import operating_point_option, output_options, sampling_options
-from cli.output import check_output_path, finish
-
-log = logging.getLogger(__name__)
+from cli.output import analyze_files, check_output_path
 
 
 @click.command()
@@ -56,7 +52,7 @@ def face(
     flagged, 1 when a file is flagged as manipulated, 5 when a file could not be read
     (5 wins over 1), 4 when the weights fail their integrity check.
     """
-    from detectors.face import FaceOptions, FaceResult
+    from detectors.face import FaceOptions
     from reports.face_text import result_lines, summary_line
 
     check_output_path(output, force)
@@ -68,19 +64,4 @@ def face(
         evidence_dir=evidence_dir,
     )
     analyzer = face_analyzer(weights_name, options)
-    results: list[FaceResult] = []
-    for i, path in enumerate(files, 1):
-        log.info("face %d/%d: %s", i, len(files), path)
-        results.append(analyzer.analyze(path))  # type: ignore[attr-defined]
-    codes = [ExitCode.OK]
-    for r in results:
-        if r.verdict == "error":
-            codes.append(ExitCode.INPUT_ERROR)
-        elif r.verdict == "manipulated":
-            codes.append(ExitCode.FINDINGS)
-    errors = [r.error for r in results if r.error]
-
-    def text() -> list[tuple[str, str]]:
-        return [*(line for r in results for line in result_lines(r)), summary_line(results)]
-
-    finish("face", fmt, output, [r.as_dict() for r in results], errors, text, combine(*codes))
+    analyze_files("face", analyzer, files, "manipulated", result_lines, summary_line, fmt, output)

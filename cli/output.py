@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import re
 import sys
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ import click
 
 from veracity import TOOL_NAME, __version__
 from veracity.errors import OutputError
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "1.0"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -127,3 +130,34 @@ def finish(
     for err in errors:
         click.echo(f"Error: {err.get('path')}: {err.get('message')}", err=True)
     raise SystemExit(code)
+
+
+def analyze_files(
+    command: str,
+    analyzer: Any,
+    files: Sequence[Path],
+    flagged: str,
+    lines_of: Callable[[Any], Iterable[tuple[str, str]]],
+    summary_of: Callable[[list[Any]], tuple[str, str]],
+    fmt: str,
+    output: Path | None,
+) -> None:
+    """Run a detector's ``analyzer.analyze`` on each file in turn and :func:`finish`.
+
+    A file that cannot be read is the analyser's ``error`` verdict, never an exception, so the
+    batch goes on. Exits INPUT_ERROR (5) when a file could not be read, FINDINGS (1) when a
+    result's verdict is ``flagged``, else OK."""
+    from cli.exit_codes import ExitCode, combine
+
+    results: list[Any] = []
+    for i, path in enumerate(files, 1):
+        log.info("%s %d/%d: %s", command, i, len(files), path)
+        results.append(analyzer.analyze(path))
+    outcome = {"error": ExitCode.INPUT_ERROR, flagged: ExitCode.FINDINGS}
+    codes = [outcome.get(r.verdict, ExitCode.OK) for r in results]
+    errors = [r.error for r in results if r.error]
+
+    def text() -> list[tuple[str, str]]:
+        return [*(line for r in results for line in lines_of(r)), summary_of(results)]
+
+    finish(command, fmt, output, [r.as_dict() for r in results], errors, text, combine(*codes))

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import click
 
-from cli.exit_codes import ExitCode, combine
 from cli.loading import voice_analyzer
 from cli.options import operating_point_option, output_options
-from cli.output import check_output_path, finish
-
-log = logging.getLogger(__name__)
+from cli.output import analyze_files, check_output_path
 
 
 @click.command()
@@ -46,26 +42,11 @@ def voice(
     file is flagged as synthetic, 5 when a file could not be read (5 wins over 1), 4 when the
     weights fail their integrity check.
     """
-    from detectors.voice import VoiceOptions, VoiceResult
+    from detectors.voice import VoiceOptions
     from reports.voice_text import result_lines, summary_line
 
     check_output_path(output, force)
     analyzer = voice_analyzer(
         weights_name, VoiceOptions(operating_point=operating_point, max_seconds=max_seconds)
     )
-    results: list[VoiceResult] = []
-    for i, path in enumerate(files, 1):
-        log.info("voice %d/%d: %s", i, len(files), path)
-        results.append(analyzer.analyze(path))  # type: ignore[attr-defined]
-    codes = [ExitCode.OK]
-    for r in results:
-        if r.verdict == "error":
-            codes.append(ExitCode.INPUT_ERROR)
-        elif r.verdict == "synthetic":
-            codes.append(ExitCode.FINDINGS)
-    errors = [r.error for r in results if r.error]
-
-    def text() -> list[tuple[str, str]]:
-        return [*(line for r in results for line in result_lines(r)), summary_line(results)]
-
-    finish("voice", fmt, output, [r.as_dict() for r in results], errors, text, combine(*codes))
+    analyze_files("voice", analyzer, files, "synthetic", result_lines, summary_line, fmt, output)
