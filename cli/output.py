@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from cli.exit_codes import ExitCode, combine
 from veracity import TOOL_NAME, __version__
 from veracity.errors import OutputError
 
@@ -117,8 +118,6 @@ def finish(
     ``doc`` replaces the standard envelope for JSON when a command has its own layout.
     Exits OUTPUT_FAILED (3) when the report cannot be written, else with ``code``.
     """
-    from cli.exit_codes import ExitCode
-
     try:
         if fmt == "json":
             emit(to_json(doc if doc is not None else envelope(command, results, errors)), output)
@@ -147,8 +146,6 @@ def analyze_files(
     A file that cannot be read is the analyser's ``error`` verdict, never an exception, so the
     batch goes on. Exits INPUT_ERROR (5) when a file could not be read, FINDINGS (1) when a
     result's verdict is ``flagged``, else OK."""
-    from cli.exit_codes import ExitCode, combine
-
     results: list[Any] = []
     for i, path in enumerate(files, 1):
         log.info("%s %d/%d: %s", command, i, len(files), path)
