@@ -305,8 +305,16 @@ def test_training_can_start_from_trained_weights(tmp_path: Path) -> None:
     train(cache, tmp_path / "a", name="face-a", **kw)  # type: ignore[arg-type]
     train(cache, tmp_path / "b", name="face-b", init=tmp_path / "a" / "face-a.json", **kw)  # type: ignore[arg-type]
     doc = json.loads((tmp_path / "b" / "face-b.json").read_text())
-    assert doc["training"]["init"]["name"] == "face-a"
-    assert "Started from the trained weights face-a" in (tmp_path / "b" / "face-b.md").read_text()
+    parent = json.loads((tmp_path / "a" / "face-a.json").read_text())["training"]
+    init = doc["training"]["init"]
+    assert init["name"] == "face-a" and init["size"] == 64 and init["steps"] == 1
+    assert init["command"] == parent["command"] and init["lineage_seconds"] == parent["total_seconds"]
+    assert doc["training"]["lineage_seconds"] == pytest.approx(
+        parent["total_seconds"] + doc["training"]["total_seconds"], abs=0.11
+    )
+    card = (tmp_path / "b" / "face-b.md").read_text()
+    assert "Started from the trained weights face-a" in card and "its own held-out AUCs" in card
+    assert "from ImageNet weights through every stage" in card
     weights = tmp_path / "a" / "face-a.safetensors"
     data = bytearray(weights.read_bytes())
     data[-1] ^= 0xFF  # one byte changed: the hash no longer matches

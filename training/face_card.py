@@ -37,6 +37,17 @@ def _set_note(key: str, tr: dict[str, Any]) -> str:
     return note
 
 
+def _init_line(init: dict[str, Any]) -> str:
+    """Where a continued run started, with the parent's recipe when its metadata recorded it."""
+    line = f"- Started from the trained weights {init['name']} (sha256 {init['sha256']}), not from ImageNet alone"
+    if "steps" not in init:  # recorded before continued runs kept their parent's summary
+        return line + "; that recipe is in its own card."
+    aucs = ", ".join(f"{k} {v:.3f}" for k, v in (init.get("auc") or {}).items() if v is not None)
+    line += f": `{init['command']}`" if init.get("command") else ""
+    line += f" ({init.get('size')} px, {init.get('steps')} steps, {init.get('precision')}, {init.get('total_seconds')} s)"
+    return line + (f"; its own held-out AUCs: {aucs}." if aucs else ".")
+
+
 def _blend_variants(tr: dict[str, Any]) -> str:
     """How the self-blends' sources were varied, when the recipe varied them."""
     parts = []
@@ -134,14 +145,7 @@ def render(meta: dict[str, Any]) -> str:
             "(quality 35–95)",
         )
         + ".",
-        *(
-            [
-                f"- Started from the trained weights {tr['init']['name']} (sha256 {tr['init']['sha256']}), "
-                "not from ImageNet alone; that recipe is in its own card."
-            ]
-            if tr.get("init")
-            else []
-        ),
+        *([_init_line(tr["init"])] if tr.get("init") else []),
         *(
             [
                 f"- Stopped by its time limit after {tr['steps']} of {tr['steps_planned']} planned steps "
@@ -176,7 +180,13 @@ def render(meta: dict[str, Any]) -> str:
             else f"{tr.get('threads')} CPU threads"
         )
         + (" with bfloat16 autocast in the training steps" if tr.get("precision") == "bfloat16" else "")
-        + f" (torch {tr.get('torch')}).",
+        + f" (torch {tr.get('torch')})"
+        + (
+            f"; {tr['lineage_seconds']} s ({tr['lineage_seconds'] / 3600:.2f} h) from ImageNet weights through "
+            "every stage, the face cache not included."
+            if tr.get("init") and isinstance(tr.get("lineage_seconds"), (int, float))
+            else "."
+        ),
         *([f"- Compared with the previous weights: {tr['previous']}"] if tr.get("previous") else []),
         "",
         "## Evaluation",

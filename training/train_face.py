@@ -311,6 +311,35 @@ def logits_of(model: EfficientNetLite0, imgs: np.ndarray, size: int, batch: int 
 # ---------------------------------------------------------------- main
 
 
+def parent_summary(meta: dict[str, object]) -> dict[str, object]:
+    """What a continued run records of the weights it starts from, so that its metadata and card
+    tell the whole lineage even where the parent itself is not shipped: the parent's command,
+    input size, steps, wall time (its own and its ancestors') and held-out AUCs."""
+    tr = meta.get("training")
+    tr = tr if isinstance(tr, dict) else {}
+    spec = meta.get("input")
+    ev = meta.get("evaluation")
+    parent = tr.get("init") or {}
+    seconds = tr.get("total_seconds")
+    earlier = parent.get("lineage_seconds")
+    return {
+        "command": tr.get("command"),
+        "size": spec.get("size") if isinstance(spec, dict) else None,
+        "steps": tr.get("steps"),
+        "precision": tr.get("precision", "float32"),
+        "total_seconds": seconds,
+        # from ImageNet weights to the parent, where every ancestor recorded its time
+        "lineage_seconds": (
+            round(float(seconds) + float(earlier or 0), 1)
+            if isinstance(seconds, (int, float)) and (not parent or isinstance(earlier, (int, float)))
+            else None
+        ),
+        "auc": {
+            k: v.get("auc") for k, v in (ev if isinstance(ev, dict) else {}).items() if isinstance(v, dict)
+        },
+    }
+
+
 def train(
     cache: Path,
     out: Path,
@@ -360,13 +389,13 @@ def train(
     log.info("validation sets: %s", {k: len(v[1]) for k, v in val_sets.items()})
 
     model = EfficientNetLite0(num_outputs=1)
-    started_from = None
+    started_from: dict[str, object] | None = None
     if init is not None:  # continue from trained face weights (hash verified, no pickle)
         start = read_info(init)
         if start.meta.get("architecture") != "EfficientNetLite0" or start.meta.get("task") != "face-forgery":
             raise SystemExit(f"{init} is not an EfficientNetLite0 face-forgery weight")
         model.load_state_dict(load_state(start))
-        started_from = {"name": start.name, "sha256": start.sha256}
+        started_from = {"name": start.name, "sha256": start.sha256, **parent_summary(start.meta)}
         log.info("starting from %s", start.name)
     else:
         missing, unexpected = model.load_state_dict(pretrained_backbone(), strict=False)
@@ -448,6 +477,8 @@ def train(
     for k, v in evaluation.items():
         log.info("%s: %s", k, json.dumps(v))
 
+    total_s = round(time.time() - t_start, 1)
+    before = started_from.get("lineage_seconds", 0.0) if started_from is not None else 0.0
     meta_doc: dict[str, object] = {
         "name": name,
         "task": "face-forgery",
@@ -484,7 +515,9 @@ def train(
             "workers": workers,
             "precision": precision,
             "train_seconds": round(train_s, 1),
-            "total_seconds": round(time.time() - t_start, 1),
+            "total_seconds": total_s,
+            # from ImageNet weights to these, data cache not included (None where a parent did not record it)
+            "lineage_seconds": round(total_s + before, 1) if isinstance(before, (int, float)) else None,
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),
             "device": torch.cuda.get_device_name(device) if device.startswith("cuda") else "cpu",
@@ -505,7 +538,7 @@ def train(
     return meta_doc
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cache", type=Path, required=True, help="folder written by training.face_data")
     ap.add_argument("--out", type=Path, required=True, help="folder for the .safetensors and its metadata")
@@ -562,7 +595,11 @@ def main(argv: list[str] | None = None) -> int:
         help="arithmetic of the training steps: bfloat16 autocasts the classifier's forward pass "
         "(1.1-1.5x faster steps on this project's CPU); weights stay float32",
     )
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     cmd = "python -m training.train_face " + " ".join(argv if argv is not None else sys.argv[1:])
     train(
