@@ -19,6 +19,10 @@ Writes ``labels.csv`` files (``path,label``) under ``--out``:
   (``voice_data.KOKORO_VAL_VOICES``) and a mix of them per sentence: voices never trained on,
   even by a model trained on a corpus with that family (the shipped voice-lcnn-whisper-v4 saw
   no Kokoro at all). Written at the engines' own rates (22.05 and 24 kHz) as 16-bit WAV.
+- ``ivr_prompts/`` (where the Debian ``asterisk-core-sounds-*-wav`` packages are installed):
+  real speech only, professional telephone-system prompts (8 kHz WAV as packaged), four
+  consecutive prompts of one voice joined per file, at most ``IVR_FILES`` files per voice; unseen
+  speakers and narrow-band audio, so what it measures is how many real files get flagged.
 
 ``--corpus`` names the built corpus whose ``split=val`` reals are the held-back recordings;
 without one, the same split is worked out from the data (``voice_data.split_for``).
@@ -35,6 +39,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from training import voice_data  # noqa: E402
+
+IVR_FILES = 16  # files per prompt voice
+IVR_STRIDE = 20  # prompts between the starts of two files (alphabetical order spreads topics)
+IVR_JOIN = 4  # prompts joined per file (one prompt is often under the 1.5 s of speech needed)
 
 
 def write(folder: Path, rows: list[tuple[str, str]]) -> None:
@@ -55,7 +63,17 @@ def main() -> int:
     ap.add_argument(
         "--corpus", type=Path, default=ROOT / ".cache" / "voice_data", help="for the held-back speakers"
     )
+    ap.add_argument(
+        "--only",
+        choices=("ivr_prompts",),
+        help="write only this set (the others share the held-back speakers)",
+    )
     args = ap.parse_args()
+    if args.only:
+        write(args.out / "ivr_prompts", ivr_prompts(args.out / "ivr_prompts"))
+        return 0
+    if rows := ivr_prompts(args.out / "ivr_prompts"):
+        write(args.out / "ivr_prompts", rows)
     demo = (args.data / "speech" / "demos" / "hierspeechpp_demo").resolve()
     rows = [
         (str(f), "real" if "real" in f.relative_to(demo).parts else "fake")
@@ -80,6 +98,30 @@ def main() -> int:
     for name, fake_rows in neural_tts_sets(args.out).items():
         write(args.out / name, fake_rows + reals)
     return 0
+
+
+def ivr_prompts(folder: Path, root: Path = Path("/")) -> list[tuple[str, str]]:
+    """Asterisk's prompt voices (``sounds/<lang>_<REGION>_<f|m>_<Name>/*.wav``; the bare
+    language folders are links to them): ``IVR_JOIN`` consecutive prompts joined per file."""
+    import numpy as np
+    import soundfile as sf
+
+    rows: list[tuple[str, str]] = []
+    for voice in sorted((root / "usr/share/asterisk/sounds").glob("??_??_[fm]_*")):
+        prompts = sorted(voice.glob("*.wav"))
+        for k in range(IVR_FILES):
+            group = prompts[k * IVR_STRIDE : k * IVR_STRIDE + IVR_JOIN]
+            if len(group) < IVR_JOIN:
+                break
+            parts = [sf.read(f, dtype="int16") for f in group]
+            rates = {rate for _, rate in parts}
+            if len(rates) != 1:
+                continue
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{voice.name}-{k:02d}.wav"
+            sf.write(path, np.concatenate([x for x, _ in parts]), rates.pop(), subtype="PCM_16")
+            rows.append((path.name, "real"))
+    return rows
 
 
 def heldback(data: Path, corpus: Path) -> tuple[list[str], list[str]]:

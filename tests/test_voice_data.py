@@ -308,3 +308,26 @@ def test_griffin_lim_is_deterministic() -> None:
     np.random.seed(2)
     b = vd.griffin_lim(x)
     assert a.shape == x.shape and np.array_equal(a, b)
+
+
+def test_ivr_prompt_set_joins_consecutive_prompts_of_each_voice(tmp_path: Path) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "make_voice_eval_sets", Path(__file__).parent.parent / "scripts" / "make_voice_eval_sets.py"
+    )
+    assert spec is not None and spec.loader is not None
+    sets = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sets)
+    sounds = tmp_path / "root" / "usr/share/asterisk/sounds"
+    voice, bare = sounds / "en_US_f_Test", sounds / "en"  # the bare language folder is left out
+    for folder, n in ((voice, sets.IVR_STRIDE + sets.IVR_JOIN + 1), (bare, 8)):
+        folder.mkdir(parents=True)
+        for k in range(n):
+            sf.write(folder / f"p{k:03d}.wav", np.full(800 + k, k, np.int16), 8000, subtype="PCM_16")
+    rows = sets.ivr_prompts(tmp_path / "out", root=tmp_path / "root")
+    assert rows == [("en_US_f_Test-00.wav", "real"), ("en_US_f_Test-01.wav", "real")]
+    second, rate = sf.read(tmp_path / "out" / "en_US_f_Test-01.wav", dtype="int16")
+    start = sets.IVR_STRIDE
+    assert rate == 8000 and len(second) == sum(800 + k for k in range(start, start + sets.IVR_JOIN))
+    assert second[0] == start and second[-1] == start + sets.IVR_JOIN - 1  # prompts in order
