@@ -11,19 +11,12 @@ from pathlib import Path
 Main = Callable[[list[str]], int]
 
 
-def prepare(
-    doc: str | None,
-    argv: list[str] | None,
-    build: Main,
-    cache_flag: str,
-    default: Path,
-    options: Callable[[argparse.ArgumentParser], None] | None = None,
-) -> tuple[list[str], argparse.Namespace]:
-    """Parse ``--data --out [--CACHE] [--seed] [--data-seed] [-- trainer options]`` (and the
-    command's own ``options``), build the cache when it is missing, and return the trainer's
-    arguments with the parsed ones. ``--seed`` is the trainer's; the data builder has its own
-    ``--data-seed`` (default 0), so that training seeds can change without changing the data,
-    its splits and its held-out people."""
+def run(
+    doc: str | None, argv: list[str] | None, build: Main, train: Main, cache_flag: str, default: Path
+) -> int:
+    """``--data --out [--CACHE] [--seed] [--data-seed] [-- trainer options]``. ``--seed`` is the
+    trainer's; the data builder has its own ``--data-seed`` (default 0), so that training seeds
+    can change without changing the data, its splits and its held-out people."""
     argv = list(sys.argv[1:] if argv is None else argv)
     extra: list[str] = []
     if "--" in argv:
@@ -35,18 +28,9 @@ def prepare(
     ap.add_argument(f"--{cache_flag}", dest="cache", type=Path, default=default)
     ap.add_argument("--seed", type=int, default=0, help="the trainer's seed")
     ap.add_argument("--data-seed", type=int, default=0, help="the data builder's seed (splits, excerpts)")
-    if options is not None:
-        options(ap)
     args = ap.parse_args(argv)
     if not (args.cache / "meta.csv").is_file():
         build(["--data", str(args.data), "--out", str(args.cache), "--seed", str(args.data_seed)])
-    common = [f"--{cache_flag}", str(args.cache), "--out", str(args.out), "--seed", str(args.seed)]
-    return [*common, *extra], args
-
-
-def run(
-    doc: str | None, argv: list[str] | None, build: Main, train: Main, cache_flag: str, default: Path
-) -> int:
-    """Build the cache when it is missing (see ``prepare``), then train on it."""
-    trainer_argv, _ = prepare(doc, argv, build, cache_flag, default)
-    return train(trainer_argv)
+    return train(
+        [f"--{cache_flag}", str(args.cache), "--out", str(args.out), "--seed", str(args.seed), *extra]
+    )
