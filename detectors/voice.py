@@ -47,6 +47,17 @@ ABSTAIN_REASONS = {
 }
 VERDICTS = ("synthetic", "not-detected", "abstained", "error")
 TRACK_QUANTILE = 0.8
+# Narrow-band speech (nothing above telephone bandwidth) is rare in the training corpus, and real
+# telephone prompts get flagged more often (see the weights card's ivr_prompts row), so results
+# say when the speech has less than NARROWBAND_SHARE of its energy above NARROWBAND_HZ (audio
+# that went through 8 kHz sampling measures under 1e-4 after resampling; wide-band speech,
+# MP3 and Opus included, about 1e-3 to 0.5).
+NARROWBAND_HZ = 4300.0
+NARROWBAND_SHARE = 2e-4
+NARROWBAND_TEXT = (
+    "narrow-band audio (nothing above telephone bandwidth): the model saw little of it, and it "
+    "flags real telephone prompts more often than its operating point says"
+)
 
 
 class VoiceClassifier(CalibratedModel):
@@ -121,6 +132,7 @@ class VoiceResult:
     truncated: bool = False
     windows: tuple[Window, ...] = ()
     music_score: float | None = None  # median music probability of the windows
+    narrowband: bool = False  # the speech has (almost) no energy above NARROWBAND_HZ
     model: dict[str, str] = field(default_factory=dict)
     error: dict[str, Any] | None = None
     seconds: float = 0.0
@@ -128,6 +140,11 @@ class VoiceResult:
     @property
     def abstained(self) -> bool:
         return self.verdict == "abstained"
+
+    @property
+    def cautions(self) -> list[str]:
+        """What a reviewer should know before trusting the score (nothing for abstentions)."""
+        return [NARROWBAND_TEXT] if self.narrowband and self.score is not None else []
 
     def as_dict(self) -> dict[str, Any]:
         return result_dict(
@@ -138,9 +155,22 @@ class VoiceResult:
                 "speech_s": round(self.speech_s, 3),
                 "truncated": self.truncated,
                 "music_score": None if self.music_score is None else round(self.music_score, 4),
+                "narrowband": self.narrowband,
+                "cautions": self.cautions,
                 "windows": [[round(w.start, 2), round(w.end, 2), round(w.score, 4)] for w in self.windows],
             },
         )
+
+
+def band_energy(x: np.ndarray, frame: int = 512) -> tuple[float, float]:
+    """Energy above NARROWBAND_HZ and in all, over Hann-windowed frames of 16 kHz audio."""
+    n = len(x) // frame * frame
+    if n == 0:
+        return 0.0, 0.0
+    frames = x[:n].reshape(-1, frame).astype(np.float64) * np.hanning(frame)
+    power = (np.abs(np.fft.rfft(frames, axis=1)) ** 2).sum(0)
+    high = np.fft.rfftfreq(frame, 1 / RATE) >= NARROWBAND_HZ
+    return float(power[high].sum()), float(power.sum())
 
 
 class _SpeechStream:
@@ -240,7 +270,7 @@ class VoiceAnalyzer:
         pending: list[tuple[float, float, np.ndarray]] = []
         windows: list[Window] = []
         music: list[float] = []
-        duration = speech_s = clipped = tone_weighted = 0.0
+        duration = speech_s = clipped = tone_weighted = high_energy = energy = 0.0
 
         def flush(force: bool = False) -> None:
             if pending and (force or len(pending) >= clf.batch_size):
@@ -260,12 +290,19 @@ class VoiceAnalyzer:
             for s, e in sc.regions:
                 a, b = int(s * RATE), int(e * RATE)
                 pending.extend(stream.add(chunk[a:b], offset + a / RATE))
+                hi, total = band_energy(chunk[a:b])
+                high_energy, energy = high_energy + hi, energy + total
             flush()
         truncated = duration >= opts.max_seconds - 1e-6
         reason = abstain_reason(
             speech_s, tone_weighted / speech_s if speech_s else 0.0, clipped / duration if duration else 0.0
         )
-        common = {"duration_s": duration, "speech_s": speech_s, "truncated": truncated}
+        common = {
+            "duration_s": duration,
+            "speech_s": speech_s,
+            "truncated": truncated,
+            "narrowband": energy > 0 and high_energy < NARROWBAND_SHARE * energy,
+        }
         if reason is not None:
             return self._result(path, media, t0, "abstained", reason=reason, **common)
         pending.extend(stream.rest(int(1.0 * RATE)))

@@ -192,6 +192,7 @@ def _voice(v: dict[str, Any] | None) -> str:
     if v.get("reason_text"):
         out += f" — {e(v['reason_text'])}"
     out += f"; {v.get('speech_s', 0):.1f} s of speech in {v.get('duration_s', 0):.1f} s</p>"
+    out += "".join(f'<p class="err">Caution: {e(c)}.</p>' for c in v.get("cautions") or [])
     points = [((a + b) / 2, s) for a, b, s in v.get("windows") or []]
     if points:
         out += timeline_svg(points, v.get("threshold"), "voice window scores over time")

@@ -28,6 +28,8 @@ def result_lines(r: VoiceResult) -> Iterator[tuple[str, str]]:
         + (f", {len(r.windows)} window(s) scored" if r.reason != "music" else "")
         + ("" if r.music_score is None else f", music score {r.music_score:.2f}"),
     )
+    for caution in r.cautions:
+        yield ("yellow", f"  caution: {caution}")
     if r.windows:
         shown = r.windows[:40]
         yield (

@@ -160,6 +160,41 @@ def test_speech_is_scored_with_a_window_timeline(tmp_path: Path, bias: float, ve
     assert doc["windows"][0][2] == pytest.approx(r.windows[0].score, abs=1e-4)
 
 
+def test_band_energy_tells_telephone_band_from_wide_band() -> None:
+    from scipy.signal import resample_poly
+
+    from detectors.voice import NARROWBAND_SHARE, band_energy
+
+    noise = np.random.default_rng(0).normal(0, 0.1, 4 * RATE).astype(np.float32)
+    high, total = band_energy(noise)
+    assert high / total == pytest.approx((8000 - 4300) / 8000, abs=0.02)  # white: by bandwidth
+    speech = vowelish(4.0) + noise / 5  # voiced sound with a little hiss, as in speech
+    assert band_energy(speech)[0] > 10 * NARROWBAND_SHARE * band_energy(speech)[1]
+    phone = resample_poly(resample_poly(speech, 1, 2), 2, 1)  # through 8 kHz sampling
+    high, total = band_energy(phone)
+    assert high < NARROWBAND_SHARE * total and total > 0.5 * band_energy(speech)[1]
+    assert band_energy(np.zeros(100, np.float32)) == (0.0, 0.0)  # shorter than a frame
+
+
+def test_narrow_band_speech_is_scored_with_a_caution(tmp_path: Path) -> None:
+    from scipy.signal import resample_poly
+
+    from reports.voice_text import result_lines
+
+    # vowelish has harmonics up to ~3.8 kHz only; fricative-like noise makes it wide-band
+    hiss = np.random.default_rng(1).normal(0, 0.02, 6 * RATE).astype(np.float32)
+    wide = wav(tmp_path / "wide.wav", vowelish(6.0) + hiss)
+    phone = wav(tmp_path / "phone.wav", resample_poly(resample_poly(vowelish(6.0) + hiss, 1, 2), 2, 1))
+    a = analyzer(tmp_path, 5.0)
+    r_wide, r_phone = a.analyze(wide), a.analyze(phone)
+    assert r_wide.verdict == r_phone.verdict == "synthetic"  # scored either way
+    assert not r_wide.narrowband and r_wide.cautions == [] and r_wide.as_dict()["narrowband"] is False
+    assert r_phone.narrowband and r_phone.as_dict()["cautions"] == r_phone.cautions != []
+    assert any("caution: narrow-band" in text for _, text in result_lines(r_phone))
+    quiet = a.analyze(wav(tmp_path / "quiet.wav", np.zeros(2 * RATE, np.float32)))
+    assert quiet.abstained and not quiet.narrowband and quiet.cautions == []
+
+
 def test_streaming_chunks_do_not_change_the_answer(tmp_path: Path) -> None:
     p = wav(
         tmp_path / "s.wav",
