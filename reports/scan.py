@@ -131,6 +131,8 @@ def text_lines(records: list[dict[str, Any]], summ: dict[str, Any]) -> Iterator[
                     "dim",
                     f"  {key}: {d['verdict']}, score {d['score']:.3f} {cmp} threshold {d['threshold']:.3f}",
                 )
+                for caution in d.get("cautions") or []:
+                    yield ("yellow", f"  {key} caution: {caution}")
         for note in r.get("notes") or []:
             yield ("dim", f"  note: {note}")
         for e in r.get("errors") or []:

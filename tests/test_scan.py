@@ -388,3 +388,23 @@ def test_html_embeds_face_crops_heatmaps_and_timelines(
     face = by_name(doc)["talk.mp4"]["face"]
     assert face["verdict"] == "not-detected" and face["tracks"][0]["timeline"]
     assert page.count("<svg") >= 1  # the video track's score timeline
+
+
+def test_narrow_band_speech_carries_its_caution_into_every_report(
+    run: Any, weights: Path, tmp_path: Path
+) -> None:
+    from scipy.signal import resample_poly
+
+    hiss = np.random.default_rng(2).normal(0, 0.02, 6 * RATE).astype(np.float32)
+    phone = wav(tmp_path / "call.wav", resample_poly(resample_poly(vowelish(6.0) + hiss, 1, 2), 2, 1))
+    wide = wav(tmp_path / "studio.wav", vowelish(6.0) + hiss)
+    env = env_for(weights, tmp_path)
+    res = scan(run, env, str(phone), str(wide), "--skip", "likeness", "--format", "html",
+               "-o", str(tmp_path / "r.html"), "--report", f"json={tmp_path / 'r.json'}")  # fmt: skip
+    assert res.exit_code in (0, 1), res.output
+    voice = {k: r["voice"] for k, r in by_name(json.loads((tmp_path / "r.json").read_text())).items()}
+    assert voice["call.wav"]["narrowband"] and voice["call.wav"]["cautions"]
+    assert not voice["studio.wav"]["narrowband"] and voice["studio.wav"]["cautions"] == []
+    assert (tmp_path / "r.html").read_text().count("Caution: narrow-band") == 1
+    text = scan(run, env, str(phone), str(wide), "--skip", "likeness").output
+    assert text.count("voice caution: narrow-band") == 1
