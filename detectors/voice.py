@@ -64,8 +64,8 @@ class VoiceClassifier(CalibratedModel):
     """A verified voice anti-spoofing model; scores windows of 16 kHz speech in batches."""
 
     def __init__(self, info: WeightInfo, *, batch_size: int = 16) -> None:
-        from detectors.models.lcnn import build
-        from detectors.models.whisper import WhisperUnavailable
+        from detectors.models.lcnn import LCNN, build
+        from detectors.models.whisper import WhisperUnavailable, use_bfloat16
 
         meta = info.meta
         try:
@@ -83,6 +83,10 @@ class VoiceClassifier(CalibratedModel):
         self.hop_s = float(spec["hop_s"])
         self.loudness = float(spec.get("loudness_dbfs", -23.0))
         self.batch_size = batch_size
+        fast = use_bfloat16()
+        for member in model.modules():
+            if isinstance(member, LCNN):
+                member.bfloat16_inference = fast
         super().__init__(info, model)
 
     @classmethod

@@ -101,6 +101,40 @@ def test_front_end_and_model_shapes() -> None:
             assert model(torch.randn(3, n)).shape == (3,)
 
 
+def test_bfloat16_inference_is_close_and_leaves_training_alone() -> None:
+    torch.manual_seed(0)
+    model = LCNN().eval()
+    x = torch.randn(2, RATE * 2) * 0.1
+    with torch.inference_mode():
+        full = model(x)
+        model.bfloat16_inference = True
+        fast = model(x)
+    assert (
+        fast.dtype == torch.float32 and torch.allclose(fast, full, atol=0.05) and not torch.equal(fast, full)
+    )
+    model.train()  # the flag is ignored while training: the same float32 arithmetic as before
+    torch.manual_seed(1)
+    a = model(x)
+    model.bfloat16_inference = False
+    torch.manual_seed(1)
+    assert torch.equal(a, model(x))
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # a trainer's own autocast still applies
+        model.bfloat16_inference = True
+        assert not torch.equal(model(x), a)
+
+
+def test_voice_classifier_sets_lcnn_precision_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from detectors.models.lcnn import LCNN as Net
+
+    info = tiny_voice_weights(tmp_path, 0.0)
+    for compute, expected in (("float32", False), ("bfloat16", True)):
+        monkeypatch.setenv("VERACITY_WHISPER_PRECISION", compute)
+        nets = [m for m in VoiceClassifier(info).model.modules() if isinstance(m, Net)]
+        assert nets and all(m.bfloat16_inference is expected for m in nets)
+
+
 def test_phase_channel_and_ensemble() -> None:
     """The phase-stability channel is 1 for steady partials and low for noise; an ensemble's
     logit is the mean of its members'."""

@@ -11,6 +11,7 @@ small MFM head. About 0.3 M parameters.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -128,6 +129,9 @@ class LCNN(nn.Module):
             nn.Linear(80, 1),
         )
         self.spec_mask: tuple[int, int] = (0, 0)  # (max frequency bins, max frames) masked in training
+        # convolutions and head in bfloat16 when evaluating on a CPU (set by the detector where the
+        # CPU multiplies bfloat16 in hardware); training steps are unaffected
+        self.bfloat16_inference = False
 
     def features(self, wave: torch.Tensor) -> torch.Tensor:
         return self.front(wave)
@@ -150,10 +154,14 @@ class LCNN(nn.Module):
         return f
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        h = self.body(self._mask(self.features(wave)))  # (B, C, F', T')
-        h = h.flatten(1, 2)  # (B, C*F', T')
-        stats = torch.cat([h.mean(dim=2), h.std(dim=2, unbiased=False)], dim=1)
-        return self.head(stats).squeeze(1)
+        f = self._mask(self.features(wave))  # the front end stays float32
+        fast = self.bfloat16_inference and not self.training and f.device.type == "cpu"
+        # only entered when wanted: a disabled autocast would switch off a trainer's own autocast
+        with torch.autocast("cpu", dtype=torch.bfloat16) if fast else contextlib.nullcontext():
+            h = self.body(f)  # (B, C, F', T')
+            h = h.flatten(1, 2)  # (B, C*F', T')
+            stats = torch.cat([h.mean(dim=2), h.std(dim=2, unbiased=False)], dim=1)
+            return self.head(stats).squeeze(1).float()
 
 
 class LCNNEnsemble(nn.Module):
