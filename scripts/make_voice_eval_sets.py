@@ -69,11 +69,10 @@ def main() -> int:
         help="write only this set (the others share the held-back speakers)",
     )
     args = ap.parse_args()
-    if args.only:
-        write(args.out / "ivr_prompts", ivr_prompts(args.out / "ivr_prompts"))
-        return 0
-    if rows := ivr_prompts(args.out / "ivr_prompts"):
+    if (rows := ivr_prompts(args.out / "ivr_prompts")) or args.only:
         write(args.out / "ivr_prompts", rows)
+    if args.only:
+        return 0
     demo = (args.data / "speech" / "demos" / "hierspeechpp_demo").resolve()
     rows = [
         (str(f), "real" if "real" in f.relative_to(demo).parts else "fake")

@@ -24,7 +24,7 @@ from scanner.worker import ScanTimeout, time_limit
 from tests.conftest import ROOT, encode_image, picture
 from tests.face_helpers import tiny_face_weights
 from tests.test_speech import RATE, vowelish
-from tests.test_voice import tiny_voice_weights, wav
+from tests.test_voice import through_8khz, tiny_voice_weights, wav
 
 HOSTILE = '<img src=x onerror=alert(1)>"&'
 
@@ -393,10 +393,8 @@ def test_html_embeds_face_crops_heatmaps_and_timelines(
 def test_narrow_band_speech_carries_its_caution_into_every_report(
     run: Any, weights: Path, tmp_path: Path
 ) -> None:
-    from scipy.signal import resample_poly
-
     hiss = np.random.default_rng(2).normal(0, 0.02, 6 * RATE).astype(np.float32)
-    phone = wav(tmp_path / "call.wav", resample_poly(resample_poly(vowelish(6.0) + hiss, 1, 2), 2, 1))
+    phone = wav(tmp_path / "call.wav", through_8khz(vowelish(6.0) + hiss))
     wide = wav(tmp_path / "studio.wav", vowelish(6.0) + hiss)
     env = env_for(weights, tmp_path)
     res = scan(run, env, str(phone), str(wide), "--skip", "likeness", "--format", "html",

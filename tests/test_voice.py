@@ -79,6 +79,13 @@ def wav(path: Path, x: np.ndarray) -> Path:
     return path
 
 
+def through_8khz(x: np.ndarray) -> np.ndarray:
+    """``x`` as a phone line leaves it: resampled to 8 kHz and back (nothing above 4 kHz)."""
+    from scipy.signal import resample_poly
+
+    return resample_poly(resample_poly(x, 1, 2), 2, 1)
+
+
 def analyzer(folder: Path, bias: float, music_bias: float = -5.0, **opts: Any) -> VoiceAnalyzer:
     return VoiceAnalyzer(
         VoiceClassifier(tiny_voice_weights(folder, bias, music_bias=music_bias)), VoiceOptions(**opts)
@@ -195,8 +202,6 @@ def test_speech_is_scored_with_a_window_timeline(tmp_path: Path, bias: float, ve
 
 
 def test_band_energy_tells_telephone_band_from_wide_band() -> None:
-    from scipy.signal import resample_poly
-
     from detectors.voice import NARROWBAND_SHARE, band_energy
 
     noise = np.random.default_rng(0).normal(0, 0.1, 4 * RATE).astype(np.float32)
@@ -204,21 +209,19 @@ def test_band_energy_tells_telephone_band_from_wide_band() -> None:
     assert high / total == pytest.approx((8000 - 4300) / 8000, abs=0.02)  # white: by bandwidth
     speech = vowelish(4.0) + noise / 5  # voiced sound with a little hiss, as in speech
     assert band_energy(speech)[0] > 10 * NARROWBAND_SHARE * band_energy(speech)[1]
-    phone = resample_poly(resample_poly(speech, 1, 2), 2, 1)  # through 8 kHz sampling
+    phone = through_8khz(speech)
     high, total = band_energy(phone)
     assert high < NARROWBAND_SHARE * total and total > 0.5 * band_energy(speech)[1]
     assert band_energy(np.zeros(100, np.float32)) == (0.0, 0.0)  # shorter than a frame
 
 
 def test_narrow_band_speech_is_scored_with_a_caution(tmp_path: Path) -> None:
-    from scipy.signal import resample_poly
-
     from reports.voice_text import result_lines
 
     # vowelish has harmonics up to ~3.8 kHz only; fricative-like noise makes it wide-band
     hiss = np.random.default_rng(1).normal(0, 0.02, 6 * RATE).astype(np.float32)
     wide = wav(tmp_path / "wide.wav", vowelish(6.0) + hiss)
-    phone = wav(tmp_path / "phone.wav", resample_poly(resample_poly(vowelish(6.0) + hiss, 1, 2), 2, 1))
+    phone = wav(tmp_path / "phone.wav", through_8khz(vowelish(6.0) + hiss))
     a = analyzer(tmp_path, 5.0)
     r_wide, r_phone = a.analyze(wide), a.analyze(phone)
     assert r_wide.verdict == r_phone.verdict == "synthetic"  # scored either way

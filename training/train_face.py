@@ -319,21 +319,16 @@ def parent_summary(meta: dict[str, object]) -> dict[str, object]:
     tr = tr if isinstance(tr, dict) else {}
     spec = meta.get("input")
     ev = meta.get("evaluation")
-    parent = tr.get("init") or {}
     seconds = tr.get("total_seconds")
-    earlier = parent.get("lineage_seconds")
     return {
         "command": tr.get("command"),
         "size": spec.get("size") if isinstance(spec, dict) else None,
         "steps": tr.get("steps"),
         "precision": tr.get("precision", "float32"),
         "total_seconds": seconds,
-        # from ImageNet weights to the parent, where every ancestor recorded its time
-        "lineage_seconds": (
-            round(float(seconds) + float(earlier or 0), 1)
-            if isinstance(seconds, (int, float)) and (not parent or isinstance(earlier, (int, float)))
-            else None
-        ),
+        # from ImageNet weights to the parent, as the parent recorded it; a parent from before
+        # that record counts only when it started from ImageNet weights itself
+        "lineage_seconds": tr.get("lineage_seconds", None if tr.get("init") else seconds),
         "auc": {
             k: v.get("auc") for k, v in (ev if isinstance(ev, dict) else {}).items() if isinstance(v, dict)
         },
@@ -538,7 +533,7 @@ def train(
     return meta_doc
 
 
-def parser() -> argparse.ArgumentParser:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cache", type=Path, required=True, help="folder written by training.face_data")
     ap.add_argument("--out", type=Path, required=True, help="folder for the .safetensors and its metadata")
@@ -595,11 +590,7 @@ def parser() -> argparse.ArgumentParser:
         help="arithmetic of the training steps: bfloat16 autocasts the classifier's forward pass "
         "(1.1-1.5x faster steps on this project's CPU); weights stay float32",
     )
-    return ap
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     cmd = "python -m training.train_face " + " ".join(argv if argv is not None else sys.argv[1:])
     train(
