@@ -222,6 +222,65 @@ def test_self_blend_without_warp_draws_as_before() -> None:
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 
+def test_cross_blend_pastes_the_donor_inside_the_mask_only() -> None:
+    img = picture(CANONICAL_SIZE, CANONICAL_SIZE, seed=3)
+    donor = np.full((CANONICAL_SIZE, CANONICAL_SIZE, 3), (30, 200, 60), np.uint8)
+    lm = fake_landmarks()
+    moved = lm * 1.05 + 4  # the donor's face a little larger and shifted: a similarity aligns it
+    out, mask = blend.cross_blend(img, lm, donor, moved, np.random.default_rng(2))
+    assert out.shape == img.shape and out.dtype == np.uint8
+    diff = np.abs(out.astype(int) - img.astype(int))
+    assert diff[mask < 1e-3].max() <= 1
+    inside = mask > 0.9
+    if inside.any():  # a full-strength blend shows the donor's colour, whichever side was colour-shifted
+        assert diff[inside].mean() > 20
+
+
+def test_nearest_donor_ignores_position_and_picks_the_closest_shape() -> None:
+    lm = fake_landmarks()
+    wide = lm.copy()
+    wide[:, 0] = (wide[:, 0] - wide[:, 0].mean()) * 1.3 + wide[:, 0].mean()
+    pool = np.stack([wide, lm + 30.0, lm * 0.7])  # the same shape, shifted, is the nearest
+    assert blend.nearest_donor(lm, pool, np.array([0, 1, 2])) == 1
+    assert blend.nearest_donor(lm, pool, np.array([2, 0])) == 1  # an index into the candidates
+
+
+def test_cross_blends_take_another_persons_face(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from training import train_face
+    from training.face_data import load
+
+    crops, marks, meta = load(make_cache(tmp_path / "cache"))
+    pools = train_face.Pools(meta, "train")
+    person = {np.asarray(crops[int(i)]).tobytes(): meta[int(i)]["group"] for i in pools.photo_real}
+    assert len(person) == len(pools.photo_real)  # every test picture differs
+    pairs: list[tuple[str, str]] = []
+
+    def spy(img: np.ndarray, lm: np.ndarray, donor: np.ndarray, dlm: np.ndarray, rng: object) -> object:
+        pairs.append((person[img.tobytes()], person[donor.tobytes()]))
+        return img, None
+
+    monkeypatch.setattr(train_face.blend, "cross_blend", spy)
+    maker = train_face.BatchMaker(crops, marks, pools, [], {}, 64, np.random.default_rng(1), cross=1.0)
+    for i in pools.photo_real:
+        maker._cross(int(i), np.asarray(crops[int(i)]))
+    assert len(pairs) == len(pools.photo_real)
+    assert all(target != donor for target, donor in pairs)
+
+
+def test_batches_without_cross_blends_draw_as_before(tmp_path: Path) -> None:
+    from training.face_data import load
+    from training.train_face import BatchMaker, Pools
+
+    crops, marks, meta = load(make_cache(tmp_path / "cache"))
+    pools = Pools(meta, "train")
+
+    def batch(**kw: float) -> object:
+        return BatchMaker(crops, marks, pools, [], {}, 64, np.random.default_rng(4), **kw)(12)[0]
+
+    assert torch_equal(batch(), batch(cross=0.0))
+    assert not torch_equal(batch(), batch(cross=1.0))
+
+
 def test_degradations_keep_shape_and_type() -> None:
     rng = np.random.default_rng(0)
     img = picture(CANONICAL_SIZE, CANONICAL_SIZE)

@@ -10,6 +10,10 @@ mirror image fitted onto its landmarks (lighting and asymmetric features from th
 half of the face) and a copy resampled through a piecewise-affine warp of its landmarks
 (stretched texture, bent features where landmarks fit badly).
 
+Cross-person blends (optional in training): another training person's face, brought onto the
+target's landmarks by a similarity transform, through the same blending step (the Face X-ray
+recipe); their use is measured in docs/training-face.md.
+
 Landmark face swaps (validation only): person A's face is warped onto person B's
 landmarks and seamlessly cloned into B's photo.
 
@@ -203,16 +207,64 @@ def self_blend(
         source = mirrored
     elif warp and rng.random() < warp:
         source = landmark_warp(source, landmarks, rng)
+    return _blend_into(source, target, landmarks, rng)
+
+
+def _blend_into(
+    source: np.ndarray, target: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """SBI's blending step: colour-transform one side, soften or sharpen the source, and paste
+    it into the target inside a deformed, softened hull mask of ``landmarks``."""
     if rng.random() < 0.5:
         source = _colour_transform(source, rng)
     else:
         target = _colour_transform(target, rng)
     source = _frequency_transform(source, rng)
-    mask = hull_mask(img.shape[:2], landmarks, rng)
+    mask = hull_mask(target.shape[:2], landmarks, rng)
     source, mask = _geometry_transform(source, mask, rng)
     mask = soften(mask, rng)[..., None]
     out = source.astype(np.float32) * mask + target.astype(np.float32) * (1 - mask)
     return np.clip(out + 0.5, 0, 255).astype(np.uint8), mask[..., 0]
+
+
+def cross_blend(
+    img: np.ndarray,
+    landmarks: np.ndarray,
+    donor: np.ndarray,
+    donor_landmarks: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Another person's face blended into ``img`` (after Face X-ray, Li et al., CVPR 2020).
+
+    The donor is brought onto the target's landmarks by one similarity transform (no
+    piecewise warp), its colours are matched to the target's face half the time, and the
+    blending step is SBI's (:func:`self_blend`'s mask, transforms and soft paste). Unlike
+    :func:`landmark_swap` (validation only) it neither warps triangle by triangle nor clones
+    seamlessly; the identity change is what it adds to a self-blend.
+    """
+    src = np.asarray(donor_landmarks[:68], dtype=np.float32)
+    dst = np.asarray(landmarks[:68], dtype=np.float32)
+    h, w = img.shape[:2]
+    m, _ = cv2.estimateAffinePartial2D(src, dst)
+    source = donor if m is None else cv2.warpAffine(
+        donor, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
+    )
+    if rng.random() < 0.5:
+        face = np.zeros((h, w), np.uint8)
+        cv2.fillConvexPoly(face, cv2.convexHull(np.round(dst).astype(np.int32)), 1)
+        source = _match_colour(source, img, face.astype(np.float32))
+    return _blend_into(source, img.copy(), landmarks, rng)
+
+
+def nearest_donor(
+    landmarks: np.ndarray, pool_landmarks: np.ndarray, candidates: np.ndarray
+) -> int:
+    """Index (into ``candidates``) of the candidate whose 68 landmarks, centred, lie nearest."""
+    own = np.asarray(landmarks[:68], dtype=np.float64)
+    own = own - own.mean(axis=0)
+    theirs = np.asarray(pool_landmarks[candidates][:, :68], dtype=np.float64)
+    theirs = theirs - theirs.mean(axis=1, keepdims=True)
+    return int(np.argmin(((theirs - own) ** 2).sum(axis=(1, 2))))
 
 
 def _match_colour(src: np.ndarray, dst: np.ndarray, mask: np.ndarray) -> np.ndarray:

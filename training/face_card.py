@@ -62,12 +62,23 @@ def _blend_variants(tr: dict[str, Any]) -> str:
             f"{tr['self_blend_warp']:.0%} of the others take a copy resampled through a piecewise-affine "
             "warp of its own landmarks"
         )
+    if tr.get("cross_person_blend"):
+        parts.append(
+            f"{tr['cross_person_blend']:.0%} of self-blends are replaced by cross-person blends (after Face "
+            "X-ray): the face of another training person with the nearest landmarks of 16 drawn, brought over "
+            "by a similarity transform and blended the same way"
+        )
     if not parts:
         return ""
     text = "; ".join(parts)
+    if tr.get("cross_person_blend"):
+        shared = "The piecewise-affine warp and the cross-person blends' change of identity are also parts"
+        added = "Poisson cloning"
+    else:
+        shared, added = "The piecewise-affine warp is also a step", "a second person and Poisson cloning"
     return (
-        " " + text[0].upper() + text[1:] + ". The piecewise-affine warp is also a step of the held-out "
-        "landmark swaps (which add a second person and Poisson cloning), so that set is not wholly unseen."
+        " " + text[0].upper() + text[1:] + f". {shared} of the held-out landmark swaps (which add {added}), "
+        "so that set is not wholly unseen."
     )
 
 

@@ -54,6 +54,7 @@ from training.upsampler import Upsampler
 log = logging.getLogger("training.train_face")
 
 MODEL_NAME = "face-effnetlite0-v3"
+CROSS_CANDIDATES = 16  # photos drawn per cross-person blend; the nearest in landmarks is the donor
 
 
 def pretrained_backbone() -> dict[str, torch.Tensor]:
@@ -125,6 +126,8 @@ class Pools:
             return np.array([int(m["idx"]) for m in meta if m["split"] == split and cond(m)], dtype=np.int64)
 
         self.photo_real = pick(lambda m: m["source"] in ("lfw", "utkface"))
+        groups = {m["group"]: k for k, m in enumerate(meta)}  # person -> a number
+        self.photo_group = np.array([groups[meta[i]["group"]] for i in self.photo_real], dtype=np.int64)
         self.video_real = pick(lambda m: m["source"] == "deepfacelive" and m["label"] == "0")
         self.video_fake = pick(lambda m: m["source"] == "deepfacelive" and m["label"] == "1")
         self.ffhq = pick(lambda m: m["source"] == "ffhq")
@@ -151,11 +154,23 @@ class BatchMaker:
         warp: float = 0.0,
         mirror: float = 0.0,
         paired: bool = False,
+        cross: float = 0.0,
     ) -> None:
         self.crops, self.marks, self.pools = crops, marks, pools
         self.recon, self.recon_index = recon, recon_index
         self.size, self.rng, self.warp, self.mirror = size, rng, warp, mirror
-        self.paired = paired
+        self.paired, self.cross = paired, cross
+        self.group_of = dict(zip(pools.photo_real.tolist(), pools.photo_group.tolist(), strict=True))
+
+    def _cross(self, i: int, img: np.ndarray) -> np.ndarray | None:
+        """A cross-person blend into photo ``i``: the donor is the one of 16 random photos of
+        other people whose landmarks lie nearest (None when the pool has no other person)."""
+        drawn = self.rng.choice(self.pools.photo_real, CROSS_CANDIDATES)
+        picks = np.array([j for j in drawn if self.group_of[int(j)] != self.group_of[i]], dtype=np.int64)
+        if not len(picks):
+            return None
+        j = int(picks[blend.nearest_donor(self.marks[i], self.marks, picks)])
+        return blend.cross_blend(img, self.marks[i], np.asarray(self.crops[j]), self.marks[j], self.rng)[0]
 
     def _real(self) -> tuple[np.ndarray, int | None]:
         """A real crop and, when it is a training photo, its cache index."""
@@ -181,6 +196,10 @@ class BatchMaker:
         if r < 0.38 and self.recon:
             rec = self.recon[int(self.rng.integers(0, len(self.recon)))][self.recon_index[i]]
             return rec if r < 0.28 else ae_blend(img, rec, self.marks[i], self.rng)
+        if self.cross and self.rng.random() < self.cross:
+            crossed = self._cross(i, img)
+            if crossed is not None:
+                return crossed
         return blend.self_blend(img, self.marks[i], self.rng, warp=self.warp, mirror=self.mirror)[0]
 
     def __call__(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -357,6 +376,7 @@ def train(
     time_limit: float | None = None,
     init: Path | None = None,
     precision: str = "float32",
+    cross: float = 0.0,
 ) -> dict[str, object]:
     t_start = time.time()
     precision_mod.check(precision)
@@ -405,7 +425,8 @@ def train(
         return lr * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, steps - warm)))
 
     make = BatchMaker(
-        crops, marks, train_pools, recon, recon_index, size, rng, warp=warp, mirror=mirror, paired=paired
+        crops, marks, train_pools, recon, recon_index, size, rng, warp=warp, mirror=mirror, paired=paired,
+        cross=cross,
     )
     loader = torch.utils.data.DataLoader(
         BatchStream(make, steps, batch, seed),
@@ -506,6 +527,7 @@ def train(
             "upsampler_steps": ae_steps,
             "self_blend_warp": warp,
             "self_blend_mirror": mirror,
+            "cross_person_blend": cross,
             "paired": paired,
             "workers": workers,
             "precision": precision,
@@ -554,6 +576,12 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=0.5,
         help="share of self-blends whose source is the face's mirror image",
+    )
+    ap.add_argument(
+        "--cross",
+        type=float,
+        default=0.0,
+        help="share of self-blends replaced by blends of another training person's face (Face X-ray style)",
     )
     ap.add_argument(
         "--paired",
@@ -614,6 +642,7 @@ def main(argv: list[str] | None = None) -> int:
         time_limit=args.time_limit,
         init=args.init,
         precision=args.precision,
+        cross=args.cross,
     )
     return 0
 
