@@ -246,8 +246,10 @@ def cross_blend(
     dst = np.asarray(landmarks[:68], dtype=np.float32)
     h, w = img.shape[:2]
     m, _ = cv2.estimateAffinePartial2D(src, dst)
-    source = donor if m is None else cv2.warpAffine(
-        donor, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
+    source = (
+        donor
+        if m is None
+        else cv2.warpAffine(donor, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
     )
     if rng.random() < 0.5:
         face = np.zeros((h, w), np.uint8)
@@ -256,9 +258,7 @@ def cross_blend(
     return _blend_into(source, img.copy(), landmarks, rng)
 
 
-def nearest_donor(
-    landmarks: np.ndarray, pool_landmarks: np.ndarray, candidates: np.ndarray
-) -> int:
+def nearest_donor(landmarks: np.ndarray, pool_landmarks: np.ndarray, candidates: np.ndarray) -> int:
     """Index (into ``candidates``) of the candidate whose 68 landmarks, centred, lie nearest."""
     own = np.asarray(landmarks[:68], dtype=np.float64)
     own = own - own.mean(axis=0)

@@ -425,7 +425,16 @@ def train(
         return lr * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, steps - warm)))
 
     make = BatchMaker(
-        crops, marks, train_pools, recon, recon_index, size, rng, warp=warp, mirror=mirror, paired=paired,
+        crops,
+        marks,
+        train_pools,
+        recon,
+        recon_index,
+        size,
+        rng,
+        warp=warp,
+        mirror=mirror,
+        paired=paired,
         cross=cross,
     )
     loader = torch.utils.data.DataLoader(
