@@ -126,8 +126,8 @@ class Pools:
             return np.array([int(m["idx"]) for m in meta if m["split"] == split and cond(m)], dtype=np.int64)
 
         self.photo_real = pick(lambda m: m["source"] in ("lfw", "utkface"))
-        groups = {m["group"]: k for k, m in enumerate(meta)}  # person -> a number
-        self.photo_group = np.array([groups[meta[i]["group"]] for i in self.photo_real], dtype=np.int64)
+        photos = set(self.photo_real.tolist())
+        self.person = {int(m["idx"]): m["group"] for m in meta if int(m["idx"]) in photos}  # photo -> person
         self.video_real = pick(lambda m: m["source"] == "deepfacelive" and m["label"] == "0")
         self.video_fake = pick(lambda m: m["source"] == "deepfacelive" and m["label"] == "1")
         self.ffhq = pick(lambda m: m["source"] == "ffhq")
@@ -160,13 +160,13 @@ class BatchMaker:
         self.recon, self.recon_index = recon, recon_index
         self.size, self.rng, self.warp, self.mirror = size, rng, warp, mirror
         self.paired, self.cross = paired, cross
-        self.group_of = dict(zip(pools.photo_real.tolist(), pools.photo_group.tolist(), strict=True))
 
     def _cross(self, i: int, img: np.ndarray) -> np.ndarray | None:
         """A cross-person blend into photo ``i``: the donor is the one of 16 random photos of
         other people whose landmarks lie nearest (None when the pool has no other person)."""
         drawn = self.rng.choice(self.pools.photo_real, CROSS_CANDIDATES)
-        picks = np.array([j for j in drawn if self.group_of[int(j)] != self.group_of[i]], dtype=np.int64)
+        person = self.pools.person
+        picks = np.array([j for j in drawn if person[int(j)] != person[i]], dtype=np.int64)
         if not len(picks):
             return None
         j = int(picks[blend.nearest_donor(self.marks[i], self.marks, picks)])
