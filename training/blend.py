@@ -255,7 +255,7 @@ def cross_blend(
         face = np.zeros((h, w), np.uint8)
         cv2.fillConvexPoly(face, cv2.convexHull(np.round(dst).astype(np.int32)), 1)
         source = _match_colour(source, img, face.astype(np.float32))
-    return _blend_into(source, img.copy(), landmarks, rng)
+    return _blend_into(source, img, landmarks, rng)  # _blend_into never writes into its inputs
 
 
 def nearest_donor(landmarks: np.ndarray, pool_landmarks: np.ndarray, candidates: np.ndarray) -> int:
