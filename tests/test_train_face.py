@@ -13,7 +13,7 @@ import torch
 
 from detectors.face_align import CANONICAL_SIZE
 from detectors.face_classifier import FaceClassifier
-from detectors.weights import list_weights
+from detectors.weights import list_weights, load_tensors, read_info
 from tests.conftest import SHARED, picture
 from training import augment, blend
 from training.face_data import META_FIELDS, split_of
@@ -509,3 +509,26 @@ def test_face_pack_round_trip_cuts_the_same_photo_crops(tmp_path: Path) -> None:
     (tmp_path / "pack" / "meta.csv").write_text(bad)
     with pytest.raises(SystemExit, match="outside"):
         unpack(tmp_path / "pack", tmp_path / "third")
+
+
+def test_zero_steps_measures_trained_weights_at_another_size(tmp_path: Path) -> None:
+    from training.train_face import train
+
+    cache = make_cache(tmp_path / "cache")
+    kw = dict(batch=4, ae_steps=0, workers=1)
+    train(cache, tmp_path / "a", name="face-a", size=64, steps=1, **kw)  # type: ignore[arg-type]
+    parent = tmp_path / "a" / "face-a.json"
+    train(cache, tmp_path / "b", name="face-b", size=80, steps=0, init=parent, **kw)  # type: ignore[arg-type]
+    [info] = list_weights(tmp_path / "b")
+    assert info.problems() == []
+    doc = json.loads((tmp_path / "b" / "face-b.json").read_text())
+    assert doc["input"]["size"] == 80 and doc["training"]["steps"] == 0
+    # the very same tensors (both stored in float16), now measured and calibrated at 80 px
+    mine, theirs = load_tensors(info), load_tensors(read_info(parent))
+    assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
+    assert set(doc["operating_points"]) == {"0.01", "0.05", "0.1"}
+    card = (tmp_path / "b" / "face-b.md").read_text()
+    assert "No training steps: the tensors of face-a unchanged, read at 80 px (trained at 64 px)" in card
+    assert FaceClassifier(info).size == 80
+    with pytest.raises(SystemExit, match="only with --init"):
+        train(cache, tmp_path / "c", name="face-c", size=64, steps=0, **kw)  # type: ignore[arg-type]

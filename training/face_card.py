@@ -48,6 +48,25 @@ def _init_line(init: dict[str, Any]) -> str:
     return line + (f"; its own held-out AUCs: {aucs}." if aucs else ".")
 
 
+def _steps_line(tr: dict[str, Any], size: object) -> str:
+    """What the training steps were, or that there were none (a parent measured at another size)."""
+    if tr.get("steps") == 0 and tr.get("init"):
+        return (
+            f"- No training steps: the tensors of {tr['init']['name']} unchanged, read at {size} px "
+            f"(trained at {tr['init'].get('size', '?')} px) and measured and calibrated here at that size."
+        )
+    return (
+        f"- Seed {tr.get('seed')}; {tr.get('steps')} steps of {tr.get('batch')} (half real, half fake), AdamW lr "
+        f"{tr.get('lr')}, cosine schedule; both classes get the same "
+        + tr.get(
+            "augmentation",
+            "flips, small rotations/scales, colour jitter, resampling, blur, noise and one or two JPEG rounds "
+            "(quality 35–95)",
+        )
+        + "."
+    )
+
+
 def _blend_variants(tr: dict[str, Any]) -> str:
     """How the self-blends' sources were varied, when the recipe varied them."""
     parts = []
@@ -148,14 +167,7 @@ def render(meta: dict[str, Any]) -> str:
         f"- Command: `{tr.get('command')}` after `python -m training.face_data --data ../shared/data --out .cache/face_data`.",
         *([f"- Cache: {tr['cache']}."] if tr.get("cache") else []),
         *([f"- Run: {tr['run_name']}."] if tr.get("run_name") else []),
-        f"- Seed {tr.get('seed')}; {tr.get('steps')} steps of {tr.get('batch')} (half real, half fake), AdamW lr {tr.get('lr')}, "
-        "cosine schedule; both classes get the same "
-        + tr.get(
-            "augmentation",
-            "flips, small rotations/scales, colour jitter, resampling, blur, noise and one or two JPEG rounds "
-            "(quality 35–95)",
-        )
-        + ".",
+        _steps_line(tr, meta["input"]["size"]),
         *([_init_line(tr["init"])] if tr.get("init") else []),
         *(
             [

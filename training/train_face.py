@@ -380,6 +380,8 @@ def train(
 ) -> dict[str, object]:
     t_start = time.time()
     precision_mod.check(precision)
+    if steps < 0 or (steps == 0 and init is None):
+        raise SystemExit("--steps must be positive (0 only with --init: measure and calibrate those weights)")
     if threads:
         torch.set_num_threads(threads)
     rng = np.random.default_rng(seed)
@@ -437,12 +439,12 @@ def train(
         paired=paired,
         cross=cross,
     )
-    loader = torch.utils.data.DataLoader(
+    loader = torch.utils.data.DataLoader(  # with no steps it yields nothing and starts no worker
         BatchStream(make, steps, batch, seed),
         batch_size=None,
         shuffle=False,
-        num_workers=workers,
-        prefetch_factor=4 if workers else None,
+        num_workers=workers if steps else 0,
+        prefetch_factor=4 if workers and steps else None,
         pin_memory=device != "cpu",
     )
     model = model.to(device).to(memory_format=torch.channels_last)  # about 1.5x faster on CPU
@@ -569,7 +571,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, required=True, help="folder written by training.face_data")
     ap.add_argument("--out", type=Path, required=True, help="folder for the .safetensors and its metadata")
     ap.add_argument("--size", type=int, default=224, help="model input size in pixels")
-    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument(
+        "--steps",
+        type=int,
+        default=3000,
+        help="training steps; 0 (with --init) measures and calibrates those weights at --size without training",
+    )
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--upsampler-steps", type=int, default=200)
