@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import numpy as np
 from detectors.calibrated import CalibratedModel
 from detectors.face_align import CANONICAL_SIZE, FACE_FRACTION, to_model_input
 from detectors.face_model import preprocess
+from detectors.models.whisper import use_bfloat16
 from detectors.weights import WeightInfo, WeightsError, find_weights
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,10 @@ class FaceClassifier(CalibratedModel):
         self.std = tuple(float(v) for v in spec["std"])
         self.batch_size = batch_size
         super().__init__(info, EfficientNetLite0(num_outputs=1))
+        # bfloat16 convolutions where the CPU multiplies bfloat16 in hardware (2.5-2.8x the crops/s
+        # of float32 on an AVX-512 BF16 CPU); $VERACITY_WHISPER_PRECISION=float32 turns it off
+        self.bfloat16 = use_bfloat16()
+        self.model = self.model.to(memory_format=self._torch.channels_last)
 
     @classmethod
     def default(cls, folder: Path | None = None, name: str | None = None) -> FaceClassifier:
@@ -52,7 +58,14 @@ class FaceClassifier(CalibratedModel):
         with self._torch.inference_mode():
             for s in range(0, len(crops), self.batch_size):
                 batch = np.stack([to_model_input(c, self.size) for c in crops[s : s + self.batch_size]])
-                out.append(self.model(preprocess(batch, self.mean, self.std))[:, 0].double().numpy())
+                x = preprocess(batch, self.mean, self.std).contiguous(memory_format=self._torch.channels_last)
+                with (
+                    self._torch.autocast("cpu", dtype=self._torch.bfloat16)
+                    if self.bfloat16
+                    else contextlib.nullcontext()
+                ):
+                    logit = self.model(x)[:, 0]
+                out.append(logit.double().numpy())
         return np.concatenate(out)
 
     def gradcam(self, crop: np.ndarray) -> np.ndarray:

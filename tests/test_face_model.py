@@ -54,6 +54,20 @@ def test_classifier_scores_crops(tmp_path: Path) -> None:
     assert cam.shape == (CANONICAL_SIZE, CANONICAL_SIZE) and cam.min() >= 0 and cam.max() <= 1
 
 
+def test_classifier_precision_follows_the_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    info = tiny_face_weights(tmp_path, seed=3)
+    crops = np.random.default_rng(1).integers(0, 255, (4, CANONICAL_SIZE, CANONICAL_SIZE, 3), dtype=np.uint8)
+    monkeypatch.setenv("VERACITY_WHISPER_PRECISION", "float32")
+    full = FaceClassifier(info)
+    assert full.bfloat16 is False
+    monkeypatch.setenv("VERACITY_WHISPER_PRECISION", "bfloat16")
+    half = FaceClassifier(info)
+    assert half.bfloat16 is True
+    a, b = full.logits(crops), half.logits(crops)
+    assert a.dtype == b.dtype == np.float64 and not np.array_equal(a, b)  # bfloat16 really ran
+    assert np.allclose(a, b, atol=0.05 + 0.05 * np.abs(a).max())  # and stays close to float32
+
+
 def test_hash_mismatch_is_refused(tmp_path: Path) -> None:
     info = tiny_face_weights(tmp_path)
     data = bytearray(info.path.read_bytes())
