@@ -532,3 +532,28 @@ def test_zero_steps_measures_trained_weights_at_another_size(tmp_path: Path) -> 
     assert FaceClassifier(info).size == 80
     with pytest.raises(SystemExit, match="only with --init"):
         train(cache, tmp_path / "c", name="face-c", size=64, steps=0, **kw)  # type: ignore[arg-type]
+
+
+def test_fresh_draws_are_scored_recorded_and_judge_the_targets(tmp_path: Path) -> None:
+    from training import face_draws
+    from training.train_face import train
+
+    cache = make_cache(tmp_path / "cache")
+    train(cache, tmp_path / "w", name="face-d", size=64, steps=1, batch=4, ae_steps=0, workers=0)
+    meta_path = tmp_path / "w" / "face-d.json"
+    scores = face_draws.score(cache, [meta_path], [1, 2])
+    aucs = scores["face-d"]
+    assert set(aucs) == set(face_draws.SETS) and all(len(v) == 2 for v in aucs.values())
+    assert all(0.0 <= a <= 1.0 for v in aucs.values() for a in v)
+    assert face_draws.score(cache, [meta_path], [1, 2]) == scores  # a draw is fixed by its seed
+    face_draws.record(meta_path, [1, 2], {"self_blended_heldout_people": [0.96, 0.93]}, "cmd")
+    doc = json.loads(meta_path.read_text())
+    assert doc["fresh_draws"] == {
+        "seeds": [1, 2],
+        "auc": {"self_blended_heldout_people": [0.96, 0.93]},
+        "command": "cmd",
+    }
+    card = (tmp_path / "w" / "face-d.md").read_text()
+    # judged by the mean of the draws (0.945), not by the better one
+    assert "on 2 fresh draws (seeds 1, 2) 0.960 / 0.930, mean 0.945: **not met**" in card
+    assert [info.problems() for info in list_weights(tmp_path / "w")] == [[]]  # the tensors are untouched
