@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from detectors.calibrated import CalibratedModel
+from detectors.compute import use_bfloat16
 from detectors.face_align import CANONICAL_SIZE, FACE_FRACTION, to_model_input
 from detectors.face_model import preprocess
-from detectors.models.whisper import use_bfloat16
 from detectors.weights import WeightInfo, WeightsError, find_weights
 
 log = logging.getLogger(__name__)

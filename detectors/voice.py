@@ -64,8 +64,9 @@ class VoiceClassifier(CalibratedModel):
     """A verified voice anti-spoofing model; scores windows of 16 kHz speech in batches."""
 
     def __init__(self, info: WeightInfo, *, batch_size: int = 16) -> None:
+        from detectors.compute import use_bfloat16
         from detectors.models.lcnn import LCNN, build
-        from detectors.models.whisper import WhisperUnavailable, use_bfloat16
+        from detectors.models.whisper import WhisperUnavailable
 
         meta = info.meta
         try:

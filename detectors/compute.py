@@ -1,0 +1,31 @@
+"""Which arithmetic the detectors' networks run in at inference: bfloat16 where the CPU multiplies
+it in hardware, else float32; one setting for the Whisper encoder, the voice LCNNs and the face
+classifier alike."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+# named after its first user; it sets every detector's inference precision
+PRECISION_ENV = "VERACITY_WHISPER_PRECISION"
+
+
+def fast_bfloat16() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices in hardware: AMX tiles, or AVX-512 BF16
+    instructions (as on AMD Zen 4)."""
+    for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
+        probe = getattr(torch.cpu, name, None)
+        if probe is not None and probe():
+            return True
+    return False
+
+
+def use_bfloat16(compute: str | None = None) -> bool:
+    """Whether inference multiplies in bfloat16: ``compute`` ("auto", "float32" or "bfloat16"),
+    by default ``$VERACITY_WHISPER_PRECISION``, else "auto": bfloat16 where ``fast_bfloat16``."""
+    compute = compute or os.environ.get(PRECISION_ENV) or "auto"
+    if compute not in ("auto", "float32", "bfloat16"):
+        raise ValueError(f"unknown compute precision {compute!r} (auto, float32 or bfloat16)")
+    return compute == "bfloat16" or (compute == "auto" and fast_bfloat16())
