@@ -11,7 +11,7 @@ import numpy as np
 from detectors.calibrated import CalibratedModel
 from detectors.compute import use_bfloat16
 from detectors.face_align import CANONICAL_SIZE, FACE_FRACTION, to_model_input
-from detectors.face_model import preprocess
+from detectors.face_model import face_logits, preprocess
 from detectors.weights import WeightInfo, WeightsError, find_weights
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,8 @@ class FaceClassifier(CalibratedModel):
         self.size = int(spec["size"])
         self.mean = tuple(float(v) for v in spec["mean"])
         self.std = tuple(float(v) for v in spec["std"])
+        # average each crop's logit with its mirror image's (weights that were calibrated that way)
+        self.mirror_average = bool(spec.get("mirror_average", False))
         self.batch_size = batch_size
         super().__init__(info, EfficientNetLite0(num_outputs=1))
         # bfloat16 convolutions where the CPU multiplies bfloat16 in hardware (2.5-2.8x the crops/s
@@ -64,25 +66,34 @@ class FaceClassifier(CalibratedModel):
                     if self.bfloat16
                     else contextlib.nullcontext()
                 ):
-                    logit = self.model(x)[:, 0]
+                    logit = face_logits(self.model, x, self.mirror_average)
                 out.append(logit.double().numpy())
         return np.concatenate(out)
 
     def gradcam(self, crop: np.ndarray) -> np.ndarray:
-        """Grad-CAM of the fake logit over the last feature map, as a map in [0,1] at crop size."""
+        """Grad-CAM of the fake logit over the last feature map, as a map in [0,1] at crop size.
+
+        Where the weights average each crop with its mirror image, the map explains that mean: the
+        mirror image's map is flipped back and the two are averaged.
+        """
         import cv2
 
         torch = self._torch
         x = preprocess(to_model_input(crop, self.size)[None], self.mean, self.std)
+        if self.mirror_average:
+            x = torch.cat([x, x.flip(3)])
         with torch.enable_grad():
             fmap = self.model.features(x)
             fmap.retain_grad()
-            logit = self.model.head(fmap)[0, 0]
+            logit = self.model.head(fmap)[:, 0].mean()
             logit.backward()
         grad = fmap.grad
         assert grad is not None
         weights = grad.mean(dim=(2, 3), keepdim=True)
-        cam = torch.relu((weights * fmap).sum(dim=1))[0].detach().numpy()
+        cams = torch.relu((weights * fmap).sum(dim=1)).detach()
+        if self.mirror_average:
+            cams = torch.stack([cams[0], cams[1].flip(-1)])
+        cam = cams.mean(dim=0).numpy()
         self.model.zero_grad(set_to_none=True)
         if cam.max() > 0:
             cam = cam / cam.max()

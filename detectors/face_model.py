@@ -17,3 +17,20 @@ def preprocess(
     m = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
     s = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
     return (x - m) / s
+
+
+def face_logits(model: torch.nn.Module, x: torch.Tensor, mirror_average: bool = False) -> torch.Tensor:
+    """The classifier's fake logit for each normalised crop in ``x`` (N×3×H×W).
+
+    With ``mirror_average`` each logit is the mean of the logits of the crop and of its mirror
+    image (left-right flip), scored in one batch of 2N: the model trains with flips, so both are
+    valid looks at the same face, and their mean is less noisy than either.
+    """
+    if not mirror_average:
+        return model(x)[:, 0]
+    n = x.shape[0]
+    fmt = (
+        torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+    )
+    both = model(torch.cat([x, x.flip(3)]).contiguous(memory_format=fmt))[:, 0]
+    return (both[:n] + both[n:]) / 2

@@ -54,7 +54,9 @@ def face_meta(size: int = 64) -> dict[str, Any]:
     }
 
 
-def tiny_face_weights(folder: Path, name: str = "face-test", seed: int = 0, bias: float = 0.0) -> WeightInfo:
+def tiny_face_weights(
+    folder: Path, name: str = "face-test", seed: int = 0, bias: float = 0.0, mirror_average: bool = False
+) -> WeightInfo:
     """Random EfficientNet-Lite0 weights (head bias ``bias``) saved like shipped ones."""
     import torch
 
@@ -65,7 +67,10 @@ def tiny_face_weights(folder: Path, name: str = "face-test", seed: int = 0, bias
     with torch.no_grad():
         model._fc.weight.mul_(0.01)
         model._fc.bias.fill_(bias)
-    return save_weights(folder, name, model.state_dict(), face_meta(), card=CARD)
+    meta = face_meta()
+    if mirror_average:
+        meta["input"]["mirror_average"] = True
+    return save_weights(folder, name, model.state_dict(), meta, card=CARD)
 
 
 class StubFinder:

@@ -68,6 +68,27 @@ def test_classifier_precision_follows_the_setting(tmp_path: Path, monkeypatch: p
     assert np.allclose(a, b, atol=0.05 + 0.05 * np.abs(a).max())  # and stays close to float32
 
 
+def test_mirror_average_scores_the_mean_of_a_crop_and_its_mirror_image(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VERACITY_WHISPER_PRECISION", "float32")
+    crops = np.random.default_rng(2).integers(0, 255, (3, CANONICAL_SIZE, CANONICAL_SIZE, 3), dtype=np.uint8)
+    mirrored = np.ascontiguousarray(crops[:, :, ::-1])
+    plain = FaceClassifier(tiny_face_weights(tmp_path / "a", seed=5))
+    both = FaceClassifier(tiny_face_weights(tmp_path / "b", seed=5, mirror_average=True))
+    assert plain.mirror_average is False and both.mirror_average is True
+    a, b = plain.logits(crops), plain.logits(mirrored)
+    scale = np.abs(np.concatenate([a, b])).max()  # random weights give tiny logits: compare relatively
+    assert scale > 0 and not np.allclose(a / scale, b / scale, atol=1e-2)  # the two views differ
+    assert np.allclose(both.logits(crops) / scale, (a + b) / 2 / scale, atol=1e-4)
+    assert np.allclose(
+        both.logits(mirrored) / scale, both.logits(crops) / scale, atol=1e-4
+    )  # mirror-invariant
+    # the heat map explains the mean: the mirror image's map is the crop's, mirrored
+    cam, cam_m = both.gradcam(crops[0]), both.gradcam(mirrored[0])
+    assert cam.shape == (CANONICAL_SIZE, CANONICAL_SIZE) and np.allclose(cam_m, cam[:, ::-1], atol=0.02)
+
+
 def test_hash_mismatch_is_refused(tmp_path: Path) -> None:
     info = tiny_face_weights(tmp_path)
     data = bytearray(info.path.read_bytes())

@@ -532,6 +532,16 @@ def test_zero_steps_measures_trained_weights_at_another_size(tmp_path: Path) -> 
     assert FaceClassifier(info).size == 80
     with pytest.raises(SystemExit, match="only with --init"):
         train(cache, tmp_path / "c", name="face-c", size=64, steps=0, **kw)  # type: ignore[arg-type]
+    assert doc["input"]["mirror_average"] is False
+    # the same tensors scored as the mean of each crop and its mirror image: measured that way too
+    train(cache, tmp_path / "m", name="face-m", size=80, steps=0, init=parent, mirror_average=True, **kw)  # type: ignore[arg-type]
+    mdoc = json.loads((tmp_path / "m" / "face-m.json").read_text())
+    assert mdoc["input"]["mirror_average"] is True
+    assert FaceClassifier(read_info(tmp_path / "m" / "face-m.json")).mirror_average
+    assert (
+        "each crop is scored as the mean of its logit and its mirror image's"
+        in (tmp_path / "m" / "face-m.md").read_text()
+    )
 
 
 def test_fresh_draws_are_scored_recorded_and_judge_the_targets(tmp_path: Path) -> None:

@@ -140,7 +140,12 @@ def render(meta: dict[str, Any]) -> str:
         f"(float16 on disk). Architecture: {meta['architecture']} (ImageNet-pretrained, fine-tuned), "
         f"one output logit; input: an aligned face crop ({meta['input']['alignment']}), "
         f"{meta['input']['canonical_size']} px canonical crop resized to {meta['input']['size']} px, RGB, "
-        "ImageNet mean/std.",
+        "ImageNet mean/std"
+        + (
+            "; each crop is scored as the mean of its logit and its mirror image's (twice the compute)."
+            if meta["input"].get("mirror_average")
+            else "."
+        ),
         "",
         "## Intended use",
         "",

@@ -7,7 +7,8 @@ The trainer measures each weight on one draw of its held-out sets (its own seed)
 are fixed, but the blends, swaps and JPEG qualities are random, and one draw moves the AUC by
 about 0.01, as much as two recipes differ by. This draws the two sets anew for each seed (the
 same 608 real photos of held-out people) and scores every weight given at its own input size, in
-float32 as the trainer does. ``--record`` stores the AUCs in each weight's metadata under
+float32 as the trainer does
+(and averaged with the mirror image where the weights say so). ``--record`` stores the AUCs in each weight's metadata under
 ``fresh_draws`` and re-renders its card, whose targets are then judged by their mean.
 """
 
@@ -40,14 +41,15 @@ def score(cache: Path, weights: list[Path], seeds: list[int]) -> dict[str, dict[
         info = read_info(w)  # the sha256 is checked on loading; nothing is unpickled
         model = EfficientNetLite0(num_outputs=1)
         model.load_state_dict(load_state(info))
-        models.append((info.name, model.eval(), int(info.meta["input"]["size"])))
-    out: dict[str, dict[str, list[float]]] = {name: {k: [] for k in SETS} for name, _, _ in models}
+        spec = info.meta["input"]
+        models.append((info.name, model.eval(), int(spec["size"]), bool(spec.get("mirror_average", False))))
+    out: dict[str, dict[str, list[float]]] = {name: {k: [] for k in SETS} for name, *_ in models}
     for seed in seeds:
         sets = build_validation(crops, marks, meta, pools, [], seed)
-        for name, model, size in models:
+        for name, model, size, mirror in models:
             for k in SETS:
                 imgs, labels = sets[k]
-                value = metrics.auc(labels, logits_of(model, imgs, size))
+                value = metrics.auc(labels, logits_of(model, imgs, size, mirror_average=mirror))
                 if value is None:
                     raise SystemExit(f"{k} has only one class for seed {seed}")
                 out[name][k].append(round(value, 4))
