@@ -22,7 +22,7 @@ from detectors.calibrated import result_dict
 from detectors.face_align import align, to_model_input
 from detectors.face_classifier import FaceClassifier
 from detectors.face_detect import DetectedFace, FaceFinder
-from detectors.media import Frame, Sampling, iter_video_frames, load_image_rgb
+from detectors.media import Frame, Sampling, StreamDamage, iter_video_frames, load_image_rgb
 from detectors.sniff import check_file
 from veracity.errors import InputError, VeracityError
 
@@ -115,6 +115,7 @@ class FaceResult:
     model: dict[str, str] = field(default_factory=dict)
     error: dict[str, Any] | None = None
     seconds: float = 0.0
+    warnings: tuple[str, ...] = ()  # what limited the analysis without stopping it (a damaged stream)
 
     @property
     def abstained(self) -> bool:
@@ -128,6 +129,7 @@ class FaceResult:
                 "frames_sampled": self.frames_sampled,
                 "faces_found": self.faces_found,
                 "tracks": [t.as_dict() for t in self.tracks],
+                "warnings": list(self.warnings),
             },
         )
 
@@ -216,10 +218,10 @@ class FaceAnalyzer:
         self.threshold = classifier.threshold(self.options.operating_point)
         self.operating_point = self.options.operating_point or classifier.default_operating_point
 
-    def _frames(self, path: Path, family: str) -> list[Frame] | Any:
+    def _frames(self, path: Path, family: str, damage: StreamDamage) -> list[Frame] | Any:
         if family == "image":
             return [Frame(0, 0.0, load_image_rgb(path))]
-        return iter_video_frames(path, self.options.sampling)
+        return iter_video_frames(path, self.options.sampling, damage)
 
     def analyze(self, path: Path, progress: Callable[[str], None] | None = None) -> FaceResult:
         """Never raises for a bad file: the error is in the result."""
@@ -252,7 +254,8 @@ class FaceAnalyzer:
         sampled = 0
         found = 0
         sizes_ok = 0
-        frames_iter = self._frames(path, media)
+        damage = StreamDamage()
+        frames_iter = self._frames(path, media, damage)
         try:
             for frame in frames_iter:
                 sampled += 1
@@ -310,6 +313,7 @@ class FaceAnalyzer:
                 faces_found=found,
                 model=self.classifier.model_id,
                 seconds=time.perf_counter() - t0,
+                warnings=tuple(n for n in (damage.note(),) if n),
             )
 
         def abstain(reason: str, tracks: tuple[Track, ...] = ()) -> FaceResult:

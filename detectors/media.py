@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 MAX_VIDEO_PIXELS = 8192 * 8192
 SEEK_GAP_S = 4.0  # seek instead of decoding through gaps longer than this
+MAX_DAMAGED_PACKETS = 64  # a stream that refuses more packets than this is given up on
 
 
 @dataclass(frozen=True)
@@ -119,16 +120,71 @@ def _rgb(frame) -> np.ndarray:  # type: ignore[no-untyped-def]
     return img
 
 
-def iter_video_frames(path: Path, sampling: Sampling | None = None) -> Iterator[Frame]:
+@dataclass
+class StreamDamage:
+    """What damage inside a video stream cost: the packets the decoder refused, where the first
+    one was, and its error. Filled in by ``iter_video_frames`` as it decodes."""
+
+    packets: int = 0
+    first_time: float | None = None
+    first_error: str | None = None
+
+    def add(self, time: float | None, exc: BaseException) -> None:
+        self.packets += 1
+        if self.first_error is None:
+            self.first_time = time
+            self.first_error = str(exc)
+
+    def note(self) -> str | None:
+        """One line for a report, or None when the stream decoded cleanly."""
+        if not self.packets:
+            return None
+        where = f" (the first at {self.first_time:.1f} s)" if self.first_time is not None else ""
+        return (
+            f"the video stream is damaged: {self.packets} packet(s) could not be decoded{where}; "
+            "the frames from each up to the next key frame were left out, the rest was analysed"
+        )
+
+
+def _decode_packets(container, stream, tb: float, start: float, damage: StreamDamage):  # type: ignore[no-untyped-def]
+    """Decoded frames of ``stream`` packet by packet. A packet the decoder refuses is counted in
+    ``damage`` and skipped with every packet up to the next key frame (frames predicted from a
+    broken one would carry the decoder's concealment smears, which look like editing); after
+    MAX_DAMAGED_PACKETS refusals the stream ends."""
+    import av
+
+    resync = False
+    for packet in container.demux(stream):
+        if resync and not packet.is_keyframe:
+            continue
+        try:
+            frames = packet.decode()
+        except (av.error.FFmpegError, ValueError) as exc:
+            when = float(packet.pts) * tb - start if packet.pts is not None else None
+            damage.add(when, exc)
+            log.warning("video packet at %s s could not be decoded: %s", when, exc)
+            if damage.packets > MAX_DAMAGED_PACKETS:
+                return
+            resync = True
+            continue
+        resync = False
+        yield from frames
+
+
+def iter_video_frames(
+    path: Path, sampling: Sampling | None = None, damage: StreamDamage | None = None
+) -> Iterator[Frame]:
     """Yield the sampled frames of ``path`` in time order, decoding forward and seeking over gaps.
 
     Only the current frame is held in memory. Raises InputError when the file cannot be
-    opened or no frame at all can be decoded; a stream damaged part-way ends the
-    iteration early after the frames decoded so far (the caller sees fewer frames).
+    opened or no frame at all can be decoded. Damage inside the stream is decoded around: a
+    packet the decoder refuses is skipped up to the next key frame and counted in ``damage``
+    (the caller sees fewer frames); a stream cut short ends the iteration early.
     """
     import av
 
     sampling = sampling or Sampling()
+    damage = damage if damage is not None else StreamDamage()
     container = _open(path)
     try:
         info = _info(container, path)
@@ -152,7 +208,7 @@ def iter_video_frames(path: Path, sampling: Sampling | None = None) -> Iterator[
                     container.seek(int((start + target - 1.0) / tb), stream=stream, backward=True)
             got = False
             try:
-                for frame in container.decode(stream):
+                for frame in _decode_packets(container, stream, tb, start, damage):
                     t = (float(frame.pts) * tb - start) if frame.pts is not None else last_time + 1e-3
                     last_time = t
                     if t + half_frame < targets[k]:
@@ -167,7 +223,7 @@ def iter_video_frames(path: Path, sampling: Sampling | None = None) -> Iterator[
                         break
                 else:
                     break  # end of stream
-            except (av.error.FFmpegError, ValueError) as exc:
+            except (av.error.FFmpegError, ValueError) as exc:  # the demuxer itself gave up
                 if emitted == 0:
                     raise InputError(f"cannot decode video: {exc}", path=str(path)) from None
                 log.warning("%s: video stream damaged after %d frames: %s", path, emitted, exc)
@@ -175,6 +231,8 @@ def iter_video_frames(path: Path, sampling: Sampling | None = None) -> Iterator[
             if not got:
                 break  # end of stream before the target
         if emitted == 0:
+            if damage.first_error is not None:
+                raise InputError(f"cannot decode video: {damage.first_error}", path=str(path))
             raise InputError("no decodable video frames", path=str(path))
     finally:
         container.close()

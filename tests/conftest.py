@@ -161,8 +161,10 @@ def make_video(
     size: tuple[int, int] = (96, 64),
     rate: int = 6,
     draw: Callable[[int], np.ndarray] | None = None,
+    keyint: int | None = None,
 ) -> bytes:
-    """A short video made with PyAV; ``draw(i)`` gives frame i (RGB, size[1]×size[0])."""
+    """A short video made with PyAV; ``draw(i)`` gives frame i (RGB, size[1]×size[0]); ``keyint``
+    puts a key frame every that many frames (libx264)."""
     import av
 
     buf = io.BytesIO()
@@ -170,6 +172,8 @@ def make_video(
         stream = container.add_stream(codec, rate=rate)
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
+        if keyint:
+            stream.options = {"x264-params": f"keyint={keyint}:min-keyint={keyint}:scenecut=0"}
         for i in range(frames):
             img = draw(i) if draw else picture(size[0], size[1], seed=i)
             for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
@@ -177,6 +181,21 @@ def make_video(
         for packet in stream.encode():
             container.mux(packet)
     return buf.getvalue()
+
+
+def damage_packets(data: bytes, indices: list[int], seed: int = 0) -> bytes:
+    """``data`` (a video file) with the payload of its video packets ``indices`` (in file order)
+    overwritten by random bytes, the container left intact: the damage a decoder meets mid-stream."""
+    import av
+
+    with av.open(io.BytesIO(data)) as c:
+        packets = [(p.pos, p.size) for p in c.demux(c.streams.video[0]) if p.size]
+    out = bytearray(data)
+    rng = np.random.default_rng(seed)
+    for i in indices:
+        pos, size = packets[i]
+        out[pos + 4 : pos + size] = rng.integers(0, 256, size - 4, dtype=np.uint8).tobytes()
+    return bytes(out)
 
 
 VIDEO_FORMATS = {  # extension: (container format, codec)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from detectors import metrics
-from tests.conftest import ROOT, encode_image, make_video, picture
+from tests.conftest import ROOT, damage_packets, encode_image, make_video, picture
 from tests.face_helpers import StubFinder, tiny_face_weights
 
 
@@ -85,6 +85,30 @@ def test_face_bad_file_exit_5_and_batch_goes_on(tmp_path: Path, run, env, stub) 
     assert doc["results"][2]["verdict"] == "error"
     assert len(doc["errors"]) == 2
     assert "Error: " in r.stderr
+
+
+def test_damaged_video_is_analysed_around_the_damage_with_a_warning(  # type: ignore[no-untyped-def]
+    tmp_path: Path, run, env, stub
+) -> None:
+    clean = make_video("mp4", "libx264", frames=48, rate=6, size=(160, 120), keyint=12)
+    p = tmp_path / "rot.mp4"
+    p.write_bytes(damage_packets(clean, [20]))
+    r = run("face", "--format", "json", str(p), env=env)
+    assert r.exit_code == 0, r.output  # a result, not an error: the damage was decoded around
+    doc = json.loads(r.stdout)
+    _schema("face-report.schema.json")(doc)
+    [res] = doc["results"]
+    assert res["verdict"] == "not-detected" and res["tracks"][0]["time_range"][1] > 7.0
+    [warning] = res["warnings"]
+    assert "video stream is damaged" in warning and "could not be decoded (the first at 3." in warning
+    text = run("face", str(p), env=env)
+    assert "warning: the video stream is damaged" in text.output
+    clean_p = tmp_path / "clean.mp4"
+    clean_p.write_bytes(clean)
+    assert (
+        json.loads(run("face", "--format", "json", str(clean_p), env=env).stdout)["results"][0]["warnings"]
+        == []
+    )
 
 
 def test_face_text_report(tmp_path: Path, run, env, stub) -> None:  # type: ignore[no-untyped-def]

@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from detectors.images import DECODABLE_MIMES
-from detectors.media import Sampling, iter_video_frames, load_image_rgb, probe_video
+from detectors.media import Sampling, StreamDamage, iter_video_frames, load_image_rgb, probe_video
 from detectors.sniff import check_file, sniff_bytes
-from tests.conftest import VIDEO_FORMATS, encode_image, make_video, picture
+from tests.conftest import VIDEO_FORMATS, damage_packets, encode_image, make_video, picture
 from veracity.errors import InputError
 
 
@@ -152,6 +152,25 @@ def test_truncated_video_yields_what_it_can(tmp_path: Path) -> None:
     p.write_bytes(data[: int(len(data) * 0.6)])
     frames = list(iter_video_frames(p, Sampling(fps=6, max_frames=100)))
     assert 0 < len(frames) < 30
+
+
+def test_a_damaged_packet_is_decoded_around_and_counted(tmp_path: Path) -> None:
+    """A packet the decoder refuses mid-stream costs the frames up to the next key frame, not the
+    rest of the video, and is counted so that the report can say so."""
+    clean = make_video("mp4", "libx264", frames=48, rate=6, keyint=12)  # key frames at 0, 2, 4, 6 s
+    p = tmp_path / "rot.mp4"
+    p.write_bytes(damage_packets(clean, [20]))  # a predicted frame between 3 and 4 s
+    damage = StreamDamage()
+    times = [f.time for f in iter_video_frames(p, Sampling(fps=6, max_frames=100), damage)]
+    assert damage.packets >= 1 and damage.first_error and 3.0 <= (damage.first_time or 0) < 4.0
+    assert max(times) > 7.5  # decoding went on after the damage
+    assert len(times) >= 36
+    assert f"{damage.packets} packet(s) could not be decoded (the first at 3." in (damage.note() or "")
+    clean_p = tmp_path / "clean.mp4"
+    clean_p.write_bytes(clean)
+    intact = StreamDamage()
+    assert len(list(iter_video_frames(clean_p, Sampling(fps=6, max_frames=100), intact))) > len(times)
+    assert intact.packets == 0 and intact.note() is None
 
 
 def test_audio_only_file_is_not_a_video(tmp_path: Path) -> None:

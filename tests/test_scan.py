@@ -406,3 +406,60 @@ def test_narrow_band_speech_carries_its_caution_into_every_report(
     assert (tmp_path / "r.html").read_text().count("Caution: narrow-band") == 1
     text = scan(run, env, str(phone), str(wide), "--skip", "likeness").output
     assert text.count("voice caution: narrow-band") == 1
+
+
+def _damaged(data: bytes, seed: int) -> list[bytes]:
+    """Three damaged copies of a valid file: bytes changed well inside it (same length), a block
+    of it zeroed, and its second half replaced by random bytes."""
+    rng = np.random.default_rng(seed)
+    flipped = bytearray(data)
+    for i in rng.integers(len(data) // 8, len(data), 40):
+        flipped[i] ^= int(rng.integers(1, 256))
+    zeroed = bytearray(data)
+    start = len(data) // 3
+    zeroed[start : start + len(data) // 6] = bytes(len(data) // 6)
+    spliced = data[: len(data) // 2] + rng.integers(0, 256, len(data) // 2, dtype=np.uint8).tobytes()
+    return [bytes(flipped), bytes(zeroed), spliced]
+
+
+def test_damage_inside_valid_media_is_a_clear_error_or_a_result_never_a_crash(
+    run: Any, weights: Path, tmp_path: Path
+) -> None:
+    """Bit rot and botched uploads inside files that start out valid (JPEG, PNG, WAV, MP4 with a
+    soundtrack): every damaged copy gets a record, an ok or abstained result or an input error
+    that says what failed, never an unexpected exception; the intact originals still scan."""
+    from tests.conftest import damage_packets, make_video
+
+    d = tmp_path / "media"
+    d.mkdir()
+    originals = {
+        "photo.jpg": encode_image(picture(320, 240, seed=5), "JPEG"),
+        "photo.png": encode_image(picture(160, 120, seed=6), "PNG"),
+        "speech.wav": wav(tmp_path / "speech.wav", vowelish(3.0)).read_bytes(),
+        "clip.mp4": make_video(frames=12),
+    }
+    for name, data in originals.items():
+        (d / name).write_bytes(data)
+        stem, ext = name.split(".")
+        for k, bad in enumerate(_damaged(data, seed=len(name))):
+            (d / f"{stem}-damaged{k}.{ext}").write_bytes(bad)
+    # one refused packet in the middle: analysed around, and the record says so
+    (d / "rot.mp4").write_bytes(damage_packets(make_video(frames=48, rate=6, size=(96, 64), keyint=12), [20]))
+    res = scan(run, env_for(weights, tmp_path), str(d), "--format", "json", "--exit-zero")
+    assert res.exit_code in (0, 5), res.output
+    assert "Traceback" not in res.stderr
+    files = by_name(json.loads(res.stdout))
+    assert len(files) == 17
+    assert files["rot.mp4"]["status"] in ("ok", "abstained") and not files["rot.mp4"]["errors"]
+    assert any(n.startswith("face: the video stream is damaged") for n in files["rot.mp4"]["notes"])
+    for name in originals:
+        assert files[name]["status"] in ("ok", "abstained"), files[name]
+        assert not any("damaged" in n for n in files[name]["notes"]), name
+    for name, rec in files.items():
+        assert rec["status"] in ("ok", "abstained", "error"), name
+        for err in rec["errors"]:
+            assert err["code"] != "internal-error", (name, err)
+            assert err["message"] and err["step"] in ("provenance", "face", "voice", "likeness"), (name, err)
+        if rec["status"] == "error":
+            assert rec["errors"], name
+    assert (res.exit_code == 5) == any(r["status"] == "error" for r in files.values())
