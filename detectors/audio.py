@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from detectors.media import StreamDamage, decode_packets
 from veracity.errors import InputError
 
 DEFAULT_RATE = 16_000
@@ -25,12 +26,14 @@ def iter_audio(
     rate: int = DEFAULT_RATE,
     chunk_seconds: float = 30.0,
     max_seconds: float = DEFAULT_MAX_SECONDS,
+    damage: StreamDamage | None = None,
 ) -> Iterator[np.ndarray]:
     """Mono float32 chunks of ``chunk_seconds`` (the last one shorter) at ``rate``, decoded and
     resampled as the file streams; at most ``max_seconds`` in all (the rest is not decoded).
 
-    Raises NoAudioError without an audio stream, InputError when nothing decodes; a decoding
-    error after some audio ends the stream there (what decoded is kept).
+    Raises NoAudioError without an audio stream, InputError when nothing decodes. A packet the
+    decoder refuses is left out and counted in ``damage`` (the audio closes over the gap); a
+    stream cut short ends there (what decoded is kept).
     """
     import av
 
@@ -42,6 +45,12 @@ def iter_audio(
         if not container.streams.audio:
             raise NoAudioError("no audio stream", path=str(path))
         stream = container.streams.audio[0]
+        dmg = damage if damage is not None else StreamDamage("audio")
+        start = (
+            float(stream.start_time * stream.time_base)
+            if stream.start_time is not None and stream.time_base
+            else 0.0
+        )
         resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
         chunk = max(int(chunk_seconds * rate), 1)
         limit = int(max_seconds * rate)
@@ -54,13 +63,13 @@ def iter_audio(
 
         def frames() -> Iterator[np.ndarray]:
             try:
-                for frame in container.decode(stream):
+                for frame in decode_packets(container, stream, dmg, start):
                     for out in resampler.resample(frame):
                         yield out.to_ndarray().reshape(-1)
                 for out in resampler.resample(None):
                     yield out.to_ndarray().reshape(-1)
             except (av.error.FFmpegError, ValueError) as exc:
-                if total == 0 and held == 0:
+                if total == 0 and held == 0:  # the demuxer itself gave up before any audio
                     raise InputError(f"cannot decode audio: {exc}", path=str(path)) from None
 
         for arr in frames():
@@ -79,6 +88,8 @@ def iter_audio(
             yield clean(np.concatenate(buf))
             total += held
         if total == 0:
+            if dmg.first_error is not None:
+                raise InputError(f"cannot decode audio: {dmg.first_error}", path=str(path))
             raise InputError("no decodable audio", path=str(path))
     finally:
         container.close()

@@ -115,7 +115,7 @@ class FaceResult:
     model: dict[str, str] = field(default_factory=dict)
     error: dict[str, Any] | None = None
     seconds: float = 0.0
-    warnings: tuple[str, ...] = ()  # what limited the analysis without stopping it (a damaged stream)
+    cautions: tuple[str, ...] = ()  # what limited the analysis without stopping it (a damaged stream)
 
     @property
     def abstained(self) -> bool:
@@ -129,7 +129,7 @@ class FaceResult:
                 "frames_sampled": self.frames_sampled,
                 "faces_found": self.faces_found,
                 "tracks": [t.as_dict() for t in self.tracks],
-                "warnings": list(self.warnings),
+                "cautions": list(self.cautions),
             },
         )
 
@@ -313,7 +313,7 @@ class FaceAnalyzer:
                 faces_found=found,
                 model=self.classifier.model_id,
                 seconds=time.perf_counter() - t0,
-                warnings=tuple(n for n in (damage.note(),) if n),
+                cautions=tuple(n for n in (damage.note(),) if n),
             )
 
         def abstain(reason: str, tracks: tuple[Track, ...] = ()) -> FaceResult:

@@ -122,9 +122,10 @@ def _rgb(frame) -> np.ndarray:  # type: ignore[no-untyped-def]
 
 @dataclass
 class StreamDamage:
-    """What damage inside a video stream cost: the packets the decoder refused, where the first
-    one was, and its error. Filled in by ``iter_video_frames`` as it decodes."""
+    """What damage inside a video or audio stream cost: the packets the decoder refused, where the
+    first one was, and its error. Filled in by ``iter_video_frames`` and ``iter_audio``."""
 
+    kind: str = "video"
     packets: int = 0
     first_time: float | None = None
     first_error: str | None = None
@@ -140,19 +141,26 @@ class StreamDamage:
         if not self.packets:
             return None
         where = f" (the first at {self.first_time:.1f} s)" if self.first_time is not None else ""
+        lost = (
+            "the frames from each up to the next key frame were left out"
+            if self.kind == "video"
+            else "each was left out (a gap of a few tens of milliseconds)"
+        )
         return (
-            f"the video stream is damaged: {self.packets} packet(s) could not be decoded{where}; "
-            "the frames from each up to the next key frame were left out, the rest was analysed"
+            f"the {self.kind} stream is damaged: {self.packets} packet(s) could not be decoded{where}; "
+            f"{lost}, the rest was analysed"
         )
 
 
-def _decode_packets(container, stream, tb: float, start: float, damage: StreamDamage):  # type: ignore[no-untyped-def]
+def decode_packets(container, stream, damage: StreamDamage, start: float = 0.0):  # type: ignore[no-untyped-def]
     """Decoded frames of ``stream`` packet by packet. A packet the decoder refuses is counted in
     ``damage`` and skipped with every packet up to the next key frame (frames predicted from a
     broken one would carry the decoder's concealment smears, which look like editing); after
-    MAX_DAMAGED_PACKETS refusals the stream ends."""
+    MAX_DAMAGED_PACKETS refusals the stream ends. ``start`` (seconds) is the stream's first time,
+    for saying where the damage is."""
     import av
 
+    tb = float(stream.time_base) if stream.time_base else 0.0
     resync = False
     for packet in container.demux(stream):
         if resync and not packet.is_keyframe:
@@ -160,9 +168,9 @@ def _decode_packets(container, stream, tb: float, start: float, damage: StreamDa
         try:
             frames = packet.decode()
         except (av.error.FFmpegError, ValueError) as exc:
-            when = float(packet.pts) * tb - start if packet.pts is not None else None
+            when = float(packet.pts) * tb - start if packet.pts is not None and tb else None
             damage.add(when, exc)
-            log.warning("video packet at %s s could not be decoded: %s", when, exc)
+            log.warning("%s packet at %s s could not be decoded: %s", damage.kind, when, exc)
             if damage.packets > MAX_DAMAGED_PACKETS:
                 return
             resync = True
@@ -208,7 +216,7 @@ def iter_video_frames(
                     container.seek(int((start + target - 1.0) / tb), stream=stream, backward=True)
             got = False
             try:
-                for frame in _decode_packets(container, stream, tb, start, damage):
+                for frame in decode_packets(container, stream, damage, start):
                     t = (float(frame.pts) * tb - start) if frame.pts is not None else last_time + 1e-3
                     last_time = t
                     if t + half_frame < targets[k]:

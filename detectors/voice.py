@@ -25,6 +25,7 @@ import numpy as np
 
 from detectors.audio import NoAudioError, iter_audio
 from detectors.calibrated import CalibratedModel, result_dict
+from detectors.media import StreamDamage
 from detectors.music import MusicClassifier
 from detectors.speech import (
     ABSTAIN_REASONS as SPEECH_REASONS,
@@ -138,6 +139,7 @@ class VoiceResult:
     windows: tuple[Window, ...] = ()
     music_score: float | None = None  # median music probability of the windows
     narrowband: bool = False  # the speech has (almost) no energy above NARROWBAND_HZ
+    damage: str | None = None  # what damage inside the audio stream cost (packets left out)
     model: dict[str, str] = field(default_factory=dict)
     error: dict[str, Any] | None = None
     seconds: float = 0.0
@@ -148,8 +150,10 @@ class VoiceResult:
 
     @property
     def cautions(self) -> list[str]:
-        """What a reviewer should know before trusting the score (nothing for abstentions)."""
-        return [NARROWBAND_TEXT] if self.narrowband and self.score is not None else []
+        """What a reviewer should know before trusting the score or the abstention: narrow-band
+        speech (only where scored), a damaged stream (always)."""
+        out = [NARROWBAND_TEXT] if self.narrowband and self.score is not None else []
+        return out + ([self.damage] if self.damage else [])
 
     def as_dict(self) -> dict[str, Any]:
         return result_dict(
@@ -285,7 +289,8 @@ class VoiceAnalyzer:
                 windows.extend(Window(s, e, float(p)) for (s, e, _), p in zip(pending, probs, strict=True))
                 pending.clear()
 
-        for chunk in iter_audio(path, RATE, opts.chunk_s, opts.max_seconds):
+        damage = StreamDamage("audio")
+        for chunk in iter_audio(path, RATE, opts.chunk_s, opts.max_seconds, damage):
             sc = check(chunk)
             offset = duration
             duration += sc.duration_s
@@ -307,6 +312,7 @@ class VoiceAnalyzer:
             "speech_s": speech_s,
             "truncated": truncated,
             "narrowband": energy > 0 and high_energy < NARROWBAND_SHARE * energy,
+            "damage": damage.note(),
         }
         if reason is not None:
             return self._result(path, media, t0, "abstained", reason=reason, **common)

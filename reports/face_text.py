@@ -23,8 +23,8 @@ def result_lines(r: FaceResult) -> Iterator[tuple[str, str]]:
         return
     what = "image" if r.media == "image" else f"video, {r.frames_sampled} frames sampled"
     yield ("", f"  {what}; {r.faces_found} face detection(s); {len(r.tracks)} track(s)")
-    for w in r.warnings:
-        yield ("yellow", f"  warning: {w}")
+    for caution in r.cautions:
+        yield ("yellow", f"  caution: {caution}")
     for t in r.tracks:
         score = "not scored" if t.score is None else f"score {t.score:.3f}"
         span = f"{t.start:.2f}–{t.end:.2f} s, " if r.media == "video" else ""

@@ -131,8 +131,8 @@ def text_lines(records: list[dict[str, Any]], summ: dict[str, Any]) -> Iterator[
                     "dim",
                     f"  {key}: {d['verdict']}, score {d['score']:.3f} {cmp} threshold {d['threshold']:.3f}",
                 )
-                for caution in d.get("cautions") or []:
-                    yield ("yellow", f"  {key} caution: {caution}")
+            for caution in (d or {}).get("cautions") or []:  # also where it abstained (a damaged stream)
+                yield ("yellow", f"  {key} caution: {caution}")
         for note in r.get("notes") or []:
             yield ("dim", f"  note: {note}")
         for e in r.get("errors") or []:
@@ -207,27 +207,41 @@ def sarif(records: list[dict[str, Any]], weights: list[dict[str, str]], ok: bool
             if r.get("sha256"):
                 result["partialFingerprints"] = {"contentSha256/v1": r["sha256"]}
             results.append(result)
-    notifications = [
-        {
-            "level": "error",
-            "message": {"text": f"{e.get('step', 'scan')}: {e.get('message')}"},
-            "descriptor": {"id": str(e.get("code") or "error")},
-            "locations": [
-                {"physicalLocation": {"artifactLocation": {"uri": _uri(str(e.get("path") or r["path"]))}}}
-            ],
-        }
-        for r in records
-        for e in r.get("errors") or []
-    ] + [
-        {
-            "level": "note",
-            "message": {"text": "; ".join(r.get("notes") or ["skipped"])},
-            "descriptor": {"id": "skipped"},
-            "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(r["path"])}}}],
-        }
-        for r in records
-        if r.get("status") == "skipped"
-    ]
+    notifications = (
+        [
+            {
+                "level": "error",
+                "message": {"text": f"{e.get('step', 'scan')}: {e.get('message')}"},
+                "descriptor": {"id": str(e.get("code") or "error")},
+                "locations": [
+                    {"physicalLocation": {"artifactLocation": {"uri": _uri(str(e.get("path") or r["path"]))}}}
+                ],
+            }
+            for r in records
+            for e in r.get("errors") or []
+        ]
+        + [
+            {
+                "level": "note",
+                "message": {"text": "; ".join(r.get("notes") or ["skipped"])},
+                "descriptor": {"id": "skipped"},
+                "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(r["path"])}}}],
+            }
+            for r in records
+            if r.get("status") == "skipped"
+        ]
+        + [
+            {  # what limits a score's or an abstention's trust: narrow-band speech, a damaged stream
+                "level": "warning",
+                "message": {"text": f"{key} caution: {caution}"},
+                "descriptor": {"id": "caution"},
+                "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(r["path"])}}}],
+            }
+            for r in records
+            for key in ("face", "voice")
+            for caution in (r.get(key) or {}).get("cautions") or []
+        ]
+    )
     return {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",

@@ -166,6 +166,7 @@ def _face(f: dict[str, Any] | None, root: Path | None) -> str:
     if f.get("reason_text"):
         head += f" — {e(f['reason_text'])}"
     out = head + "</p>"
+    out += "".join(f'<p class="err">Caution: {e(c)}.</p>' for c in f.get("cautions") or [])
     for t in f.get("tracks") or []:
         score = "not scored" if t.get("score") is None else f"score {t['score']:.3f}"
         t0, t1 = t.get("time_range") or (0.0, 0.0)
@@ -177,7 +178,7 @@ def _face(f: dict[str, Any] | None, root: Path | None) -> str:
         points = [(float(a), float(b)) for a, b in t.get("timeline") or []]
         if len(points) > 1:
             out += "<br>" + timeline_svg(
-                points, f.get("threshold"), f"track {t.get('track_id')} score over time"
+                points, f.get("threshold"), f"track {t.get('track')} score over time"
             )
         out += "</div>"
     return out

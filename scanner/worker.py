@@ -255,8 +255,6 @@ class Worker:
             if self._likeness_note:
                 record["notes"].append(self._likeness_note)
         judged = [record[k] for k in ("face", "voice") if record[k] is not None]
-        for step in ("face", "voice"):  # what limited an analysis without stopping it (a damaged stream)
-            record["notes"].extend(f"{step}: {w}" for w in (record[step] or {}).get("warnings") or ())
         if judged and all(d.get("verdict") == "abstained" for d in judged) and not record["likeness"]:
             record["status"] = "abstained"
         if any(d.get("verdict") == "error" for d in judged):

@@ -183,13 +183,15 @@ def make_video(
     return buf.getvalue()
 
 
-def damage_packets(data: bytes, indices: list[int], seed: int = 0) -> bytes:
-    """``data`` (a video file) with the payload of its video packets ``indices`` (in file order)
-    overwritten by random bytes, the container left intact: the damage a decoder meets mid-stream."""
+def damage_packets(data: bytes, indices: list[int], seed: int = 0, kind: str = "video") -> bytes:
+    """``data`` (a media file) with the payload of its first ``kind`` stream's packets ``indices``
+    (in file order) overwritten by random bytes, the container left intact: the damage a decoder
+    meets mid-stream."""
     import av
 
     with av.open(io.BytesIO(data)) as c:
-        packets = [(p.pos, p.size) for p in c.demux(c.streams.video[0]) if p.size]
+        stream = c.streams.video[0] if kind == "video" else c.streams.audio[0]
+        packets = [(p.pos, p.size) for p in c.demux(stream) if p.size]
     out = bytearray(data)
     rng = np.random.default_rng(seed)
     for i in indices:

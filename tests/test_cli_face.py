@@ -87,7 +87,7 @@ def test_face_bad_file_exit_5_and_batch_goes_on(tmp_path: Path, run, env, stub) 
     assert "Error: " in r.stderr
 
 
-def test_damaged_video_is_analysed_around_the_damage_with_a_warning(  # type: ignore[no-untyped-def]
+def test_damaged_video_is_analysed_around_the_damage_with_a_caution(  # type: ignore[no-untyped-def]
     tmp_path: Path, run, env, stub
 ) -> None:
     clean = make_video("mp4", "libx264", frames=48, rate=6, size=(160, 120), keyint=12)
@@ -99,14 +99,14 @@ def test_damaged_video_is_analysed_around_the_damage_with_a_warning(  # type: ig
     _schema("face-report.schema.json")(doc)
     [res] = doc["results"]
     assert res["verdict"] == "not-detected" and res["tracks"][0]["time_range"][1] > 7.0
-    [warning] = res["warnings"]
-    assert "video stream is damaged" in warning and "could not be decoded (the first at 3." in warning
+    [caution] = res["cautions"]
+    assert "video stream is damaged" in caution and "could not be decoded (the first at 3." in caution
     text = run("face", str(p), env=env)
-    assert "warning: the video stream is damaged" in text.output
+    assert "caution: the video stream is damaged" in text.output
     clean_p = tmp_path / "clean.mp4"
     clean_p.write_bytes(clean)
     assert (
-        json.loads(run("face", "--format", "json", str(clean_p), env=env).stdout)["results"][0]["warnings"]
+        json.loads(run("face", "--format", "json", str(clean_p), env=env).stdout)["results"][0]["cautions"]
         == []
     )
 

@@ -451,10 +451,10 @@ def test_damage_inside_valid_media_is_a_clear_error_or_a_result_never_a_crash(
     files = by_name(json.loads(res.stdout))
     assert len(files) == 17
     assert files["rot.mp4"]["status"] in ("ok", "abstained") and not files["rot.mp4"]["errors"]
-    assert any(n.startswith("face: the video stream is damaged") for n in files["rot.mp4"]["notes"])
+    assert files["rot.mp4"]["face"]["cautions"][0].startswith("the video stream is damaged")
     for name in originals:
         assert files[name]["status"] in ("ok", "abstained"), files[name]
-        assert not any("damaged" in n for n in files[name]["notes"]), name
+        assert not any((files[name][k] or {}).get("cautions") for k in ("face", "voice")), name
     for name, rec in files.items():
         assert rec["status"] in ("ok", "abstained", "error"), name
         for err in rec["errors"]:
@@ -463,3 +463,13 @@ def test_damage_inside_valid_media_is_a_clear_error_or_a_result_never_a_crash(
         if rec["status"] == "error":
             assert rec["errors"], name
     assert (res.exit_code == 5) == any(r["status"] == "error" for r in files.values())
+    # the caution reaches every report kind (text, HTML, SARIF), not only the JSON
+    env = env_for(weights, tmp_path)
+    rot = str(d / "rot.mp4")
+    assert "face caution: the video stream is damaged" in scan(run, env, rot).output
+    assert "Caution: the video stream is damaged" in scan(run, env, rot, "--format", "html").output
+    sarif = json.loads(scan(run, env, rot, "--format", "sarif").output)
+    [note] = [
+        n for n in sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"] if n["level"] == "warning"
+    ]
+    assert note["descriptor"]["id"] == "caution" and "video stream is damaged" in note["message"]["text"]

@@ -232,6 +232,28 @@ def test_narrow_band_speech_is_scored_with_a_caution(tmp_path: Path) -> None:
     assert quiet.abstained and not quiet.narrowband and quiet.cautions == []
 
 
+def test_damaged_audio_is_decoded_around_and_scored_with_a_caution(tmp_path: Path) -> None:
+    """Two AAC packets replaced by random bytes at about 1.9 s: the audio after them is still
+    decoded and scored (before, decoding stopped there), and the result says what was lost."""
+    from reports.voice_text import result_lines
+    from tests.conftest import damage_packets
+
+    clean = tmp_path / "clean.m4a"
+    _encode(clean, "ipod", "aac", vowelish(5.0), RATE)
+    rot = tmp_path / "rot.m4a"
+    rot.write_bytes(damage_packets(clean.read_bytes(), [30, 31], kind="audio"))
+    a = analyzer(tmp_path, 5.0)
+    r, r_clean = a.analyze(rot), a.analyze(clean)
+    assert r.verdict == r_clean.verdict == "synthetic"
+    assert r.duration_s > 4.5 and r.windows[-1].end > 3.5  # the speech after the damage was scored
+    [caution] = r.cautions
+    assert caution.startswith(
+        "the audio stream is damaged: 2 packet(s) could not be decoded (the first at 1."
+    )
+    assert r.as_dict()["cautions"] == [caution] and r_clean.cautions == []
+    assert any(f"caution: {caution}" in text for _, text in result_lines(r))
+
+
 def test_streaming_chunks_do_not_change_the_answer(tmp_path: Path) -> None:
     p = wav(
         tmp_path / "s.wav",
