@@ -63,7 +63,7 @@ def iter_audio(
 
         def frames() -> Iterator[np.ndarray]:
             try:
-                for frame in decode_packets(container, stream, dmg, start):
+                for frame in decode_packets(container, stream, dmg, start, resync=False):
                     for out in resampler.resample(frame):
                         yield out.to_ndarray().reshape(-1)
                 for out in resampler.resample(None):

@@ -144,7 +144,7 @@ class StreamDamage:
         lost = (
             "the frames from each up to the next key frame were left out"
             if self.kind == "video"
-            else "each was left out (a gap of a few tens of milliseconds)"
+            else "each was left out (a gap of tens of milliseconds)"
         )
         return (
             f"the {self.kind} stream is damaged: {self.packets} packet(s) could not be decoded{where}; "
@@ -152,18 +152,19 @@ class StreamDamage:
         )
 
 
-def decode_packets(container, stream, damage: StreamDamage, start: float = 0.0):  # type: ignore[no-untyped-def]
+def decode_packets(container, stream, damage: StreamDamage, start: float = 0.0, resync: bool = True):  # type: ignore[no-untyped-def]
     """Decoded frames of ``stream`` packet by packet. A packet the decoder refuses is counted in
-    ``damage`` and skipped with every packet up to the next key frame (frames predicted from a
-    broken one would carry the decoder's concealment smears, which look like editing); after
+    ``damage`` and skipped, with every packet up to the next key frame where ``resync`` (video:
+    frames predicted from a broken one would carry the decoder's concealment smears, which look
+    like editing; audio packets stand alone, and some containers mark none of them as key); after
     MAX_DAMAGED_PACKETS refusals the stream ends. ``start`` (seconds) is the stream's first time,
     for saying where the damage is."""
     import av
 
     tb = float(stream.time_base) if stream.time_base else 0.0
-    resync = False
+    waiting = False
     for packet in container.demux(stream):
-        if resync and not packet.is_keyframe:
+        if waiting and not packet.is_keyframe:
             continue
         try:
             frames = packet.decode()
@@ -173,9 +174,9 @@ def decode_packets(container, stream, damage: StreamDamage, start: float = 0.0):
             log.warning("%s packet at %s s could not be decoded: %s", damage.kind, when, exc)
             if damage.packets > MAX_DAMAGED_PACKETS:
                 return
-            resync = True
+            waiting = resync
             continue
-        resync = False
+        waiting = False
         yield from frames
 
 
