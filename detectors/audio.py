@@ -95,9 +95,17 @@ def iter_audio(
         container.close()
 
 
-def load_audio(path: Path, rate: int = DEFAULT_RATE, max_seconds: float = DEFAULT_MAX_SECONDS) -> np.ndarray:
+def load_audio(
+    path: Path,
+    rate: int = DEFAULT_RATE,
+    max_seconds: float = DEFAULT_MAX_SECONDS,
+    damage: StreamDamage | None = None,
+) -> np.ndarray:
     """Mono float32 samples in [-1, 1] at ``rate``; at most ``max_seconds`` (the rest is not decoded).
 
-    Raises InputError when there is no audio stream or nothing decodes.
+    Raises InputError when there is no audio stream or nothing decodes; packets the decoder
+    refuses are left out and counted in ``damage``.
     """
-    return np.concatenate(list(iter_audio(path, rate, chunk_seconds=60.0, max_seconds=max_seconds)))
+    return np.concatenate(
+        list(iter_audio(path, rate, chunk_seconds=60.0, max_seconds=max_seconds, damage=damage))
+    )

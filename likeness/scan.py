@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from detectors.face import Observation, Tracker
-from detectors.media import Frame, Sampling, iter_video_frames, load_image_rgb
+from detectors.media import Frame, Sampling, StreamDamage, iter_video_frames, load_image_rgb
 from detectors.sniff import check_file
 from detectors.weights import sha256_file
 from likeness.matcher import Match, Matcher
@@ -138,12 +138,12 @@ class LikenessMatcher:
                 for m, n in self.matcher.skipped.items()
             ]
             if media in ("image", "video") and self.matcher.size("face"):
-                subjects += self._faces(path, media)
+                subjects += self._faces(path, media, notes)
             elif media in ("image", "video"):
                 notes.append("no faces enrolled: face matching skipped")
             if media in ("audio", "video") and self.matcher.size("voice"):
                 if media == "audio" or _has_audio(path):
-                    subjects += self._voices(path)
+                    subjects += self._voices(path, notes)
             elif media in ("audio", "video"):
                 notes.append("no voices enrolled: voice matching skipped")
             result = MatchResult(str(path), media, tuple(subjects), tuple(notes), sha256=digest)
@@ -159,12 +159,13 @@ class LikenessMatcher:
             err.setdefault("path", str(path))
             return MatchResult(str(path), media, error=err)
 
-    def _faces(self, path: Path, media: str) -> list[Subject]:
+    def _faces(self, path: Path, media: str, notes: list[str]) -> list[Subject]:
         opts = self.options
+        damage = StreamDamage()
         frames = (
             [Frame(0, 0.0, load_image_rgb(path))]
             if media == "image"
-            else iter_video_frames(path, Sampling(opts.fps, opts.max_frames))
+            else iter_video_frames(path, Sampling(opts.fps, opts.max_frames), damage)
         )
         tracker = Tracker()
         for frame in frames:
@@ -175,6 +176,8 @@ class LikenessMatcher:
                 vec = self.face.embed_box(frame.image, f.box)
                 items.append((Observation(frame.index, frame.time, f.box, f.prob, 0.0, True), vec))
             tracker.add(frame.index, items)
+        if damage.note():
+            notes.append(f"face matching: {damage.note()}")
         subjects = []
         for tid, track in enumerate(tracker.tracks):
             best = sorted(track, key=lambda oc: -oc[0].detection_prob)[: opts.per_track]
@@ -184,11 +187,14 @@ class LikenessMatcher:
             subjects.append(Subject("face", tid, min(times), max(times), best[0][0].box, tuple(matches)))
         return subjects
 
-    def _voices(self, path: Path) -> list[Subject]:
+    def _voices(self, path: Path, notes: list[str]) -> list[Subject]:
         from detectors.audio import load_audio
         from likeness.embed import VOICE_RATE
 
-        audio = load_audio(path, VOICE_RATE, self.options.max_audio_s)
+        damage = StreamDamage("audio")
+        audio = load_audio(path, VOICE_RATE, self.options.max_audio_s, damage)
+        if damage.note():
+            notes.append(f"voice matching: {damage.note()}")
         segs = self.voice.segments(audio, VOICE_RATE, self.options.voice_window_s)
         if not segs:
             return []

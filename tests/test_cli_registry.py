@@ -150,6 +150,28 @@ def test_likeness_matcher_on_images_videos_audio(tmp_path: Path) -> None:
     assert all("vector" not in json.dumps(a) for a in audit)
 
 
+def test_likeness_matching_goes_on_past_damage_and_says_so(tmp_path: Path) -> None:
+    from tests.conftest import damage_packets
+    from tests.test_speech import RATE, _encode, vowelish
+
+    _seed(tmp_path / "reg.db")
+    clean = make_video("mp4", "libx264", frames=48, rate=6, size=(160, 120), keyint=12)
+    vid = tmp_path / "rot.mp4"
+    vid.write_bytes(damage_packets(clean, [20]))
+    m4a = tmp_path / "clean.m4a"
+    _encode(m4a, "ipod", "aac", vowelish(5.0), RATE)
+    aud = tmp_path / "rot.m4a"
+    aud.write_bytes(damage_packets(m4a.read_bytes(), [30, 31], kind="audio"))
+    with Registry(tmp_path / "reg.db", cipher=Cipher(None)) as reg:
+        lm = LikenessMatcher(Matcher(reg, THRESHOLDS), MatchOptions(), StubFace(), StubVoice())
+        r_vid, r_aud, r_clean = lm.match(vid), lm.match(aud), lm.match(m4a)
+    assert r_vid.error is None and r_vid.subjects[0].end > 7.0  # frames after the damage were matched
+    assert any(n.startswith("face matching: the video stream is damaged") for n in r_vid.notes)
+    assert r_aud.error is None and r_aud.subjects[0].end > 4.5  # StubVoice: one segment, the whole audio
+    assert any(n.startswith("voice matching: the audio stream is damaged") for n in r_aud.notes)
+    assert not any("damaged" in n for n in r_clean.notes)
+
+
 @pytest.mark.shared_data
 @pytest.mark.slow
 def test_enrol_and_match_a_real_person(tmp_path: Path, run, env) -> None:  # type: ignore[no-untyped-def]
