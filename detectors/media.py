@@ -140,16 +140,18 @@ class StreamDamage:
         """One line for a report, or None when the stream decoded cleanly."""
         if not self.packets:
             return None
-        where = f" (the first at {self.first_time:.1f} s)" if self.first_time is not None else ""
+        if self.packets == 1:
+            what = "1 packet could not be decoded"
+            where = f" (at {self.first_time:.1f} s)" if self.first_time is not None else ""
+        else:
+            what = f"{self.packets} packets could not be decoded"
+            where = f" (the first at {self.first_time:.1f} s)" if self.first_time is not None else ""
         lost = (
             "the frames from each up to the next key frame were left out"
             if self.kind == "video"
             else "each was left out (a gap of tens of milliseconds)"
         )
-        return (
-            f"the {self.kind} stream is damaged: {self.packets} packet(s) could not be decoded{where}; "
-            f"{lost}, the rest was analysed"
-        )
+        return f"the {self.kind} stream is damaged: {what}{where}; {lost}, the rest was analysed"
 
 
 def decode_packets(container, stream, damage: StreamDamage, start: float = 0.0, resync: bool = True):  # type: ignore[no-untyped-def]
@@ -171,7 +173,9 @@ def decode_packets(container, stream, damage: StreamDamage, start: float = 0.0, 
         except (av.error.FFmpegError, ValueError) as exc:
             when = float(packet.pts) * tb - start if packet.pts is not None and tb else None
             damage.add(when, exc)
-            log.warning("%s packet at %s s could not be decoded: %s", damage.kind, when, exc)
+            log.debug(
+                "%s packet at %s s could not be decoded: %s", damage.kind, when, exc
+            )  # the result says so
             if damage.packets > MAX_DAMAGED_PACKETS:
                 return
             waiting = resync

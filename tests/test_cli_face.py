@@ -100,7 +100,7 @@ def test_damaged_video_is_analysed_around_the_damage_with_a_caution(  # type: ig
     [res] = doc["results"]
     assert res["verdict"] == "not-detected" and res["tracks"][0]["time_range"][1] > 7.0
     [caution] = res["cautions"]
-    assert "video stream is damaged" in caution and "could not be decoded (the first at 3." in caution
+    assert "video stream is damaged" in caution and "1 packet could not be decoded (at 3." in caution
     text = run("face", str(p), env=env)
     assert "caution: the video stream is damaged" in text.output
     clean_p = tmp_path / "clean.mp4"

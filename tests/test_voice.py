@@ -247,9 +247,7 @@ def test_damaged_audio_is_decoded_around_and_scored_with_a_caution(tmp_path: Pat
     assert r.verdict == r_clean.verdict == "synthetic"
     assert r.duration_s > 4.5 and r.windows[-1].end > 3.5  # the speech after the damage was scored
     [caution] = r.cautions
-    assert caution.startswith(
-        "the audio stream is damaged: 2 packet(s) could not be decoded (the first at 1."
-    )
+    assert caution.startswith("the audio stream is damaged: 2 packets could not be decoded (the first at 1.")
     assert r.as_dict()["cautions"] == [caution] and r_clean.cautions == []
     assert any(f"caution: {caution}" in text for _, text in result_lines(r))
 
