@@ -5,7 +5,7 @@ part-way, and resumed: every file must end up accounted for exactly once.
 
 Makes ``--files`` files (JPEG and PNG pictures, WAV speech-like audio, MP4 video with and
 without a soundtrack, and damaged ones: truncated JPEG/MP4/WAV, random bytes with a media
-extension, empty files, text files), runs ``veracity scan --format jsonl -o journal`` in its
+extension, empty files, text files, MP4s with a video packet overwritten mid-stream), runs ``veracity scan --format jsonl -o journal`` in its
 own process group, kills the whole group with SIGKILL once ``--kill-after`` of the files are
 in the journal, then runs the same command with ``--resume`` and checks the journal: one
 record per file, no duplicates, every status ok, abstained, skipped or error.
@@ -82,9 +82,25 @@ def mp4_bytes(seed: int, audio: bool) -> bytes:
     return buf.getvalue()
 
 
-def make_files(folder: Path, n: int) -> collections.Counter[str]:
+def rot_packet(data: bytes, seed: int) -> bytes:
+    """``data`` with one of its middle video packets overwritten by random bytes (the container
+    intact): damage the decoder meets mid-stream and must decode around."""
+    import av
+
+    with av.open(io.BytesIO(data)) as c:
+        packets = [(p.pos, p.size) for p in c.demux(c.streams.video[0]) if p.size]
+    pos, size = packets[len(packets) // 2 + seed % 3]
+    out = bytearray(data)
+    out[pos + 4 : pos + size] = (
+        np.random.default_rng(seed).integers(0, 256, size - 4, dtype=np.uint8).tobytes()
+    )
+    return bytes(out)
+
+
+def make_files(folder: Path, n: int) -> dict[str, str]:
+    """Writes ``n`` files into ``folder``; returns each file's name with its kind."""
     rng = np.random.default_rng(0)
-    kinds: collections.Counter[str] = collections.Counter()
+    kinds: dict[str, str] = {}
     cache: dict[str, bytes] = {}
     for i in range(n):
         k = i % 20
@@ -105,6 +121,9 @@ def make_files(folder: Path, n: int) -> collections.Counter[str]:
         elif k == 14:
             good = jpeg(picture(240, 180, i))
             name, data, kind = f"{i:05d}.jpg", good[: len(good) // 2], "truncated-jpeg"
+        elif k == 15 and (i // 20) % 2:
+            good = cache.setdefault("mp4a", mp4_bytes(3, audio=True))
+            name, data, kind = f"{i:05d}.mp4", rot_packet(good, i), "damaged-packet-mp4"
         elif k == 15:
             good = cache.setdefault("mp4a", mp4_bytes(3, audio=True))
             name, data, kind = f"{i:05d}.mp4", good[: len(good) // 3 + i % 100], "truncated-mp4"
@@ -122,7 +141,7 @@ def make_files(folder: Path, n: int) -> collections.Counter[str]:
         else:
             name, data, kind = f"{i:05d}.txt", f"note {i}\n".encode(), "text"
         (folder / name).write_bytes(data)
-        kinds[kind] += 1
+        kinds[name] = kind
     return kinds
 
 
@@ -161,7 +180,7 @@ def main() -> int:
         expected = sorted(str(p) for p in folder.iterdir())
         out = {
             "files": args.files,
-            "kinds": dict(kinds),
+            "kinds": dict(collections.Counter(kinds.values())),
             "killed_after_records": before,
             "first_run_s": round(first_s, 1),
             "resume_s": round(resume_s, 1),
@@ -172,6 +191,10 @@ def main() -> int:
             "all_accounted_for": sorted(paths) == expected,
             "duplicates": len(paths) - len(set(paths)),
             "status": dict(status),
+            "status_by_kind": {
+                k: dict(collections.Counter(r["status"] for r in records if kinds[Path(r["path"]).name] == k))
+                for k in sorted(set(kinds.values()))
+            },
             "files_per_s_resume": round((len(records) - before) / resume_s, 1),
         }
     if args.json:
