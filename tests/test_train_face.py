@@ -556,6 +556,8 @@ def test_fresh_draws_are_scored_recorded_and_judge_the_targets(tmp_path: Path) -
     assert set(aucs) == set(face_draws.SETS) and all(len(v) == 2 for v in aucs.values())
     assert all(0.0 <= a <= 1.0 for v in aucs.values() for a in v)
     assert face_draws.score(cache, [meta_path], [1, 2]) == scores  # a draw is fixed by its seed
+    with pytest.raises(SystemExit, match="two weights named face-d"):
+        face_draws.score(cache, [meta_path, meta_path], [1])
     face_draws.record(meta_path, [1, 2], {"self_blended_heldout_people": [0.96, 0.93]}, "cmd")
     doc = json.loads(meta_path.read_text())
     assert doc["fresh_draws"] == {

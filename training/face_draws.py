@@ -39,6 +39,8 @@ def score(cache: Path, weights: list[Path], seeds: list[int]) -> dict[str, dict[
     models = []
     for w in weights:
         info = read_info(w)  # the sha256 is checked on loading; nothing is unpickled
+        if any(name == info.name for name, *_ in models):
+            raise SystemExit(f"two weights named {info.name}: their draws would be recorded under one name")
         model = EfficientNetLite0(num_outputs=1)
         model.load_state_dict(load_state(info))
         spec = info.meta["input"]
