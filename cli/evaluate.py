@@ -23,6 +23,15 @@ log = logging.getLogger(__name__)
 @output_options(("text", "json"))
 @sampling_options
 @click.option("--weights", "weights_name", help="Use the weights with this name.")
+@click.option(
+    "--bootstrap",
+    "resamples",
+    type=click.IntRange(min=0),
+    default=2000,
+    show_default=True,
+    help="Resamples for the 95 % intervals of AUC and EER (0: none). With a 'group' column "
+    "in LABELS (a source video, a speaker), whole groups are drawn.",
+)
 def evaluate(
     labels: Path,
     detector: str,
@@ -32,9 +41,11 @@ def evaluate(
     fps: float,
     max_frames: int,
     weights_name: str | None,
+    resamples: int,
 ) -> None:
     """Run a detector over LABELS (a CSV with path,label columns; label real or fake;
-    paths relative to the CSV) and report AUC, EER and TPR at 1/5/10 % FPR.
+    paths relative to the CSV) and report AUC, EER and TPR at 1/5/10 % FPR, with
+    bootstrap 95 % intervals for AUC and EER.
 
     Abstained and unreadable files are listed and counted (n_abstained), not dropped;
     the metrics use the scored files. Exit 0 on success, 2 when the CSV cannot be
@@ -71,7 +82,7 @@ def evaluate(
     def progress(done: int, total: int) -> None:
         log.info("evaluate: %d/%d", done, total)
 
-    report = run_eval(rows, detect, progress)
+    report = run_eval(rows, detect, progress, resamples)
     model = analyzer.classifier.model_id  # type: ignore[attr-defined]
     errors = row_errors + file_errors
     doc = envelope("evaluate", [], errors)
@@ -86,6 +97,14 @@ def _fmt(v: object) -> str:
     return "n/a" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
+def _ci(doc: dict[str, object], key: str) -> str:
+    iv = doc.get("intervals")
+    if not isinstance(iv, dict):
+        return ""
+    lo, hi = iv[key]
+    return f" ({iv['level'] * 100:g} % interval {lo:.4f}–{hi:.4f})"
+
+
 def _text(doc: dict[str, object]) -> list[tuple[str, str]]:
     tpr = doc["tpr_at_fpr"]
     assert isinstance(tpr, dict)
@@ -95,7 +114,7 @@ def _text(doc: dict[str, object]) -> list[tuple[str, str]]:
             "",
             f"  real {doc['n_real']}, fake {doc['n_fake']}, abstained {doc['n_abstained']}, scored {doc['n_scored']}",
         ),
-        ("bold", f"  AUC {_fmt(doc['auc'])}   EER {_fmt(doc['eer'])}"),
+        ("bold", f"  AUC {_fmt(doc['auc'])}{_ci(doc, 'auc')}   EER {_fmt(doc['eer'])}{_ci(doc, 'eer')}"),
         ("", "  TPR at FPR " + ", ".join(f"{float(k) * 100:g} %: {_fmt(v)}" for k, v in tpr.items())),
     ]
     for f in doc["files"]:  # type: ignore[attr-defined]

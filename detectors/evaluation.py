@@ -1,8 +1,10 @@
 """``evaluate``: run a detector over a labelled CSV and measure it.
 
 LABELS.csv has a header with at least ``path`` and ``label`` (``real`` or ``fake``);
-paths are relative to the CSV's folder; other columns are ignored. Every row gets an
-entry in ``files``; abstentions and unreadable files are counted, never dropped.
+paths are relative to the CSV's folder. An optional ``group`` column names what files
+share (a source video, a speaker): the bootstrap intervals then draw whole groups. Other
+columns are ignored. Every row gets an entry in ``files``; abstentions and unreadable
+files are counted, never dropped.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class LabelRow:
     path_text: str  # as written in the CSV
     path: Path  # resolved against the CSV's folder
     label: str
+    group: str | None = None  # what the file shares with others (a source video, a speaker)
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,8 @@ def read_labels(csv_path: Path) -> tuple[list[LabelRow], list[dict[str, Any]]]:
                         }
                     )
                     continue
-                rows.append(LabelRow(line, p, base / p, label))
+                group = ((raw.get("group") or "").strip() or None) if "group" in fields else None
+                rows.append(LabelRow(line, p, base / p, label, group))
         except (csv.Error, UnicodeDecodeError) as exc:
             raise ConfigError(f"malformed labels CSV: {exc}", path=str(csv_path)) from None
     return rows, errors
@@ -88,11 +92,14 @@ def evaluate(
     rows: list[LabelRow],
     detect: Callable[[Path], Outcome],
     progress: Callable[[int, int], None] | None = None,
+    resamples: int = 2000,
 ) -> dict[str, Any]:
-    """Metrics over the scored rows plus one ``files`` entry per row."""
+    """Metrics over the scored rows, their bootstrap intervals (``resamples`` draws; 0: none)
+    and one ``files`` entry per row."""
     files = []
     labels: list[int] = []
     scores: list[float] = []
+    groups: list[str] = []
     for i, row in enumerate(rows):
         out = detect(row.path)
         abstained = out.score is None
@@ -109,12 +116,19 @@ def evaluate(
         if not abstained:
             labels.append(LABELS[row.label])
             scores.append(float(out.score))  # type: ignore[arg-type]
+            groups.append(row.group if row.group is not None else f"line {row.line}")
         if progress:
             progress(i + 1, len(rows))
     m = (
         metrics.summary(labels, scores)
         if scores
         else {"auc": None, "eer": None, "tpr_at_fpr": {f"{p:g}": None for p in metrics.FPR_POINTS}}
+    )
+    grouped = any(r.group is not None for r in rows)
+    intervals = (
+        metrics.bootstrap_intervals(labels, scores, groups if grouped else None, resamples=resamples)
+        if scores and resamples > 0
+        else None
     )
     return {
         "n_real": sum(r.label == "real" for r in rows),
@@ -124,5 +138,6 @@ def evaluate(
         "auc": m["auc"],
         "eer": m["eer"],
         "tpr_at_fpr": m["tpr_at_fpr"],
+        "intervals": intervals,
         "files": files,
     }

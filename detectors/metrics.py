@@ -135,6 +135,96 @@ def summary(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.nda
     }
 
 
+def _auc_eer_weighted(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """AUC and EER of B weighted populations at once. ``pos`` and ``neg`` (B × U) are the fake and
+    real weight at each distinct score, in ascending score order; ties count one half (AUC) and
+    the ROC has one point per distinct score (EER), as ``auc`` and ``eer`` compute them."""
+    p_tot, n_tot = pos.sum(axis=1), neg.sum(axis=1)
+    below = np.cumsum(neg, axis=1) - neg
+    aucs = (pos * (below + 0.5 * neg)).sum(axis=1) / (p_tot * n_tot)
+    # the ROC from the highest score down: predict fake when score >= threshold
+    zeros = np.zeros((len(pos), 1))
+    tpr = np.hstack([zeros, np.cumsum(pos[:, ::-1], axis=1) / p_tot[:, None]])
+    fpr = np.hstack([zeros, np.cumsum(neg[:, ::-1], axis=1) / n_tot[:, None]])
+    diff = fpr - (1.0 - tpr)  # rises from -1 to >= 0
+    idx = np.argmax(diff >= 0, axis=1)
+    rows = np.arange(len(pos))
+    prev = np.maximum(idx - 1, 0)
+    x0, x1 = diff[rows, prev], diff[rows, idx]
+    step = np.where(x1 == x0, 1.0, x1 - x0)
+    w = np.where(x1 == x0, 0.0, -x0 / step)
+    eers = np.where(idx == 0, fpr[:, 0], fpr[rows, prev] + w * (fpr[rows, idx] - fpr[rows, prev]))
+    return aucs, eers
+
+
+def bootstrap_intervals(
+    labels: Sequence[int] | np.ndarray,
+    scores: Sequence[float] | np.ndarray,
+    groups: Sequence[str] | None = None,
+    *,
+    resamples: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> dict[str, object] | None:
+    """Percentile bootstrap intervals for the AUC and the EER; None without both classes.
+
+    Without ``groups`` each class's files are drawn with replacement (a stratified bootstrap).
+    With ``groups`` (e.g. the source video or speaker of each file) whole groups are drawn with
+    replacement, so that files which are not independent move together; resamples that lack a
+    class are drawn again. The seed is fixed: the same inputs give the same interval.
+    """
+    y, s = _arrays(labels, scores)
+    if (y == 1).sum() == 0 or (y == 0).sum() == 0:
+        return None
+    if groups is not None and len(groups) != len(y):
+        raise ValueError("one group per score")
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    order = np.argsort(s, kind="mergesort")  # files by score; equal scores side by side
+    y, s = y[order], s[order]
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])  # first file of each distinct score
+    if groups is not None:
+        _, unit = np.unique(np.asarray(groups, dtype=str)[order], return_inverse=True)
+        n_units = int(unit.max()) + 1
+    chunk = max(1, min(resamples, 2_000_000 // n))
+    aucs: list[np.ndarray] = []
+    eers: list[np.ndarray] = []
+    done = drawn = 0
+    while done < resamples:
+        b = min(chunk, resamples - done)
+        w = np.zeros((b, n))
+        rows = np.arange(b)[:, None]
+        if groups is None:  # each class's files drawn with replacement, class sizes kept
+            for members in (np.flatnonzero(y == 0), np.flatnonzero(y == 1)):
+                np.add.at(w, (rows, members[rng.integers(0, len(members), (b, len(members)))]), 1.0)
+        else:  # whole groups drawn with replacement
+            counts = np.zeros((b, n_units))
+            np.add.at(counts, (rows, rng.integers(0, n_units, (b, n_units))), 1.0)
+            w = counts[:, unit]
+        pos = np.add.reduceat(w * (y == 1), starts, axis=1)
+        neg = np.add.reduceat(w * (y == 0), starts, axis=1)
+        ok = (pos.sum(axis=1) > 0) & (neg.sum(axis=1) > 0)
+        drawn += b
+        if ok.any():
+            a, e = _auc_eer_weighted(pos[ok], neg[ok])
+            aucs.append(a)
+            eers.append(e)
+            done += int(ok.sum())
+        if drawn > 20 * resamples:
+            raise ValueError("too few groups of each class for a bootstrap")
+    tail = (1.0 - level) / 2 * 100
+    a_all, e_all = np.concatenate(aucs)[:resamples], np.concatenate(eers)[:resamples]
+    return {
+        "level": level,
+        "method": "percentile bootstrap over "
+        + ("groups" if groups is not None else "files within each class"),
+        "resamples": resamples,
+        "seed": seed,
+        "auc": [round(float(v), 4) for v in np.percentile(a_all, [tail, 100 - tail])],
+        "eer": [round(float(v), 4) for v in np.percentile(e_all, [tail, 100 - tail])],
+    }
+
+
 def _round(v: float | None) -> float | None:
     return None if v is None else round(v, 4)
 

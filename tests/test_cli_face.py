@@ -197,6 +197,27 @@ def test_evaluate_json(tmp_path: Path, run, env, stub) -> None:  # type: ignore[
     assert doc["auc"] == pytest.approx(metrics.auc(labels, scores), abs=1e-4)
     assert doc["eer"] == pytest.approx(metrics.eer(labels, scores), abs=1e-4)
     assert set(doc["tpr_at_fpr"]) == {"0.01", "0.05", "0.1"}
+    iv = doc["intervals"]  # stratified bootstrap over the 8 scored files
+    assert iv["resamples"] == 2000 and "files within each class" in iv["method"]
+    assert iv["auc"][0] <= doc["auc"] <= iv["auc"][1] and iv["eer"][0] <= doc["eer"] <= iv["eer"][1]
+    assert "% interval" in run("evaluate", str(csv), "--detector", "face", env=env).output
+    r = run("evaluate", str(csv), "--detector", "face", "--format", "json", "--bootstrap", "0", env=env)
+    assert json.loads(r.stdout)["intervals"] is None
+
+
+def test_evaluate_draws_whole_groups_when_the_csv_names_them(tmp_path: Path, run, env, stub) -> None:  # type: ignore[no-untyped-def]
+    csv = _labelled_set(tmp_path)
+    lines = csv.read_text().splitlines()
+    # the files of each seed pair share a "source"; the last rows leave it empty (their own group)
+    grouped = [lines[0] + ",group"] + [f"{row},src{i // 2}" for i, row in enumerate(lines[1:-2])] + lines[-2:]
+    csv.write_text("\n".join(grouped) + "\n")
+    r = run("evaluate", str(csv), "--detector", "face", "--format", "json", "--bootstrap", "300", env=env)
+    doc = json.loads(r.stdout)
+    _schema("evaluate-report.schema.json")(doc)
+    assert (
+        doc["intervals"]["method"] == "percentile bootstrap over groups"
+        and doc["intervals"]["resamples"] == 300
+    )
 
 
 def test_evaluate_bad_csv(tmp_path: Path, run, env) -> None:  # type: ignore[no-untyped-def]

@@ -116,3 +116,51 @@ def test_platt_converges_from_a_saturated_start() -> None:
         nll(cal.a, cal.b)
         <= min(nll(cal.a * 1.1, cal.b), nll(cal.a * 0.9, cal.b), nll(cal.a, cal.b + 0.1)) + 1e-6
     )
+
+
+def test_batched_weighted_auc_and_eer_match_the_plain_ones() -> None:
+    rng = np.random.default_rng(3)
+    y = np.r_[np.zeros(60, int), np.ones(40, int)]
+    s = np.round(rng.normal(size=100) + y, 1)  # many ties
+    w = rng.integers(0, 3, size=100).astype(float)  # a bootstrap draw: each file 0, 1 or 2 times
+    uniq, at = np.unique(s, return_inverse=True)
+    pos = np.bincount(at, w * (y == 1), len(uniq))[None]
+    neg = np.bincount(at, w * (y == 0), len(uniq))[None]
+    a, e = metrics._auc_eer_weighted(pos, neg)
+    keep = np.repeat(np.arange(100), w.astype(int))  # the same draw as files repeated
+    assert a[0] == pytest.approx(metrics.auc(y[keep], s[keep]))
+    assert e[0] == pytest.approx(metrics.eer(y[keep], s[keep]))
+
+
+def test_bootstrap_intervals_cover_the_estimate_and_are_reproducible() -> None:
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(200, int), np.ones(200, int)]
+    s = rng.normal(size=400) + 1.0 * y
+    iv = metrics.bootstrap_intervals(y, s, resamples=500)
+    assert iv is not None and iv["resamples"] == 500 and iv["level"] == 0.95
+    lo, hi = iv["auc"]  # type: ignore[misc]
+    assert lo < metrics.auc(y, s) < hi and 0.02 < hi - lo < 0.15  # about ±1.96 × 0.02 for n = 200 + 200
+    e_lo, e_hi = iv["eer"]  # type: ignore[misc]
+    assert e_lo < metrics.eer(y, s) < e_hi  # type: ignore[operator]
+    assert metrics.bootstrap_intervals(y, s, resamples=500) == iv  # fixed seed
+    assert metrics.bootstrap_intervals(y, s, resamples=500, seed=1) != iv
+    separable = metrics.bootstrap_intervals([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9], resamples=50)
+    assert separable is not None and separable["auc"] == [1.0, 1.0] and separable["eer"] == [0.0, 0.0]
+    assert metrics.bootstrap_intervals([0, 0], [0.1, 0.2]) is None
+    with pytest.raises(ValueError, match="one group per score"):
+        metrics.bootstrap_intervals([0, 1], [0.1, 0.2], ["a"])
+
+
+def test_bootstrap_over_groups_is_wider_when_files_within_a_group_agree() -> None:
+    """Eight sources of 25 near-identical files each: 200 files, but only 8 independent looks."""
+    rng = np.random.default_rng(2)
+    y = np.repeat(np.r_[np.zeros(4, int), np.ones(4, int)], 25)
+    means = [0.0, 0.5, 1.0, 1.5, 0.7, 1.2, 1.7, 2.2]  # 4 real sources, 4 fake: AUC 13/16 between them
+    s = np.repeat(means, 25) + 0.01 * rng.normal(size=200)
+    groups = [f"video{i // 25}" for i in range(200)]
+    files = metrics.bootstrap_intervals(y, s, resamples=500)
+    grouped = metrics.bootstrap_intervals(y, s, groups, resamples=500)
+    assert files is not None and grouped is not None
+    assert "groups" in str(grouped["method"]) and "files" in str(files["method"])
+    width = lambda iv: iv["auc"][1] - iv["auc"][0]  # noqa: E731
+    assert width(grouped) > 2 * width(files)
