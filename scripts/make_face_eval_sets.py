@@ -11,7 +11,8 @@ Writes under --out:
 - ``other_real/labels.csv``: the sample photos of face_recognition, openface and insightface
   (real, never trained on; pre-aligned copies left out): a false-positive check.
 Each folder also has ``heldout.csv`` with the held-out rows only (``evaluate`` ignores the
-extra ``split`` column). Absolute paths are fine: ``evaluate`` joins relative ones to the CSV's folder.
+extra ``split`` column; its ``group`` column names the source video of the two DeepFaceLive
+halves, so that evaluate's bootstrap intervals draw whole videos). Absolute paths are fine: ``evaluate`` joins relative ones to the CSV's folder.
 """
 
 from __future__ import annotations
@@ -77,14 +78,14 @@ def main() -> int:
         if not (left.exists() and right.exists()):
             split_video(v, left, right)
         split = "val" if v.name in val else "train"
-        rows += [(left.name, "real", split), (right.name, "fake", split)]
+        rows += [(left.name, "real", split, v.stem), (right.name, "fake", split, v.stem)]  # one source video
     write(out, rows)
 
     svr = args.data / "faces" / "synthetic_vs_real"
     rows = []
     for sub, label in (("real", "real"), ("fake", "fake")):
         for f in sorted((svr / sub).glob("*.jpg")):
-            rows.append((str(f.resolve()), label, split_of(f"{sub}/{f.name}", 0.3, args.seed)))
+            rows.append((str(f.resolve()), label, split_of(f"{sub}/{f.name}", 0.3, args.seed), ""))
     write(args.out / "stylegan_ffhq", rows)
 
     # real photos never used in training (sample images of face libraries): false positives only
@@ -92,18 +93,18 @@ def main() -> int:
     for sub in ("face_recognition", "openface", "insightface"):
         for f in sorted((args.data / "faces" / sub).rglob("*")):
             if f.suffix.lower() in (".jpg", ".jpeg", ".png") and "aligned" not in str(f):
-                rows.append((str(f.resolve()), "real", "val"))
+                rows.append((str(f.resolve()), "real", "val", ""))
     write(args.out / "other_real", rows)
     print(f"wrote evaluation sets under {args.out}")
     return 0
 
 
-def write(folder: Path, rows: list[tuple[str, str, str]]) -> None:
+def write(folder: Path, rows: list[tuple[str, str, str, str]]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, keep in (("labels.csv", None), ("heldout.csv", "val")):
         with (folder / name).open("w", newline="") as fh:
             w = csv.writer(fh)
-            w.writerow(["path", "label", "split"])
+            w.writerow(["path", "label", "split", "group"])
             w.writerows(r for r in rows if keep is None or r[2] == keep)
 
 

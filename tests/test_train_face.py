@@ -569,3 +569,26 @@ def test_fresh_draws_are_scored_recorded_and_judge_the_targets(tmp_path: Path) -
     # judged by the mean of the draws (0.945), not by the better one
     assert "on 2 fresh draws (seeds 1, 2) 0.960 / 0.930, mean 0.945: **not met**" in card
     assert [info.problems() for info in list_weights(tmp_path / "w")] == [[]]  # the tensors are untouched
+
+
+def test_cards_show_the_bootstrap_intervals_of_whole_file_evaluations() -> None:
+    from training import cards
+
+    meta: dict[str, object] = {"operating_points": {"0.01": 0.9, "0.05": 0.7, "0.1": 0.6}}
+    files = [
+        {"label": "real", "score": 0.8},
+        {"label": "real", "score": 0.1},
+        {"label": "fake", "score": 0.95},
+    ]
+    base = {"n_real": 2, "n_fake": 1, "n_abstained": 0, "n_scored": 3, "auc": 1.0, "eer": 0.0, "files": files}
+    base["tpr_at_fpr"] = {"0.01": 1.0, "0.05": 1.0, "0.1": 1.0}
+    grouped = {"level": 0.95, "method": "percentile bootstrap over groups", "resamples": 2000, "seed": 0}
+    cards.add_evaluation(
+        meta, "videos", {**base, "intervals": {**grouped, "auc": [0.8125, 1.0], "eer": [0.0, 0.25]}}
+    )
+    cards.add_evaluation(meta, "photos", {**base, "intervals": None})
+    text = "\n".join(cards.pipeline_table(meta, "Whole files:"))
+    assert "| videos | 2 | 1 | 0 | 1.000 (0.812–1.000) | 0.000 (0.000–0.250) |" in text
+    assert "| photos | 2 | 1 | 0 | 1.000 | 0.000 |" in text  # no interval recorded, none shown
+    assert "2000 resamples, seed 0" in text and "whole groups of files that share a source for videos" in text
+    assert meta["pipeline_evaluation"]["videos"]["real_flagged"] == {"0.01": 0, "0.05": 1, "0.1": 1}  # type: ignore[index]

@@ -33,19 +33,38 @@ def pipeline_table(meta: dict[str, Any], intro: str) -> list[str]:
         "| set | real | fake | abstained | AUC | EER | TPR@1% | TPR@5% | TPR@10% | reals flagged at 1/5/10 % |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    draws: set[str] = set()
+    grouped: list[str] = []
     for name, m in pe.items():
         t = m.get("tpr_at_fpr", {})
         fl = m.get("real_flagged", {})
         flagged = " / ".join(str(fl.get(k, "?")) for k in ("0.01", "0.05", "0.1"))
+        iv = m.get("intervals") or {}
+        if iv:
+            draws.add(f"{iv['resamples']} resamples, seed {iv['seed']}")
+            if "groups" in str(iv.get("method")):
+                grouped.append(name)
+
+        def ci(key: str, iv: dict[str, Any] = iv) -> str:
+            return f" ({_f(iv[key][0])}–{_f(iv[key][1])})" if iv.get(key) else ""
+
         lines.append(
-            f"| {name} | {m.get('n_real')} | {m.get('n_fake')} | {m.get('n_abstained')} | {_f(m.get('auc'))} | "
-            f"{_f(m.get('eer'))} | {_f(t.get('0.01'))} | {_f(t.get('0.05'))} | {_f(t.get('0.1'))} | {flagged} |"
+            f"| {name} | {m.get('n_real')} | {m.get('n_fake')} | {m.get('n_abstained')} | {_f(m.get('auc'))}{ci('auc')} | "
+            f"{_f(m.get('eer'))}{ci('eer')} | {_f(t.get('0.01'))} | {_f(t.get('0.05'))} | {_f(t.get('0.1'))} | {flagged} |"
         )
+    note = (
+        f" In brackets: 95 % percentile-bootstrap intervals (`veracity evaluate`, {'; '.join(sorted(draws))}), "
+        "drawing files within each class"
+        + (f", or whole groups of files that share a source for {'; '.join(grouped)}" if grouped else "")
+        + ": with this few files a point estimate alone says little."
+        if draws
+        else ""
+    )
     return [
         *lines,
         "",
         "TPR@x% here uses thresholds set on each set's own reals; the last column counts the real files that "
-        "the shipped operating-point thresholds flag (false positives in deployment).",
+        "the shipped operating-point thresholds flag (false positives in deployment)." + note,
         "",
     ]
 
@@ -55,6 +74,8 @@ def add_evaluation(meta: dict[str, Any], name: str, report: dict[str, Any]) -> N
     entry = {
         k: report[k] for k in ("n_real", "n_fake", "n_abstained", "n_scored", "auc", "eer", "tpr_at_fpr")
     }
+    if report.get("intervals"):
+        entry["intervals"] = report["intervals"]
     # how many real files the shipped operating points flag (false positives)
     reals = [f["score"] for f in report["files"] if f["label"] == "real" and f["score"] is not None]
     entry["real_flagged"] = {op: sum(sc >= t for sc in reals) for op, t in meta["operating_points"].items()}

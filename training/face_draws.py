@@ -36,7 +36,7 @@ def score(cache: Path, weights: list[Path], seeds: list[int]) -> dict[str, dict[
     """AUC per weight name, per set, one value per seed (in the order of ``seeds``)."""
     crops, marks, meta = load(cache)
     pools = Pools(meta, "val")
-    models = []
+    models: list[tuple[str, EfficientNetLite0, int, bool]] = []
     for w in weights:
         info = read_info(w)  # the sha256 is checked on loading; nothing is unpickled
         if any(name == info.name for name, *_ in models):
