@@ -592,3 +592,54 @@ def test_cards_show_the_bootstrap_intervals_of_whole_file_evaluations() -> None:
     assert "| photos | 2 | 1 | 0 | 1.000 | 0.000 |" in text  # no interval recorded, none shown
     assert "2000 resamples, seed 0" in text and "whole groups of files that share a source for videos" in text
     assert meta["pipeline_evaluation"]["videos"]["real_flagged"] == {"0.01": 0, "0.05": 1, "0.1": 1}  # type: ignore[index]
+
+
+def test_a_soup_averages_trained_weights_and_its_calibration_names_the_ingredients(tmp_path: Path) -> None:
+    from training import face_soup
+    from training.train_face import train
+
+    cache = make_cache(tmp_path / "cache")
+    kw = dict(size=64, steps=1, batch=4, ae_steps=0, workers=0)
+    train(cache, tmp_path / "a", name="face-a", seed=0, **kw)  # type: ignore[arg-type]
+    train(cache, tmp_path / "b", name="face-b", seed=1, **kw)  # type: ignore[arg-type]
+    a, b = tmp_path / "a" / "face-a.json", tmp_path / "b" / "face-b.json"
+    assert face_soup.main([str(a), str(b), "--out", str(tmp_path / "s"), "--name", "face-s"]) == 0
+    [info] = list_weights(tmp_path / "s")
+    # not a usable weight yet: uncalibrated, no operating points, no card (train_face --steps 0 does that)
+    assert info.problems() and all(
+        any(w in p for w in ("calibration", "operating_point", "card")) for p in info.problems()
+    )
+    soup, ta, tb = load_tensors(info), load_tensors(read_info(a)), load_tensors(read_info(b))
+    for k, v in soup.items():
+        if v.is_floating_point():
+            assert v.dtype == torch.float16
+            assert torch.allclose(v.float(), (ta[k].float() + tb[k].float()) / 2, atol=1e-3, rtol=1e-3)
+        else:
+            assert torch.equal(v, ta[k])
+    some = next(k for k, v in soup.items() if v.is_floating_point() and not torch.equal(ta[k], tb[k]))
+    assert not torch.equal(soup[some], ta[some])  # really an average, not a copy
+    ingredients = info.meta["training"]["soup_of"]
+    assert [x["name"] for x in ingredients] == ["face-a", "face-b"] and all("command" in x for x in ingredients)
+    with pytest.raises(SystemExit, match="the same weights twice"):
+        face_soup.soup([a, a], tmp_path / "t", "face-t")
+    # measured and calibrated as any trained weights; the card names what was averaged
+    train(
+        cache,
+        tmp_path / "c",
+        name="face-c",
+        size=64,
+        steps=0,
+        batch=4,
+        ae_steps=0,
+        workers=0,
+        init=tmp_path / "s" / "face-s.json",
+    )
+    card = (tmp_path / "c" / "face-c.md").read_text()
+    assert (
+        "face-s is the uniform average (a model soup" in card
+        and "face-a (sha256" in card
+        and "face-b" in card
+    )
+    assert (
+        json.loads((tmp_path / "c" / "face-c.json").read_text())["training"]["init"]["soup_of"] == ingredients
+    )

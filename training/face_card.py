@@ -51,10 +51,24 @@ def _init_line(init: dict[str, Any]) -> str:
 def _steps_line(tr: dict[str, Any], size: object) -> str:
     """What the training steps were, or that there were none (a parent measured at another size)."""
     if tr.get("steps") == 0 and tr.get("init"):
-        return (
-            f"- No training steps: the tensors of {tr['init']['name']} unchanged, read at {size} px "
-            f"(trained at {tr['init'].get('size', '?')} px) and measured and calibrated here at that size."
+        init = tr["init"]
+        line = (
+            f"- No training steps: the tensors of {init['name']} unchanged, read at {size} px "
+            f"(trained at {init.get('size', '?')} px) and measured and calibrated here at that size."
         )
+        ingredients = init.get("soup_of") or []
+        if ingredients:
+            line += (
+                f" {init['name']} is the uniform average (a model soup, every tensor averaged in float32) of "
+                f"{len(ingredients)} trained weights: "
+                + "; ".join(
+                    f"{x.get('name')} (sha256 {str(x.get('sha256'))[:12]}…, {x.get('steps')} steps from "
+                    f"{x.get('init')}, `{x.get('command')}`)"
+                    for x in ingredients
+                )
+                + "."
+            )
+        return line
     return (
         f"- Seed {tr.get('seed')}; {tr.get('steps')} steps of {tr.get('batch')} (half real, half fake), AdamW lr "
         f"{tr.get('lr')}, cosine schedule; both classes get the same "

@@ -342,7 +342,9 @@ def parent_summary(meta: dict[str, object]) -> dict[str, object]:
     spec = meta.get("input")
     ev = meta.get("evaluation")
     seconds = tr.get("total_seconds")
+    soup_of = {"soup_of": tr["soup_of"]} if tr.get("soup_of") else {}  # an average of trained weights
     return {
+        **soup_of,
         "command": tr.get("command"),
         "size": spec.get("size") if isinstance(spec, dict) else None,
         "steps": tr.get("steps"),
