@@ -619,7 +619,9 @@ def test_a_soup_averages_trained_weights_and_its_calibration_names_the_ingredien
     some = next(k for k, v in soup.items() if v.is_floating_point() and not torch.equal(ta[k], tb[k]))
     assert not torch.equal(soup[some], ta[some])  # really an average, not a copy
     ingredients = info.meta["training"]["soup_of"]
-    assert [x["name"] for x in ingredients] == ["face-a", "face-b"] and all("command" in x for x in ingredients)
+    assert [x["name"] for x in ingredients] == ["face-a", "face-b"] and all(
+        "command" in x for x in ingredients
+    )
     with pytest.raises(SystemExit, match="the same weights twice"):
         face_soup.soup([a, a], tmp_path / "t", "face-t")
     # measured and calibrated as any trained weights; the card names what was averaged
