@@ -46,11 +46,6 @@ def iter_audio(
             raise NoAudioError("no audio stream", path=str(path))
         stream = container.streams.audio[0]
         dmg = damage if damage is not None else StreamDamage("audio")
-        start = (
-            float(stream.start_time * stream.time_base)
-            if stream.start_time is not None and stream.time_base
-            else 0.0
-        )
         resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
         chunk = max(int(chunk_seconds * rate), 1)
         limit = int(max_seconds * rate)
@@ -63,7 +58,7 @@ def iter_audio(
 
         def frames() -> Iterator[np.ndarray]:
             try:
-                for frame in decode_packets(container, stream, dmg, start, resync=False):
+                for frame in decode_packets(container, stream, dmg):
                     for out in resampler.resample(frame):
                         yield out.to_ndarray().reshape(-1)
                 for out in resampler.resample(None):

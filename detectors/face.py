@@ -313,7 +313,7 @@ class FaceAnalyzer:
                 faces_found=found,
                 model=self.classifier.model_id,
                 seconds=time.perf_counter() - t0,
-                cautions=tuple(n for n in (damage.note(),) if n),
+                cautions=(note,) if (note := damage.note()) else (),
             )
 
         def abstain(reason: str, tracks: tuple[Track, ...] = ()) -> FaceResult:

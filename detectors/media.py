@@ -140,30 +140,35 @@ class StreamDamage:
         """One line for a report, or None when the stream decoded cleanly."""
         if not self.packets:
             return None
-        if self.packets == 1:
-            what = "1 packet could not be decoded"
-            where = f" (at {self.first_time:.1f} s)" if self.first_time is not None else ""
-        else:
-            what = f"{self.packets} packets could not be decoded"
-            where = f" (the first at {self.first_time:.1f} s)" if self.first_time is not None else ""
+        what = "1 packet" if self.packets == 1 else f"{self.packets} packets"
+        at = "at" if self.packets == 1 else "the first at"
+        where = f" ({at} {self.first_time:.1f} s)" if self.first_time is not None else ""
         lost = (
             "the frames from each up to the next key frame were left out"
             if self.kind == "video"
             else "each was left out (a gap of tens of milliseconds)"
         )
-        return f"the {self.kind} stream is damaged: {what}{where}; {lost}, the rest was analysed"
+        return f"the {self.kind} stream is damaged: {what} could not be decoded{where}; {lost}, the rest was analysed"
 
 
-def decode_packets(container, stream, damage: StreamDamage, start: float = 0.0, resync: bool = True):  # type: ignore[no-untyped-def]
+def stream_start(stream) -> float:  # type: ignore[no-untyped-def]
+    """The stream's first time stamp in seconds (0 where the container gives none)."""
+    if stream.start_time is not None and stream.time_base:
+        return float(stream.start_time * stream.time_base)
+    return 0.0
+
+
+def decode_packets(container, stream, damage: StreamDamage):  # type: ignore[no-untyped-def]
     """Decoded frames of ``stream`` packet by packet. A packet the decoder refuses is counted in
-    ``damage`` and skipped, with every packet up to the next key frame where ``resync`` (video:
-    frames predicted from a broken one would carry the decoder's concealment smears, which look
-    like editing; audio packets stand alone, and some containers mark none of them as key); after
-    MAX_DAMAGED_PACKETS refusals the stream ends. ``start`` (seconds) is the stream's first time,
-    for saying where the damage is."""
+    ``damage`` and skipped; in a video stream so is every packet up to the next key frame (frames
+    predicted from a broken one would carry the decoder's concealment smears, which look like
+    editing), while audio packets stand alone (and some containers mark none of them as key).
+    After MAX_DAMAGED_PACKETS refusals the stream ends."""
     import av
 
     tb = float(stream.time_base) if stream.time_base else 0.0
+    start = stream_start(stream)
+    resync = stream.type == "video"
     waiting = False
     for packet in container.demux(stream):
         if waiting and not packet.is_keyframe:
@@ -205,11 +210,7 @@ def iter_video_frames(
         stream.thread_type = "AUTO"
         targets = sampling.times(info.duration)
         tb = float(stream.time_base) if stream.time_base else 1 / 90000
-        start = (
-            float(stream.start_time * stream.time_base)
-            if stream.start_time is not None and stream.time_base
-            else 0.0
-        )
+        start = stream_start(stream)
         half_frame = 0.5 / max(info.average_fps or 30.0, 1.0)
         k = 0
         emitted = 0
@@ -221,7 +222,7 @@ def iter_video_frames(
                     container.seek(int((start + target - 1.0) / tb), stream=stream, backward=True)
             got = False
             try:
-                for frame in decode_packets(container, stream, damage, start):
+                for frame in decode_packets(container, stream, damage):
                     t = (float(frame.pts) * tb - start) if frame.pts is not None else last_time + 1e-3
                     last_time = t
                     if t + half_frame < targets[k]:

@@ -176,8 +176,8 @@ class LikenessMatcher:
                 vec = self.face.embed_box(frame.image, f.box)
                 items.append((Observation(frame.index, frame.time, f.box, f.prob, 0.0, True), vec))
             tracker.add(frame.index, items)
-        if damage.note():
-            notes.append(f"face matching: {damage.note()}")
+        if note := damage.note():
+            notes.append(f"face matching: {note}")
         subjects = []
         for tid, track in enumerate(tracker.tracks):
             best = sorted(track, key=lambda oc: -oc[0].detection_prob)[: opts.per_track]
@@ -193,8 +193,8 @@ class LikenessMatcher:
 
         damage = StreamDamage("audio")
         audio = load_audio(path, VOICE_RATE, self.options.max_audio_s, damage)
-        if damage.note():
-            notes.append(f"voice matching: {damage.note()}")
+        if note := damage.note():
+            notes.append(f"voice matching: {note}")
         segs = self.voice.segments(audio, VOICE_RATE, self.options.voice_window_s)
         if not segs:
             return []

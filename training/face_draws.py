@@ -83,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name} {k}: {' / '.join(f'{a:.3f}' for a in v)} (mean {np.mean(v):.3f})")
     if args.record:
         cmd = "python -m training.face_draws " + " ".join(argv if argv is not None else sys.argv[1:])
-        for w in args.weights:
-            record(w, seeds, result[read_info(w).name], cmd)
+        for w, name in zip(args.weights, result, strict=True):  # names are unique, in the order given
+            record(w, seeds, result[name], cmd)
     return 0
 
 

@@ -68,7 +68,7 @@ def soup(weights: list[Path], out: Path, name: str, command: str = "") -> Weight
             }
         )
     seconds = [x["total_seconds"] for x in ingredients]
-    total = sum(float(x) for x in seconds if isinstance(x, (int, float)))
+    known = all(isinstance(x, (int, float)) for x in seconds)
     meta = {
         "task": "face-forgery",
         "architecture": "EfficientNetLite0",
@@ -81,7 +81,7 @@ def soup(weights: list[Path], out: Path, name: str, command: str = "") -> Weight
             "steps": 0,
             "precision": "float32",
             # the ingredients' own training time; their parents' is recorded in each one
-            "total_seconds": round(total, 1) if all(isinstance(x, (int, float)) for x in seconds) else None,
+            "total_seconds": round(sum(seconds), 1) if known else None,  # type: ignore[arg-type]
             "lineage_seconds": None,
         },
         "evaluation": {},
