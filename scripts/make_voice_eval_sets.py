@@ -3,7 +3,9 @@ model never trained on.
 
     .venv/bin/python scripts/make_voice_eval_sets.py --data ../shared/data --out .cache/voice_eval
 
-Writes ``labels.csv`` files (``path,label``) under ``--out``:
+Writes ``labels.csv`` files (``path,label,group``; ``group`` is the speaker or engine voice of
+each file, so that ``veracity evaluate`` draws a speaker's files together for its intervals; the
+HierSpeech++ set, whose files name no speaker, has no such column) under ``--out``:
 
 - ``hierspeechpp/``: the HierSpeech++ demo (zero-shot TTS and eight voice-conversion systems)
   against its own real references, the files as published (held out of training entirely);
@@ -45,12 +47,17 @@ IVR_STRIDE = 20  # prompts between the starts of two files (alphabetical order s
 IVR_JOIN = 4  # prompts joined per file (one prompt is often under the 1.5 s of speech needed)
 
 
-def write(folder: Path, rows: list[tuple[str, str]]) -> None:
+Row = tuple[str, ...]  # (path, label) or (path, label, group)
+
+
+def write(folder: Path, rows: list[Row]) -> None:
+    """``labels.csv`` for ``rows``: with a ``group`` column when every row names one."""
     folder.mkdir(parents=True, exist_ok=True)
+    grouped = bool(rows) and all(len(r) == 3 for r in rows)
     with (folder / "labels.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["path", "label"])
-        w.writerows(rows)
+        w.writerow(["path", "label", "group"] if grouped else ["path", "label"])
+        w.writerows(rows if grouped else [r[:2] for r in rows])
     print(
         f"{folder / 'labels.csv'}: {sum(r[1] == 'real' for r in rows)} real, {sum(r[1] == 'fake' for r in rows)} fake"
     )
@@ -89,23 +96,25 @@ def main() -> int:
         for voice in voice_data.FLITE_VOICES:
             path = flite_dir / f"flite-{voice}-{k:02d}.wav"
             sf.write(path, voice_data.flite(text, voice), 16000, subtype="PCM_16")
-            rows.append((path.name, "fake"))
+            rows.append((path.name, "fake", f"flite:{voice}"))
     held, fakes = heldback(args.data, args.corpus)
-    reals = [(str(voice_data.source_path(args.data, s).resolve()), "real") for s in held]
+    reals: list[Row] = [(str(voice_data.source_path(args.data, s).resolve()), "real", g) for s, g in held]
     write(flite_dir, rows + reals)
-    write(args.out / "heldback_neural", [(str((args.data / s).resolve()), "fake") for s in fakes] + reals)
+    write(
+        args.out / "heldback_neural", [(str((args.data / s).resolve()), "fake", g) for s, g in fakes] + reals
+    )
     for name, fake_rows in neural_tts_sets(args.out).items():
         write(args.out / name, fake_rows + reals)
     return 0
 
 
-def ivr_prompts(folder: Path, root: Path = Path("/")) -> list[tuple[str, str]]:
+def ivr_prompts(folder: Path, root: Path = Path("/")) -> list[Row]:
     """Asterisk's prompt voices (``sounds/<lang>_<REGION>_<f|m>_<Name>/*.wav``; the bare
     language folders are links to them): ``IVR_JOIN`` consecutive prompts joined per file."""
     import numpy as np
     import soundfile as sf
 
-    rows: list[tuple[str, str]] = []
+    rows: list[Row] = []
     for voice in sorted((root / "usr/share/asterisk/sounds").glob("??_??_[fm]_*")):
         prompts = sorted(voice.glob("*.wav"))
         for k in range(IVR_FILES):
@@ -119,12 +128,14 @@ def ivr_prompts(folder: Path, root: Path = Path("/")) -> list[tuple[str, str]]:
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"{voice.name}-{k:02d}.wav"
             sf.write(path, np.concatenate([x for x, _ in parts]), rates.pop(), subtype="PCM_16")
-            rows.append((path.name, "real"))
+            rows.append((path.name, "real", voice.name))
     return rows
 
 
-def heldback(data: Path, corpus: Path) -> tuple[list[str], list[str]]:
-    """The held-back speakers' real sources and trained-family neural fakes (not HierSpeech++)."""
+def heldback(data: Path, corpus: Path) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The held-back speakers' real sources and trained-family neural fakes (not HierSpeech++),
+    each as (source, speaker); a fake's speaker is the voice its generator names (the corpus's
+    ``speaker`` field)."""
     if (corpus / "meta.csv").is_file():
         with (corpus / "meta.csv").open(newline="") as fh:
             rows = [
@@ -133,23 +144,23 @@ def heldback(data: Path, corpus: Path) -> tuple[list[str], list[str]]:
     else:
         print(f"{corpus / 'meta.csv'} not found: held-back speakers worked out from the data")
         rows = [
-            {"source": c.source, "label": c.label, "family": c.family}
+            {"source": c.source, "label": c.label, "family": c.family, "speaker": c.speaker}
             for _, c in voice_data.sources(data, None)
             if voice_data.split_for(c, 0) == "val" and "hierspeechpp" not in c.source
         ]
-    real = sorted({r["source"] for r in rows if r["label"] == "real"})
-    fake = sorted({r["source"] for r in rows if r["family"] == "neural"})
+    real = sorted({(r["source"], r["speaker"]) for r in rows if r["label"] == "real"})
+    fake = sorted({(r["source"], r["speaker"]) for r in rows if r["family"] == "neural"})
     return real, fake
 
 
-def neural_tts_sets(out: Path) -> dict[str, list[tuple[str, str]]]:
+def neural_tts_sets(out: Path) -> dict[str, list[Row]]:
     """Piper and Kokoro reading the builder's sentences (the engines this machine has)."""
     import numpy as np
     import soundfile as sf
 
     from training import neural_tts
 
-    sets: dict[str, list[tuple[str, str]]] = {}
+    sets: dict[str, list[Row]] = {}
     have = neural_tts.available()
     if "piper" in have:
         piper, folder, rows = neural_tts.Piper(), out / "piper", []
@@ -158,7 +169,7 @@ def neural_tts_sets(out: Path) -> dict[str, list[tuple[str, str]]]:
             for j, (noise, length) in enumerate(((0.667, 1.0), (0.4, 0.9), (0.9, 1.15))):
                 path = folder / f"piper-joe-{k:02d}-{j}.wav"
                 sf.write(path, piper(text, noise=noise, length=length), piper.rate, subtype="PCM_16")
-                rows.append((path.name, "fake"))
+                rows.append((path.name, "fake", "piper:joe"))
         sets["piper"] = rows
     if "kokoro" in have:
         kokoro, folder, rows = neural_tts.Kokoro(), out / "kokoro", []
@@ -168,7 +179,7 @@ def neural_tts_sets(out: Path) -> dict[str, list[tuple[str, str]]]:
             for voice in voice_data.kokoro_voices(list(voice_data.KOKORO_VAL_VOICES), rng):
                 path = folder / f"kokoro-{voice_data.kokoro_tag(voice)}-{k:02d}.wav"
                 sf.write(path, kokoro(text, voice), kokoro.rate, subtype="PCM_16")
-                rows.append((path.name, "fake"))
+                rows.append((path.name, "fake", f"kokoro:{voice_data.kokoro_tag(voice)}"))
         sets["kokoro"] = rows
     return sets
 

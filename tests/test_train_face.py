@@ -337,6 +337,29 @@ def test_two_step_training_run(tmp_path: Path) -> None:
     assert doc["training"]["paired"] is True and "Paired batches" in card
     clf = FaceClassifier(info)
     assert clf.logits(np.zeros((2, CANONICAL_SIZE, CANONICAL_SIZE, 3), np.uint8)).shape == (2,)
+    # every per-crop number carries its interval, drawn by whole groups, and the card shows it
+    for k, v in doc["evaluation"].items():
+        iv = v["intervals"]
+        assert "groups" in iv["method"] and iv["auc"][0] <= v["auc"] <= iv["auc"][1], k
+    assert "drawing whole groups" in card
+
+
+def test_validation_sets_name_the_group_of_every_image(tmp_path: Path) -> None:
+    """Each held-out image's group is its person (a fake counts as its photo's person), each
+    DeepFaceLive frame's its source video: the units that the intervals draw whole."""
+    from training.face_data import load
+    from training.train_face import Pools, build_validation
+
+    crops, marks, meta = load(make_cache(tmp_path / "cache"))
+    sets = build_validation(crops, marks, meta, Pools(meta, "val"), [], seed=0)
+    for name, v in sets.items():
+        assert len(v.groups) == len(v.labels) == len(v.images), name
+    sbi = sets["self_blended_heldout_people"]
+    assert list(sbi.groups) == ["lfw:p0", "lfw:p0", "lfw:p1", "lfw:p1"] * 2  # each blend after its photo's person
+    swaps = sets["landmark_swaps_heldout_people"]
+    assert list(swaps.groups[swaps.labels == 1]) == ["lfw:p0", "lfw:p0", "lfw:p1", "lfw:p1"]
+    dfl = sets["deepfacelive_heldout_videos"]
+    assert list(dfl.groups) == ["g0", "g1"]  # the fixture's two held-out halves name their groups
 
 
 def test_training_with_an_average_and_a_time_limit(tmp_path: Path) -> None:

@@ -326,8 +326,35 @@ def test_ivr_prompt_set_joins_consecutive_prompts_of_each_voice(tmp_path: Path) 
         for k in range(n):
             sf.write(folder / f"p{k:03d}.wav", np.full(800 + k, k, np.int16), 8000, subtype="PCM_16")
     rows = sets.ivr_prompts(tmp_path / "out", root=tmp_path / "root")
-    assert rows == [("en_US_f_Test-00.wav", "real"), ("en_US_f_Test-01.wav", "real")]
+    assert rows == [
+        ("en_US_f_Test-00.wav", "real", "en_US_f_Test"),
+        ("en_US_f_Test-01.wav", "real", "en_US_f_Test"),
+    ]
     second, rate = sf.read(tmp_path / "out" / "en_US_f_Test-01.wav", dtype="int16")
     start = sets.IVR_STRIDE
     assert rate == 8000 and len(second) == sum(800 + k for k in range(start, start + sets.IVR_JOIN))
     assert second[0] == start and second[-1] == start + sets.IVR_JOIN - 1  # prompts in order
+
+
+def test_eval_set_labels_carry_a_group_column_only_when_every_row_names_one(tmp_path: Path) -> None:
+    """The evaluation sets name each file's speaker (the unit ``veracity evaluate`` draws whole
+    for its intervals); a set whose files name none is written without the column."""
+    import csv
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "make_voice_eval_sets", Path(__file__).parent.parent / "scripts" / "make_voice_eval_sets.py"
+    )
+    assert spec is not None and spec.loader is not None
+    sets = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sets)
+    sets.write(tmp_path / "a", [("x.wav", "real", "spk1"), ("y.wav", "fake", "flite:slt")])
+    sets.write(tmp_path / "b", [("x.wav", "real", "spk1"), ("y.wav", "fake")])
+    with (tmp_path / "a" / "labels.csv").open(newline="") as fh:
+        assert list(csv.reader(fh)) == [
+            ["path", "label", "group"],
+            ["x.wav", "real", "spk1"],
+            ["y.wav", "fake", "flite:slt"],
+        ]
+    with (tmp_path / "b" / "labels.csv").open(newline="") as fh:
+        assert list(csv.reader(fh)) == [["path", "label"], ["x.wav", "real"], ["y.wav", "fake"]]

@@ -14,11 +14,17 @@ def _f(v: Any) -> str:
     return "n/a" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
+def _ci(m: dict[str, Any], key: str) -> str:
+    """`` (low–high)``: the 95 % bootstrap interval of ``key`` in ``m["intervals"]``, where recorded."""
+    iv = m.get("intervals") or {}
+    return f" ({_f(iv[key][0])}–{_f(iv[key][1])})" if iv.get(key) else ""
+
+
 def _row(name: str, m: dict[str, Any]) -> str:
     t = m.get("tpr_at_fpr", {})
     return (
-        f"| {name} | {m.get('n_real')} | {m.get('n_fake')} | {_f(m.get('auc'))} | {_f(m.get('eer'))} | "
-        f"{_f(t.get('0.01'))} | {_f(t.get('0.05'))} | {_f(t.get('0.1'))} |"
+        f"| {name} | {m.get('n_real')} | {m.get('n_fake')} | {_f(m.get('auc'))}{_ci(m, 'auc')} | "
+        f"{_f(m.get('eer'))}{_ci(m, 'eer')} | {_f(t.get('0.01'))} | {_f(t.get('0.05'))} | {_f(t.get('0.1'))} |"
     )
 
 
@@ -44,13 +50,9 @@ def pipeline_table(meta: dict[str, Any], intro: str) -> list[str]:
             draws.add(f"{iv['resamples']} resamples, seed {iv['seed']}")
             if "groups" in str(iv.get("method")):
                 grouped.append(name)
-
-        def ci(key: str, iv: dict[str, Any] = iv) -> str:
-            return f" ({_f(iv[key][0])}–{_f(iv[key][1])})" if iv.get(key) else ""
-
         lines.append(
-            f"| {name} | {m.get('n_real')} | {m.get('n_fake')} | {m.get('n_abstained')} | {_f(m.get('auc'))}{ci('auc')} | "
-            f"{_f(m.get('eer'))}{ci('eer')} | {_f(t.get('0.01'))} | {_f(t.get('0.05'))} | {_f(t.get('0.1'))} | {flagged} |"
+            f"| {name} | {m.get('n_real')} | {m.get('n_fake')} | {m.get('n_abstained')} | {_f(m.get('auc'))}{_ci(m, 'auc')} | "
+            f"{_f(m.get('eer'))}{_ci(m, 'eer')} | {_f(t.get('0.01'))} | {_f(t.get('0.05'))} | {_f(t.get('0.1'))} | {flagged} |"
         )
     note = (
         f" In brackets: 95 % percentile-bootstrap intervals (`veracity evaluate`, {'; '.join(sorted(draws))}), "

@@ -50,7 +50,7 @@ def score(cache: Path, weights: list[Path], seeds: list[int]) -> dict[str, dict[
         sets = build_validation(crops, marks, meta, pools, [], seed)
         for name, model, size, mirror in models:
             for k in SETS:
-                imgs, labels = sets[k]
+                imgs, labels, _ = sets[k]
                 value = metrics.auc(labels, logits_of(model, imgs, size, mirror_average=mirror))
                 if value is None:
                     raise SystemExit(f"{k} has only one class for seed {seed}")

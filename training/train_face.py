@@ -36,6 +36,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -259,6 +260,14 @@ class WeightAverage:
 # ---------------------------------------------------------------- validation
 
 
+class ValSet(NamedTuple):
+    """One validation set: images at canonical size, labels (1 fake), and each image's group."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    groups: np.ndarray
+
+
 def build_validation(
     crops: np.ndarray,
     marks: np.ndarray,
@@ -266,8 +275,10 @@ def build_validation(
     pools: Pools,
     upsamplers: list[Upsampler],
     seed: int,
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Named validation sets: (images at canonical size, labels)."""
+) -> dict[str, ValSet]:
+    """Named validation sets: images at canonical size, labels and each image's group (the
+    person of a held-out photo and of every fake made from it, the source video of a DeepFaceLive
+    frame, the file of a StyleGAN or FFHQ face), the unit that a bootstrap interval draws whole."""
     rng = np.random.default_rng(seed + 1000)
     reals = pools.photo_real
 
@@ -277,7 +288,7 @@ def build_validation(
     real_imgs = [deliver(np.asarray(crops[i])) for i in reals]
     sbi = [deliver(blend.self_blend(np.asarray(crops[i]), marks[i], rng)[0]) for i in reals]
     people = [meta[i]["group"] for i in reals]
-    swaps = []
+    swaps, swapped = [], []  # a swap's group is the person whose photo it is made on
     for k, i in enumerate(reals):
         others = [j for j, g in zip(reals, people, strict=True) if g != people[k]]
         if not others:
@@ -286,6 +297,7 @@ def build_validation(
         swaps.append(
             deliver(blend.landmark_swap(np.asarray(crops[j]), marks[j], np.asarray(crops[i]), marks[i], rng))
         )
+        swapped.append(people[k])
     val_crops = (
         np.stack([np.asarray(crops[i]) for i in reals])
         if len(reals)
@@ -296,22 +308,29 @@ def build_validation(
         recon = reconstruct(net, val_crops)
         ae += [deliver(ae_blend(val_crops[k], recon[k], marks[i], rng)) for k, i in enumerate(reals)]
 
-    def stack(real: list[np.ndarray], fake: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        return np.stack(real + fake), np.array([0] * len(real) + [1] * len(fake))
+    def stack(real: list[np.ndarray], fake: list[np.ndarray], groups: list[str]) -> ValSet:
+        return ValSet(np.stack(real + fake), np.array([0] * len(real) + [1] * len(fake)), np.array(groups))
+
+    def group(idx: np.ndarray) -> list[str]:
+        return [meta[i]["group"] for i in idx]
 
     sets = {
-        "self_blended_heldout_people": stack(real_imgs, sbi),
-        "landmark_swaps_heldout_people": stack(real_imgs, swaps),
+        "self_blended_heldout_people": stack(real_imgs, sbi, people * 2),
+        "landmark_swaps_heldout_people": stack(real_imgs, swaps, people + swapped),
     }
     if ae:
-        sets["upsampler_blend_heldout_people"] = stack(real_imgs, ae)
+        sets["upsampler_blend_heldout_people"] = stack(real_imgs, ae, people * (1 + len(upsamplers)))
     if len(pools.video_real) and len(pools.video_fake):
         sets["deepfacelive_heldout_videos"] = stack(
-            [np.asarray(crops[i]) for i in pools.video_real], [np.asarray(crops[i]) for i in pools.video_fake]
+            [np.asarray(crops[i]) for i in pools.video_real],
+            [np.asarray(crops[i]) for i in pools.video_fake],
+            group(pools.video_real) + group(pools.video_fake),
         )
     if len(pools.ffhq) and len(pools.stylegan):
         sets["stylegan_vs_ffhq_heldout"] = stack(
-            [np.asarray(crops[i]) for i in pools.ffhq], [np.asarray(crops[i]) for i in pools.stylegan]
+            [np.asarray(crops[i]) for i in pools.ffhq],
+            [np.asarray(crops[i]) for i in pools.stylegan],
+            group(pools.ffhq) + group(pools.stylegan),
         )
     return sets
 
@@ -490,7 +509,7 @@ def train(
         model.eval()
         raw_evaluation = {
             k: metrics.summary(labels, logits_of(model, imgs, size, mirror_average=mirror_average))
-            for k, (imgs, labels) in val_sets.items()
+            for k, (imgs, labels, _) in val_sets.items()
         }
         log.info("last (not averaged) weights: %s", json.dumps(raw_evaluation))
         model.load_state_dict(averaged.state)
@@ -501,7 +520,7 @@ def train(
     model.eval()
     per_set = {
         k: (logits_of(model, imgs, size, mirror_average=mirror_average), labels)
-        for k, (imgs, labels) in val_sets.items()
+        for k, (imgs, labels, _) in val_sets.items()
     }
     all_logits = np.concatenate([v[0] for v in per_set.values()])
     all_labels = np.concatenate([v[1] for v in per_set.values()])
@@ -510,7 +529,12 @@ def train(
     real_sets = {"self_blended_heldout_people", "deepfacelive_heldout_videos", "stylegan_vs_ffhq_heldout"}
     real_scores = np.concatenate([platt(v[0][v[1] == 0]) for k, v in per_set.items() if k in real_sets])
     ops = {f"{p:g}": metrics.threshold_at_fpr(real_scores, p) for p in metrics.FPR_POINTS}
-    evaluation = {k: metrics.summary(labels, logits) for k, (logits, labels) in per_set.items()}
+    evaluation = {}
+    for k, (logits, labels) in per_set.items():  # with 95 % intervals drawing whole groups (people, videos)
+        evaluation[k] = {
+            **metrics.summary(labels, logits),
+            "intervals": metrics.bootstrap_intervals(labels, logits, val_sets[k].groups),
+        }
     for k, v in evaluation.items():
         log.info("%s: %s", k, json.dumps(v))
 
