@@ -400,6 +400,38 @@ def test_two_step_training_run_writes_verified_weights_and_card(tmp_path: Path) 
     for section in REQUIRED_CARD_SECTIONS:
         assert f"## {section}" in card
     assert meta["sha256"] in card
+    iv = meta["evaluation"]["heldback_speakers"]["intervals"]
+    assert (
+        "groups" in iv["method"]
+        and iv["eer"][0] <= meta["evaluation"]["heldback_speakers"]["eer"] <= iv["eer"][1]
+    )
+    assert "drawing whole speakers" in card
+
+
+def test_remeasure_records_the_evaluation_again_and_keeps_the_calibration(tmp_path: Path) -> None:
+    import json
+
+    from training import train_voice
+
+    corpus = _tiny_corpus(tmp_path / "corpus")
+    out = tmp_path / "out"
+    meta = train_voice.train(
+        corpus, out, name="voice-tiny", members=["linear"], epochs=1, batch=4, seed=3, arch=TINY,
+        music_beds_on=False, threads=1,
+    )  # fmt: skip
+    path = out / "voice-tiny.json"
+    doc = json.loads(path.read_text())
+    doc["evaluation"] = {}  # as weights written before the intervals were recorded
+    doc["calibration"]["a"] += 1.0  # a calibration the validation clips would not give
+    path.write_text(json.dumps(doc))
+    assert (
+        train_voice.main(["--corpus", str(corpus), "--out", str(out), "--name", "voice-tiny", "--remeasure"])
+        == 0
+    )
+    again = json.loads(path.read_text())
+    assert again["calibration"] == doc["calibration"] and again["operating_points"] == doc["operating_points"]
+    assert again["evaluation"] == meta["evaluation"]  # the same clips and tensors give the same numbers
+    assert "drawing whole speakers" in (out / "voice-tiny.md").read_text()
 
 
 def test_members_of_one_kind_are_reported_apart(tmp_path: Path) -> None:

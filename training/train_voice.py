@@ -273,7 +273,10 @@ def evaluate(
         if len(set(labels.tolist())) < 2:
             continue
         m = metrics.summary(labels, logits[idx])
-        out[name] = {"n_real": int((labels == 0).sum()), "n_fake": int(labels.sum()), **m}
+        # the interval draws whole speakers (a fake's speaker is the voice its generator names):
+        # one speaker's clips, cut from the same recordings, are not independent
+        iv = metrics.bootstrap_intervals(labels, logits[idx], [rows[i]["speaker"] for i in idx])
+        out[name] = {"n_real": int((labels == 0).sum()), "n_fake": int(labels.sum()), **m, "intervals": iv}
     return out
 
 
@@ -368,9 +371,10 @@ def _rewrite(meta_path: Path, info: WeightInfo) -> None:
     info.card.write_text(voice_card.render(info.meta), encoding="utf-8")
 
 
-def recalibrate(corpus: Path, meta_path: Path) -> dict[str, Any]:
-    """Evaluate and calibrate shipped weights again on the corpus's validation clips (the
-    tensors, and so their sha256, are unchanged); rewrite the metadata and the card."""
+def recalibrate(corpus: Path, meta_path: Path, calibrate: bool = True) -> dict[str, Any]:
+    """Evaluate (and, with ``calibrate``, calibrate) shipped weights again on the corpus's
+    validation clips (the tensors, and so their sha256, are unchanged); rewrite the metadata and
+    the card. Without ``calibrate`` the calibration and operating points stay as they are."""
     from detectors.weights import read_info
 
     info = read_info(meta_path)
@@ -378,12 +382,9 @@ def recalibrate(corpus: Path, meta_path: Path) -> dict[str, Any]:
     model = _load_model(info)
     rows, waves = load_corpus(corpus)
     evaluation, platt, ops, generators = validate(model, rows, waves)
-    meta.update(
-        evaluation=evaluation,
-        calibration=_calibration(platt),
-        operating_points=ops,
-        evaluation_by_generator={SELECT_ON: generators},
-    )
+    meta.update(evaluation=evaluation, evaluation_by_generator={SELECT_ON: generators})
+    if calibrate:
+        meta.update(calibration=_calibration(platt), operating_points=ops)
     _rewrite(meta_path, info)
     return meta
 
@@ -930,6 +931,12 @@ def main(argv: list[str] | None = None) -> int:
         help="only evaluate and calibrate the weights NAME in --out again (tensors unchanged)",
     )
     ap.add_argument(
+        "--remeasure",
+        action="store_true",
+        help="only evaluate the weights NAME in --out again (with intervals; tensors, calibration and "
+        "operating points unchanged)",
+    )
+    ap.add_argument(
         "--device",
         default="cpu",
         help="torch device for the networks (cuda on a lent GPU; batches stay on the CPU)",
@@ -962,8 +969,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.compare:
         compare(args.corpus, args.out / f"{args.name}.json", args.compare)
         return 0
-    if args.recalibrate:
-        recalibrate(args.corpus, args.out / f"{args.name}.json")
+    if args.recalibrate or args.remeasure:
+        recalibrate(args.corpus, args.out / f"{args.name}.json", calibrate=args.recalibrate)
         return 0
     if args.combine:
         combine(args.corpus, args.out, args.name, [Path(p) for p in args.combine.split(",")])
