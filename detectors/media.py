@@ -92,6 +92,8 @@ def _open(path: Path):  # type: ignore[no-untyped-def]
 
 def _info(container, path: Path) -> VideoInfo:  # type: ignore[no-untyped-def]
     stream = container.streams.video[0]
+    if stream.codec_context is None:  # a codec FFmpeg does not know, or a damaged stream header
+        raise InputError("the video stream's codec is unknown or its header is damaged", path=str(path))
     width, height = int(stream.codec_context.width or 0), int(stream.codec_context.height or 0)
     if width * height > MAX_VIDEO_PIXELS:
         raise TooLargeError(f"video frame size {width}×{height} is over the limit", path=str(path))

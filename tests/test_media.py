@@ -146,6 +146,19 @@ def test_zero_length_and_garbage_videos(tmp_path: Path) -> None:
         list(iter_video_frames(junk))
 
 
+def test_a_video_stream_of_unknown_codec_is_an_input_error(tmp_path: Path) -> None:
+    """A damaged sample description (here the codec tag overwritten) leaves a video stream that
+    FFmpeg cannot decode at all: a clear input error, not an internal one."""
+    data = make_video(frames=12)
+    assert data.count(b"avc1") >= 1
+    p = tmp_path / "nocodec.mp4"
+    p.write_bytes(data.replace(b"avc1", b"zzzz"))
+    with pytest.raises(InputError, match="codec is unknown"):
+        probe_video(p)
+    with pytest.raises(InputError, match="codec is unknown"):
+        list(iter_video_frames(p))
+
+
 def test_truncated_video_yields_what_it_can(tmp_path: Path) -> None:
     data = make_video("matroska", "libx264", frames=30, rate=6)
     p = tmp_path / "cut.mkv"
