@@ -160,7 +160,7 @@ def _auc_eer_weighted(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.
 def bootstrap_intervals(
     labels: Sequence[int] | np.ndarray,
     scores: Sequence[float] | np.ndarray,
-    groups: Sequence[str] | None = None,
+    groups: Sequence[str] | np.ndarray | None = None,
     *,
     resamples: int = 2000,
     level: float = 0.95,

@@ -20,6 +20,14 @@ def _ci(m: dict[str, Any], key: str) -> str:
     return f" ({_f(iv[key][0])}–{_f(iv[key][1])})" if iv.get(key) else ""
 
 
+def interval_note(evaluation: dict[str, Any], units: str) -> str:
+    """The sentence that explains the bracketed intervals of an evaluation table drawn by ``units``
+    (nothing when no set of ``evaluation`` records an interval)."""
+    if not any((v or {}).get("intervals") for v in evaluation.values()):
+        return ""
+    return f" In brackets: 95 % percentile-bootstrap intervals drawing whole {units}."
+
+
 def _row(name: str, m: dict[str, Any]) -> str:
     t = m.get("tpr_at_fpr", {})
     return (

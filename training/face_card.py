@@ -248,11 +248,10 @@ def render(meta: dict[str, Any]) -> str:
         "",
         "Per face crop, on data never used for training (held-out people and videos), measured after rounding the "
         "weights to float16. AUC and EER are threshold-free; TPR at FPR uses thresholds set on each set's own reals."
-        + (
-            " In brackets: 95 % percentile-bootstrap intervals drawing whole groups (a held-out person with every "
-            "fake made from their photos, a DeepFaceLive source video with both its halves, a StyleGAN or FFHQ file)."
-            if any((v or {}).get("intervals") for v in ev.values())
-            else ""
+        + cards.interval_note(
+            ev,
+            "groups (a held-out person with every fake made from their photos, a DeepFaceLive source video "
+            "with both its halves, a StyleGAN or FFHQ file)",
         ),
         "",
         "| set | real | fake | AUC | EER | TPR@1% | TPR@5% | TPR@10% |",

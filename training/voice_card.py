@@ -241,11 +241,10 @@ def render(meta: dict[str, Any]) -> str:
         "Per clip (1.6–3.5 s of speech), on clips never used for training. Each held-out family is scored "
         "against all held-out real clips. AUC and EER are threshold-free; TPR at FPR uses thresholds on each "
         "set's own reals."
-        + (
-            " In brackets: 95 % percentile-bootstrap intervals drawing whole speakers (a fake's speaker is the "
-            "voice its generator names), since one speaker's clips are not independent."
-            if any((v or {}).get("intervals") for v in ev.values())
-            else ""
+        + cards.interval_note(
+            ev,
+            "speakers (a fake's speaker is the voice its generator names), since one speaker's clips are not "
+            "independent",
         ),
         "",
         "| set | real | fake | AUC | EER | TPR@1% | TPR@5% | TPR@10% |",
