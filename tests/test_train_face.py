@@ -581,6 +581,17 @@ def test_fresh_draws_are_scored_recorded_and_judge_the_targets(tmp_path: Path) -
     assert face_draws.score(cache, [meta_path], [1, 2]) == scores  # a draw is fixed by its seed
     with pytest.raises(SystemExit, match="two weights named face-d"):
         face_draws.score(cache, [meta_path, meta_path], [1])
+    # the real photos, shared by both sets of a draw, are scored once; the logits are the same
+    model = face_draws.EfficientNetLite0(num_outputs=1).eval()
+    rng = np.random.default_rng(0)
+    imgs = rng.integers(0, 256, (6, 256, 256, 3), dtype=np.uint8)
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    full = face_draws.logits_of(model, imgs, 64)
+    reused = face_draws._logits(model, imgs, labels, 64, False, (imgs[:3], full[:3] + 1.0))
+    np.testing.assert_allclose(reused[:3], full[:3] + 1.0)  # taken as known, not scored again
+    np.testing.assert_allclose(reused[3:], full[3:], atol=1e-5)
+    other = face_draws._logits(model, imgs, labels, 64, False, (imgs[3:], full[:3] + 1.0))
+    np.testing.assert_allclose(other, full, atol=1e-5)  # other real photos: all scored
     face_draws.record(meta_path, [1, 2], {"self_blended_heldout_people": [0.96, 0.93]}, "cmd")
     doc = json.loads(meta_path.read_text())
     assert doc["fresh_draws"] == {
