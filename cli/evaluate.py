@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import click
@@ -32,6 +33,14 @@ log = logging.getLogger(__name__)
     help="Resamples for the 95 % intervals of AUC and EER (0: none). With a 'group' column "
     "in LABELS (a source video, a speaker), whole groups are drawn.",
 )
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "float32", "bfloat16"]),
+    default=None,
+    help="Arithmetic of the networks (default: $VERACITY_PRECISION, else auto: bfloat16 where the "
+    "CPU multiplies it in hardware). Scores differ slightly between the two, so a measurement to "
+    "be repeated on other machines should fix it; the report records the one used.",
+)
 def evaluate(
     labels: Path,
     detector: str,
@@ -42,6 +51,7 @@ def evaluate(
     max_frames: int,
     weights_name: str | None,
     resamples: int,
+    precision: str | None,
 ) -> None:
     """Run a detector over LABELS (a CSV with path,label columns; label real or fake;
     paths relative to the CSV) and report AUC, EER and TPR at 1/5/10 % FPR, with
@@ -52,6 +62,7 @@ def evaluate(
     used, 5 when a row or file could not be used (the report is still written), 4 on a weight integrity failure.
     """
     from cli.loading import face_analyzer, voice_analyzer
+    from detectors.compute import PRECISION_ENV, inference_precision
     from detectors.evaluation import Outcome, read_labels
     from detectors.evaluation import evaluate as run_eval
 
@@ -60,14 +71,24 @@ def evaluate(
         rows, row_errors = read_labels(labels)
     except ConfigError as exc:
         raise click.UsageError(exc.one_line()) from exc
-    if detector == "face":
-        from detectors.face import FaceOptions
+    before = os.environ.get(PRECISION_ENV)
+    if precision is not None:  # the networks read the setting when they are loaded
+        os.environ[PRECISION_ENV] = precision
+    try:
+        if detector == "face":
+            from detectors.face import FaceOptions
 
-        analyzer = face_analyzer(weights_name, FaceOptions(fps=fps, max_frames=max_frames))
-    else:
-        from detectors.voice import VoiceOptions
+            analyzer = face_analyzer(weights_name, FaceOptions(fps=fps, max_frames=max_frames))
+        else:
+            from detectors.voice import VoiceOptions
 
-        analyzer = voice_analyzer(weights_name, VoiceOptions())
+            analyzer = voice_analyzer(weights_name, VoiceOptions())
+        used = inference_precision()  # (an unknown setting was refused while loading)
+    finally:  # leave the environment as it was (the command may run inside another program)
+        if before is None:
+            os.environ.pop(PRECISION_ENV, None)
+        else:
+            os.environ[PRECISION_ENV] = before
     file_errors = []
 
     def detect(path: Path) -> Outcome:
@@ -87,7 +108,7 @@ def evaluate(
     errors = row_errors + file_errors
     doc = envelope("evaluate", [], errors)
     doc.pop("results")
-    doc.update({"detector": detector, "labels": str(labels), "model": model})
+    doc.update({"detector": detector, "labels": str(labels), "model": model, "precision": used})
     doc.update(report)
     code = ExitCode.INPUT_ERROR if errors else ExitCode.OK
     finish("evaluate", fmt, output, [], errors, lambda: _text(doc), code, doc=doc)
@@ -109,7 +130,10 @@ def _text(doc: dict[str, object]) -> list[tuple[str, str]]:
     tpr = doc["tpr_at_fpr"]
     assert isinstance(tpr, dict)
     lines = [
-        ("bold", f"{doc['detector']} detector, model {doc['model']['name']} on {doc['labels']}"),  # type: ignore[index]
+        (
+            "bold",
+            f"{doc['detector']} detector, model {doc['model']['name']} ({doc['precision']}) on {doc['labels']}",  # type: ignore[index]
+        ),
         (
             "",
             f"  real {doc['n_real']}, fake {doc['n_fake']}, abstained {doc['n_abstained']}, scored {doc['n_scored']}",

@@ -8,8 +8,10 @@ import os
 
 import torch
 
-# named after its first user; it sets every detector's inference precision
-PRECISION_ENV = "VERACITY_WHISPER_PRECISION"
+PRECISION_ENV = "VERACITY_PRECISION"
+# the setting's first name (it began as the Whisper encoder's), still read when the new one is unset
+LEGACY_PRECISION_ENV = "VERACITY_WHISPER_PRECISION"
+PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 def fast_bfloat16() -> bool:
@@ -24,8 +26,15 @@ def fast_bfloat16() -> bool:
 
 def use_bfloat16(compute: str | None = None) -> bool:
     """Whether inference multiplies in bfloat16: ``compute`` ("auto", "float32" or "bfloat16"),
-    by default ``$VERACITY_WHISPER_PRECISION``, else "auto": bfloat16 where ``fast_bfloat16``."""
-    compute = compute or os.environ.get(PRECISION_ENV) or "auto"
-    if compute not in ("auto", "float32", "bfloat16"):
+    by default ``$VERACITY_PRECISION`` (or its older name ``$VERACITY_WHISPER_PRECISION``), else
+    "auto": bfloat16 where ``fast_bfloat16``."""
+    compute = compute or os.environ.get(PRECISION_ENV) or os.environ.get(LEGACY_PRECISION_ENV) or "auto"
+    if compute not in PRECISIONS:
         raise ValueError(f"unknown compute precision {compute!r} (auto, float32 or bfloat16)")
     return compute == "bfloat16" or (compute == "auto" and fast_bfloat16())
+
+
+def inference_precision() -> str:
+    """The arithmetic the detectors run in on this machine with the current setting: "bfloat16"
+    or "float32" (what a measurement should record: scores differ slightly between the two)."""
+    return "bfloat16" if use_bfloat16() else "float32"

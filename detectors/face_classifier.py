@@ -44,7 +44,7 @@ class FaceClassifier(CalibratedModel):
         self.batch_size = batch_size
         super().__init__(info, EfficientNetLite0(num_outputs=1))
         # bfloat16 convolutions where the CPU multiplies bfloat16 in hardware (2.5-2.8x the crops/s
-        # of float32 on an AVX-512 BF16 CPU); $VERACITY_WHISPER_PRECISION=float32 turns it off
+        # of float32 on an AVX-512 BF16 CPU); $VERACITY_PRECISION=float32 turns it off
         self.bfloat16 = use_bfloat16()
         self.model = self.model.to(memory_format=self._torch.channels_last)
 

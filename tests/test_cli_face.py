@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -203,6 +204,28 @@ def test_evaluate_json(tmp_path: Path, run, env, stub) -> None:  # type: ignore[
     assert "% interval" in run("evaluate", str(csv), "--detector", "face", env=env).output
     r = run("evaluate", str(csv), "--detector", "face", "--format", "json", "--bootstrap", "0", env=env)
     assert json.loads(r.stdout)["intervals"] is None
+
+
+def test_evaluate_fixes_and_records_the_precision(tmp_path: Path, run, env, stub, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from detectors.compute import PRECISION_ENV
+
+    csv = _labelled_set(tmp_path)
+    monkeypatch.setenv(PRECISION_ENV, "bfloat16")
+    docs = {}
+    for precision in ("float32", "bfloat16"):
+        args = ("evaluate", str(csv), "--detector", "face", "--format", "json", "--bootstrap", "0")
+        r = run(*args, "--precision", precision, env=env)
+        docs[precision] = json.loads(r.stdout)
+        _schema("evaluate-report.schema.json")(docs[precision])
+        assert docs[precision]["precision"] == precision
+        assert os.environ[PRECISION_ENV] == "bfloat16"  # the caller's setting is left as it was
+    a = [f["score"] for f in docs["float32"]["files"] if not f["abstained"]]
+    b = [f["score"] for f in docs["bfloat16"]["files"] if not f["abstained"]]
+    assert len(a) == len(b) == 8 and np.allclose(a, b, atol=0.05)
+    text = run("evaluate", str(csv), "--detector", "face", "--precision", "float32", env=env).output
+    assert "(float32)" in text
+    r = run("evaluate", str(csv), "--detector", "face", "--precision", "float16", env=env)
+    assert r.exit_code == 2 and "float16" in r.output
 
 
 def test_evaluate_draws_whole_groups_when_the_csv_names_them(tmp_path: Path, run, env, stub) -> None:  # type: ignore[no-untyped-def]

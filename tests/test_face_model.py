@@ -57,10 +57,10 @@ def test_classifier_scores_crops(tmp_path: Path) -> None:
 def test_classifier_precision_follows_the_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     info = tiny_face_weights(tmp_path, seed=3)
     crops = np.random.default_rng(1).integers(0, 255, (4, CANONICAL_SIZE, CANONICAL_SIZE, 3), dtype=np.uint8)
-    monkeypatch.setenv("VERACITY_WHISPER_PRECISION", "float32")
+    monkeypatch.setenv("VERACITY_PRECISION", "float32")
     full = FaceClassifier(info)
     assert full.bfloat16 is False
-    monkeypatch.setenv("VERACITY_WHISPER_PRECISION", "bfloat16")
+    monkeypatch.setenv("VERACITY_PRECISION", "bfloat16")
     half = FaceClassifier(info)
     assert half.bfloat16 is True
     a, b = full.logits(crops), half.logits(crops)
@@ -71,7 +71,7 @@ def test_classifier_precision_follows_the_setting(tmp_path: Path, monkeypatch: p
 def test_mirror_average_scores_the_mean_of_a_crop_and_its_mirror_image(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("VERACITY_WHISPER_PRECISION", "float32")
+    monkeypatch.setenv("VERACITY_PRECISION", "float32")
     crops = np.random.default_rng(2).integers(0, 255, (3, CANONICAL_SIZE, CANONICAL_SIZE, 3), dtype=np.uint8)
     mirrored = np.ascontiguousarray(crops[:, :, ::-1])
     plain = FaceClassifier(tiny_face_weights(tmp_path / "a", seed=5))

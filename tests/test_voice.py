@@ -137,7 +137,7 @@ def test_voice_classifier_sets_lcnn_precision_from_the_environment(
 
     info = tiny_voice_weights(tmp_path, 0.0)
     for compute, expected in (("float32", False), ("bfloat16", True)):
-        monkeypatch.setenv("VERACITY_WHISPER_PRECISION", compute)
+        monkeypatch.setenv("VERACITY_PRECISION", compute)
         nets = [m for m in VoiceClassifier(info).model.modules() if isinstance(m, Net)]
         assert nets and all(m.bfloat16_inference is expected for m in nets)
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from detectors.compute import LEGACY_PRECISION_ENV, inference_precision
 from detectors.models import whisper
 from detectors.models.lcnn import LCNN, VoiceEnsemble, build
 from detectors.models.whisper import WhisperEncoder, WhisperProbe, WhisperUnavailable, read_ct2
@@ -127,8 +128,17 @@ def test_precision_comes_from_the_argument_or_the_environment(monkeypatch: pytes
     with pytest.raises(ValueError, match="precision"):
         WhisperEncoder(1, tensors=tiny_tensors())
     monkeypatch.delenv(whisper.PRECISION_ENV)
+    monkeypatch.delenv(LEGACY_PRECISION_ENV, raising=False)
     expected = torch.bfloat16 if whisper.fast_bfloat16() else torch.float32
     assert WhisperEncoder(1, tensors=tiny_tensors()).dtype == expected
+    assert inference_precision() == str(expected).removeprefix("torch.")
+    # the setting's older name is still read, and the new one wins over it
+    monkeypatch.setenv(LEGACY_PRECISION_ENV, "float32")
+    assert WhisperEncoder(1, tensors=tiny_tensors()).dtype == torch.float32
+    assert inference_precision() == "float32"
+    monkeypatch.setenv(whisper.PRECISION_ENV, "bfloat16")
+    assert WhisperEncoder(1, tensors=tiny_tensors()).dtype == torch.bfloat16
+    assert inference_precision() == "bfloat16"
 
 
 def test_probe_saves_only_its_head(tiny_whisper: dict[str, torch.Tensor]) -> None:

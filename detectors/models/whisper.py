@@ -142,7 +142,7 @@ class WhisperEncoder(nn.Module):
     from the Whisper wheels, never from a project's weight file. ``compute`` is the precision they
     are kept and multiplied in: ``"float32"``, ``"bfloat16"``, or ``"auto"`` (bfloat16 where the
     CPU multiplies it in hardware: about 7x faster with AMX, 1.4x with AVX-512 BF16); by default
-    ``$VERACITY_WHISPER_PRECISION``, else ``"auto"``."""
+    ``$VERACITY_PRECISION``, else ``"auto"``."""
 
     mel: torch.Tensor
     window: torch.Tensor
