@@ -68,6 +68,22 @@ def test_classifier_precision_follows_the_setting(tmp_path: Path, monkeypatch: p
     assert np.allclose(a, b, atol=0.05 + 0.05 * np.abs(a).max())  # and stays close to float32
 
 
+@pytest.mark.parametrize("mirror", [False, True])
+def test_passes_hold_at_most_batch_size_images_and_do_not_change_the_logits(
+    tmp_path: Path, mirror: bool
+) -> None:
+    info = tiny_face_weights(tmp_path, seed=4, mirror_average=mirror)
+    crops = np.random.default_rng(3).integers(0, 255, (11, CANONICAL_SIZE, CANONICAL_SIZE, 3), dtype=np.uint8)
+    logits = {}
+    for size in (1 + mirror, 8, 32):
+        clf = FaceClassifier(info, batch_size=size)
+        seen: list[int] = []
+        clf.model.register_forward_hook(lambda _m, args, _out, seen=seen: seen.append(args[0].shape[0]))
+        logits[size] = clf.logits(crops)
+        assert max(seen) <= size and sum(seen) == len(crops) * (2 if mirror else 1)
+    assert np.array_equal(logits[8], logits[32]) and np.array_equal(logits[1 + mirror], logits[32])
+
+
 def test_mirror_average_scores_the_mean_of_a_crop_and_its_mirror_image(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
