@@ -9,7 +9,7 @@
 # 3. the interpolation calibrated at 240 px with mirror averaging, no training steps (about 12 min),
 #    written to OUT as face-effnetlite0-v6 with its metadata and card;
 # 4. five fresh draws of the held-out sets recorded in its metadata and card (about 15 min).
-# About 2 h 10 min in all; the face cache is built first if missing (about 4 min). v4 itself comes
+# About 2 h in all; the face cache is built first if missing (about 4 min). v4 itself comes
 # from v3 by the command in the README (about 1 h 30 min), v3 from ImageNet weights (about 2 h).
 set -euo pipefail
 DATA=${1:-../shared/data}
