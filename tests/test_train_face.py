@@ -679,3 +679,49 @@ def test_a_soup_averages_trained_weights_and_its_calibration_names_the_ingredien
     assert (
         json.loads((tmp_path / "c" / "face-c.json").read_text())["training"]["init"]["soup_of"] == ingredients
     )
+
+
+def test_the_v6_script_runs_its_whole_chain(tmp_path: Path) -> None:
+    """scripts/train_face_v6.sh end to end on a tiny cache: four continuations, the soup, the
+    interpolation with the parent, the mirror-averaged calibration and the recorded fresh draws."""
+    import os
+    import subprocess
+    import sys
+
+    from training.train_face import train
+
+    cache = make_cache(tmp_path / "cache")
+    train(cache, tmp_path / "parent", name="face-parent", size=64, steps=1, batch=4, ae_steps=0, workers=0)
+    parent = tmp_path / "parent" / "face-parent.json"
+    root = Path(__file__).resolve().parents[1]
+    env = dict(
+        os.environ,
+        PYTHON=sys.executable,
+        FACE_CACHE=str(cache),
+        FACE_V4=str(parent),
+        FACE_V6_STEPS="1",
+        FACE_V6_SIZE="64",
+        FACE_V6_EXTRA="--batch 4 --upsampler-steps 0 --workers 0",
+    )
+    out, work = tmp_path / "out", tmp_path / "work"
+    r = subprocess.run(
+        ["bash", str(root / "scripts" / "train_face_v6.sh"), "unused", str(out), str(work)],
+        cwd=root, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    [info] = list_weights(out)
+    assert info.name == "face-effnetlite0-v6" and info.problems() == []
+    doc = json.loads((out / "face-effnetlite0-v6.json").read_text())
+    assert doc["input"]["mirror_average"] is True and doc["input"]["size"] == 64
+    init = doc["training"]["init"]
+    assert [i["name"] for i in init["soup_of"]] == ["face-parent", "face-effnetlite0-soup4"]
+    soup = json.loads((work / "soup4" / "face-effnetlite0-soup4.json").read_text())["training"]
+    assert [i["name"] for i in soup["soup_of"]] == [
+        f"face-effnetlite0-{n}" for n in ("ctl-s0", "cross-s0", "ctl-s1", "cross-s1")
+    ]
+    assert len(doc["fresh_draws"]["seeds"]) == 5
+    # the four continuations ran from the parent, two with cross-person blends
+    for name, cross in (("ctl-s0", 0.0), ("cross-s0", 0.4), ("ctl-s1", 0.0), ("cross-s1", 0.4)):
+        run = json.loads((work / name / f"face-effnetlite0-{name}.json").read_text())["training"]
+        assert run["steps"] == 1 and run["cross_person_blend"] == cross
+        assert run["init"]["name"] == "face-parent"
