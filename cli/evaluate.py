@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import click
@@ -62,7 +61,7 @@ def evaluate(
     used, 5 when a row or file could not be used (the report is still written), 4 on a weight integrity failure.
     """
     from cli.loading import face_analyzer, voice_analyzer
-    from detectors.compute import PRECISION_ENV, inference_precision
+    from detectors.compute import inference_precision, precision_setting
     from detectors.evaluation import Outcome, read_labels
     from detectors.evaluation import evaluate as run_eval
 
@@ -71,10 +70,7 @@ def evaluate(
         rows, row_errors = read_labels(labels)
     except ConfigError as exc:
         raise click.UsageError(exc.one_line()) from exc
-    before = os.environ.get(PRECISION_ENV)
-    if precision is not None:  # the networks read the setting when they are loaded
-        os.environ[PRECISION_ENV] = precision
-    try:
+    with precision_setting(precision):  # the networks read it when they are loaded
         if detector == "face":
             from detectors.face import FaceOptions
 
@@ -84,11 +80,6 @@ def evaluate(
 
             analyzer = voice_analyzer(weights_name, VoiceOptions())
         used = inference_precision()  # (an unknown setting was refused while loading)
-    finally:  # leave the environment as it was (the command may run inside another program)
-        if before is None:
-            os.environ.pop(PRECISION_ENV, None)
-        else:
-            os.environ[PRECISION_ENV] = before
     file_errors = []
 
     def detect(path: Path) -> Outcome:

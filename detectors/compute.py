@@ -5,6 +5,8 @@ classifier alike."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -38,3 +40,19 @@ def inference_precision() -> str:
     """The arithmetic the detectors run in on this machine with the current setting: "bfloat16"
     or "float32" (what a measurement should record: scores differ slightly between the two)."""
     return "bfloat16" if use_bfloat16() else "float32"
+
+
+@contextmanager
+def precision_setting(compute: str | None) -> Iterator[None]:
+    """Within the block, ``$VERACITY_PRECISION`` is ``compute`` (unchanged when None); the networks
+    read it when they are loaded, so load them inside. The caller's environment is restored after."""
+    before = os.environ.get(PRECISION_ENV)
+    if compute is not None:
+        os.environ[PRECISION_ENV] = compute
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(PRECISION_ENV, None)
+        else:
+            os.environ[PRECISION_ENV] = before
