@@ -442,6 +442,19 @@ def test_batches_depend_only_on_seed_and_step(tmp_path: Path) -> None:
     assert not torch_equal(a[2][0], x3)
 
 
+def test_batch_workers_change_nothing_but_speed(tmp_path: Path) -> None:
+    from training.train_face import train
+
+    cache = make_cache(tmp_path / "cache")
+    kw = dict(size=64, steps=3, batch=4, ae_steps=1, seed=4, warp=0.5, mirror=0.5)
+    for workers in (0, 1):
+        train(cache, tmp_path / f"w{workers}", name="face-w", workers=workers, **kw)  # type: ignore[arg-type]
+    train(cache, tmp_path / "other", name="face-w", workers=0, **{**kw, "seed": 5})  # type: ignore[arg-type]
+    a, b, c = (load_tensors(read_info(tmp_path / d / "face-w.json")) for d in ("w0", "w1", "other"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)  # another seed does change them
+
+
 def test_paired_batches_blend_the_same_photos_as_their_reals(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

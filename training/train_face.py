@@ -389,7 +389,7 @@ def train(
     ae_steps: int = 200,
     seed: int = 0,
     threads: int | None = None,
-    workers: int = 1,
+    workers: int = 0,
     name: str = MODEL_NAME,
     command: str = "",
     warp: float = 0.5,
@@ -615,7 +615,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--upsampler-steps", type=int, default=200)
-    ap.add_argument("--workers", type=int, default=1, help="batch-making processes beside training")
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="batch-making processes beside training (0: made in the training process, the fastest on a "
+        "CPU-only machine; on a GPU use several). The batches are the same whatever the number",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--name", default=MODEL_NAME)
