@@ -738,3 +738,51 @@ def test_the_v6_script_runs_its_whole_chain(tmp_path: Path) -> None:
         run = json.loads((work / name / f"face-effnetlite0-{name}.json").read_text())["training"]
         assert run["steps"] == 1 and run["cross_person_blend"] == cross
         assert run["init"]["name"] == "face-parent"
+
+
+def test_the_budget_script_fits_stage_two_into_what_is_left(tmp_path: Path) -> None:
+    """scripts/train_face_budget.sh end to end on a tiny cache: stage 1 from ImageNet weights,
+    stage 2 at another size with mirror averaging and the recorded fresh draws; run again with
+    stage 1 already there and no time left, it stops with a clear error."""
+    import os
+    import subprocess
+    import sys
+
+    cache = make_cache(tmp_path / "cache")
+    root = Path(__file__).resolve().parents[1]
+    env = dict(
+        os.environ,
+        PYTHON=sys.executable,
+        FACE_CACHE=str(cache),
+        FACE_BUDGET_S1_STEPS="1",
+        FACE_BUDGET_S2_STEPS="2",
+        FACE_BUDGET_S1_SIZE="64",
+        FACE_BUDGET_S2_SIZE="72",
+        FACE_BUDGET_EXTRA="--batch 4 --upsampler-steps 0",
+    )
+    out, work = tmp_path / "out", tmp_path / "work"
+
+    def run(**more: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", str(root / "scripts" / "train_face_budget.sh"), "unused", str(out), str(work)],
+            cwd=root, env={**env, **more}, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+
+    r = run()
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "stage 2: 2 steps" in r.stdout
+    [info] = list_weights(out)
+    assert info.name == "face-effnetlite0-v7" and info.problems() == []
+    doc = json.loads((out / "face-effnetlite0-v7.json").read_text())
+    assert doc["input"]["mirror_average"] is True and doc["input"]["size"] == 72
+    train = doc["training"]
+    assert train["steps"] == 2 and train["workers"] == 0 and train["init"]["name"] == "face-effnetlite0-b1"
+    stage1 = json.loads((work / "s1" / "face-effnetlite0-b1.json").read_text())["training"]
+    assert stage1["init"] is None and stage1["steps"] == 1 and stage1["self_blend_warp"] == 0.5
+    both = stage1["total_seconds"] + train["total_seconds"]
+    assert train["lineage_seconds"] == pytest.approx(both, abs=0.2)
+    assert len(doc["fresh_draws"]["seeds"]) == 5
+    mtime = (work / "s1" / "face-effnetlite0-b1.safetensors").stat().st_mtime
+    r = run(FACE_BUDGET_SECONDS="600")  # 600 s less the cache's 240, stage 1 and 720: nothing left
+    assert r.returncode == 1 and "left no time for stage 2" in r.stderr
+    assert (work / "s1" / "face-effnetlite0-b1.safetensors").stat().st_mtime == mtime  # not retrained
