@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -694,33 +697,34 @@ def test_a_soup_averages_trained_weights_and_its_calibration_names_the_ingredien
     )
 
 
+def run_script(script: str, out: Path, work: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """``bash scripts/SCRIPT unused OUT WORK`` from the repository root, with this Python and ``env``."""
+    root = Path(__file__).resolve().parents[1]
+    return subprocess.run(
+        ["bash", str(root / "scripts" / script), "unused", str(out), str(work)],
+        cwd=root, env={**os.environ, "PYTHON": sys.executable, **env}, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+
+
 def test_the_v6_script_runs_its_whole_chain(tmp_path: Path) -> None:
     """scripts/train_face_v6.sh end to end on a tiny cache: four continuations, the soup, the
     interpolation with the parent, the mirror-averaged calibration and the recorded fresh draws."""
-    import os
-    import subprocess
-    import sys
-
     from training.train_face import train
 
     cache = make_cache(tmp_path / "cache")
     train(cache, tmp_path / "parent", name="face-parent", size=64, steps=1, batch=4, ae_steps=0, workers=0)
     parent = tmp_path / "parent" / "face-parent.json"
-    root = Path(__file__).resolve().parents[1]
-    env = dict(
-        os.environ,
-        PYTHON=sys.executable,
+    out, work = tmp_path / "out", tmp_path / "work"
+    r = run_script(
+        "train_face_v6.sh",
+        out,
+        work,
         FACE_CACHE=str(cache),
         FACE_V4=str(parent),
         FACE_V6_STEPS="1",
         FACE_V6_SIZE="64",
         FACE_V6_EXTRA="--batch 4 --upsampler-steps 0 --workers 0",
     )
-    out, work = tmp_path / "out", tmp_path / "work"
-    r = subprocess.run(
-        ["bash", str(root / "scripts" / "train_face_v6.sh"), "unused", str(out), str(work)],
-        cwd=root, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
     assert r.returncode == 0, r.stderr[-2000:]
     [info] = list_weights(out)
     assert info.name == "face-effnetlite0-v6" and info.problems() == []
@@ -744,15 +748,8 @@ def test_the_budget_script_fits_stage_two_into_what_is_left(tmp_path: Path) -> N
     """scripts/train_face_budget.sh end to end on a tiny cache: stage 1 from ImageNet weights,
     stage 2 at another size with mirror averaging and the recorded fresh draws; run again with
     stage 1 already there and no time left, it stops with a clear error."""
-    import os
-    import subprocess
-    import sys
-
     cache = make_cache(tmp_path / "cache")
-    root = Path(__file__).resolve().parents[1]
     env = dict(
-        os.environ,
-        PYTHON=sys.executable,
         FACE_CACHE=str(cache),
         FACE_BUDGET_S1_STEPS="1",
         FACE_BUDGET_S2_STEPS="2",
@@ -763,10 +760,7 @@ def test_the_budget_script_fits_stage_two_into_what_is_left(tmp_path: Path) -> N
     out, work = tmp_path / "out", tmp_path / "work"
 
     def run(**more: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["bash", str(root / "scripts" / "train_face_budget.sh"), "unused", str(out), str(work)],
-            cwd=root, env={**env, **more}, capture_output=True, text=True, timeout=600,
-        )  # fmt: skip
+        return run_script("train_face_budget.sh", out, work, **{**env, **more})
 
     r = run()
     assert r.returncode == 0, r.stderr[-2000:]
