@@ -47,11 +47,13 @@ def h264(img: np.ndarray, crf: int, shift: tuple[int, int] = (1, 1)) -> np.ndarr
         for pkt in s.encode():
             c.mux(pkt)
     buf.seek(0)
+    last = None
     with av.open(buf, "r") as c:
-        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
-    if not frames:
+        for last in c.decode(video=0):  # only the kept frame is converted to RGB
+            pass
+    if last is None:
         return img
-    out = np.roll(frames[-1], (-shift[0], -shift[1]), axis=(0, 1))
+    out = np.roll(last.to_ndarray(format="rgb24"), (-shift[0], -shift[1]), axis=(0, 1))
     return np.ascontiguousarray(out[:h, :w])
 
 
