@@ -4,7 +4,7 @@
 #   bash scripts/train_face_budget.sh [DATA] [OUT] [WORK]   # defaults: ../shared/data weights .cache/face_runs/budget
 #
 # 1. the face cache, if missing (about 4 min; counted as 240 s when it is already there);
-# 2. stage 1, v3's recipe in bfloat16: 3000 steps at 224 px (about 1 h 40 min), skipped when
+# 2. stage 1, v3's recipe in bfloat16: 3000 steps at 224 px (2 h 02 min measured here), skipped when
 #    WORK/s1 already holds its weights;
 # 3. stage 2, v4's continuation of it trained at 240 px and calibrated with mirror averaging,
 #    written to OUT as face-effnetlite0-v7: its steps are fitted into what is left of the budget
