@@ -595,6 +595,9 @@ def test_fresh_draws_are_scored_recorded_and_judge_the_targets(tmp_path: Path) -
     assert set(aucs) == set(face_draws.SETS) and all(len(v) == 2 for v in aucs.values())
     assert all(0.0 <= a <= 1.0 for v in aucs.values() for a in v)
     assert face_draws.score(cache, [meta_path], [1, 2]) == scores  # a draw is fixed by its seed
+    out = tmp_path / "draws.json"  # --json writes the same numbers for scripts to read
+    assert face_draws.main([str(meta_path), "--cache", str(cache), "--seeds", "1,2", "--json", str(out)]) == 0
+    assert json.loads(out.read_text()) == {"seeds": [1, 2], "auc": scores}
     with pytest.raises(SystemExit, match="two weights named face-d"):
         face_draws.score(cache, [meta_path, meta_path], [1])
     # the real photos, shared by both sets of a draw, are scored once; the logits are the same
@@ -651,8 +654,15 @@ def test_a_soup_averages_trained_weights_and_its_calibration_names_the_ingredien
     cache = make_cache(tmp_path / "cache")
     kw = dict(size=64, steps=1, batch=4, ae_steps=0, workers=0)
     train(cache, tmp_path / "a", name="face-a", seed=0, **kw)  # type: ignore[arg-type]
-    train(cache, tmp_path / "b", name="face-b", seed=1, **kw)  # type: ignore[arg-type]
+    # an ingredient may skip its own measurement (--no-measure): no evaluation, calibration or card
+    train(cache, tmp_path / "b", name="face-b", seed=1, measure=False, **kw)  # type: ignore[arg-type]
     a, b = tmp_path / "a" / "face-a.json", tmp_path / "b" / "face-b.json"
+    bdoc = json.loads(b.read_text())
+    assert bdoc["evaluation"] == {} and bdoc["calibration"] is None and bdoc["operating_points"] is None
+    assert bdoc["training"]["measured"] is False and bdoc["training"]["steps"] == 1
+    assert not (tmp_path / "b" / "face-b.md").exists()
+    with pytest.raises(SystemExit, match="--no-measure"):
+        train(cache, tmp_path / "x", name="face-x", steps=0, init=a, measure=False, **{k: v for k, v in kw.items() if k != "steps"})  # type: ignore[arg-type]
     assert face_soup.main([str(a), str(b), "--out", str(tmp_path / "s"), "--name", "face-s"]) == 0
     [info] = list_weights(tmp_path / "s")
     # not a usable weight yet: uncalibrated, no operating points, no card (train_face --steps 0 does that)

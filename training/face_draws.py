@@ -32,8 +32,11 @@ from training.train_face import Pools, build_validation, logits_of
 SETS = ("self_blended_heldout_people", "landmark_swaps_heldout_people")
 
 
-def score(cache: Path, weights: list[Path], seeds: list[int]) -> dict[str, dict[str, list[float]]]:
-    """AUC per weight name, per set, one value per seed (in the order of ``seeds``)."""
+def score(
+    cache: Path, weights: list[Path], seeds: list[int], device: str = "cpu"
+) -> dict[str, dict[str, list[float]]]:
+    """AUC per weight name, per set, one value per seed (in the order of ``seeds``); the networks
+    run on ``device`` (the draws are made on the CPU alike)."""
     crops, marks, meta = load(cache)
     pools = Pools(meta, "val")
     models: list[tuple[str, EfficientNetLite0, int, bool]] = []
@@ -44,7 +47,7 @@ def score(cache: Path, weights: list[Path], seeds: list[int]) -> dict[str, dict[
         model = EfficientNetLite0(num_outputs=1)
         model.load_state_dict(load_state(info))
         spec = info.meta["input"]
-        models.append((info.name, model.eval(), int(spec["size"]), bool(spec.get("mirror_average", False))))
+        models.append((info.name, model.to(device).eval(), int(spec["size"]), bool(spec.get("mirror_average", False))))
     out: dict[str, dict[str, list[float]]] = {name: {k: [] for k in SETS} for name, *_ in models}
     for seed in seeds:
         sets = build_validation(crops, marks, meta, pools, [], seed)
@@ -95,14 +98,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", default="1,2,3,4,5", help="comma-separated draw seeds")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--record", action="store_true", help="store the AUCs in each weight's metadata and card")
+    ap.add_argument("--device", default="cpu", help="torch device for the networks (cuda on a lent GPU)")
+    ap.add_argument("--json", type=Path, default=None, help="also write the AUCs here (weight name -> set -> per seed)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    result = score(args.cache, args.weights, seeds)
+    result = score(args.cache, args.weights, seeds, args.device)
     for name, per_set in result.items():
         for k, v in per_set.items():
             print(f"{name} {k}: {' / '.join(f'{a:.3f}' for a in v)} (mean {np.mean(v):.3f})")
+    if args.json is not None:
+        args.json.write_text(json.dumps({"seeds": seeds, "auc": result}, indent=2) + "\n", encoding="utf-8")
     if args.record:
         cmd = "python -m training.face_draws " + " ".join(argv if argv is not None else sys.argv[1:])
         for w, name in zip(args.weights, result, strict=True):  # names are unique, in the order given

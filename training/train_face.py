@@ -402,11 +402,14 @@ def train(
     precision: str = "float32",
     cross: float = 0.0,
     mirror_average: bool = False,
+    measure: bool = True,
 ) -> dict[str, object]:
     t_start = time.time()
     precision_mod.check(precision)
     if steps < 0 or (steps == 0 and init is None):
         raise SystemExit("--steps must be positive (0 only with --init: measure and calibrate those weights)")
+    if not measure and (steps == 0 or ema):
+        raise SystemExit("--no-measure trains an ingredient: it needs steps and takes no --ema")
     if threads:
         torch.set_num_threads(threads)
     rng = np.random.default_rng(seed)
@@ -427,8 +430,9 @@ def train(
     recon_index = {int(i): k for k, i in enumerate(train_pools.photo_real)}
     recon = [reconstruct(net, train_reals) for net in upsamplers]
     del train_reals
-    val_sets = build_validation(crops, marks, meta, val_pools, upsamplers, seed)
-    log.info("validation sets: %s", {k: len(v[1]) for k, v in val_sets.items()})
+    if measure:
+        val_sets = build_validation(crops, marks, meta, val_pools, upsamplers, seed)
+        log.info("validation sets: %s", {k: len(v[1]) for k, v in val_sets.items()})
 
     model = EfficientNetLite0(num_outputs=1)
     started_from: dict[str, object] | None = None
@@ -518,25 +522,29 @@ def train(
     model = model.to(memory_format=torch.contiguous_format)
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     model.eval()
-    per_set = {
-        k: (logits_of(model, imgs, size, mirror_average=mirror_average), labels)
-        for k, (imgs, labels, _) in val_sets.items()
-    }
-    all_logits = np.concatenate([v[0] for v in per_set.values()])
-    all_labels = np.concatenate([v[1] for v in per_set.values()])
-    platt = metrics.Platt.fit(all_logits, all_labels)
-    # each real validation face once (the held-out-people reals repeat across sets)
-    real_sets = {"self_blended_heldout_people", "deepfacelive_heldout_videos", "stylegan_vs_ffhq_heldout"}
-    real_scores = np.concatenate([platt(v[0][v[1] == 0]) for k, v in per_set.items() if k in real_sets])
-    ops = {f"{p:g}": metrics.threshold_at_fpr(real_scores, p) for p in metrics.FPR_POINTS}
-    evaluation = {}
-    for k, (logits, labels) in per_set.items():  # with 95 % intervals drawing whole groups (people, videos)
-        evaluation[k] = {
-            **metrics.summary(labels, logits),
-            "intervals": metrics.bootstrap_intervals(labels, logits, val_sets[k].groups),
+    calibration: dict[str, object] | None = None
+    ops: dict[str, float] | None = None
+    evaluation: dict[str, object] = {}
+    if measure:
+        per_set = {
+            k: (logits_of(model, imgs, size, mirror_average=mirror_average), labels)
+            for k, (imgs, labels, _) in val_sets.items()
         }
-    for k, v in evaluation.items():
-        log.info("%s: %s", k, json.dumps(v))
+        all_logits = np.concatenate([v[0] for v in per_set.values()])
+        all_labels = np.concatenate([v[1] for v in per_set.values()])
+        platt = metrics.Platt.fit(all_logits, all_labels)
+        # each real validation face once (the held-out-people reals repeat across sets)
+        real_sets = {"self_blended_heldout_people", "deepfacelive_heldout_videos", "stylegan_vs_ffhq_heldout"}
+        real_scores = np.concatenate([platt(v[0][v[1] == 0]) for k, v in per_set.items() if k in real_sets])
+        ops = {f"{p:g}": metrics.threshold_at_fpr(real_scores, p) for p in metrics.FPR_POINTS}
+        calibration = {"method": "platt", "a": platt.a, "b": platt.b, "fitted_on": "all validation sets"}
+        for k, (logits, labels) in per_set.items():  # with 95 % intervals drawing whole groups (people, videos)
+            evaluation[k] = {
+                **metrics.summary(labels, logits),
+                "intervals": metrics.bootstrap_intervals(labels, logits, val_sets[k].groups),
+            }
+        for k, v in evaluation.items():
+            log.info("%s: %s", k, json.dumps(v))
 
     total_s = round(time.time() - t_start, 1)
     before = started_from.get("lineage_seconds", 0.0) if started_from is not None else 0.0
@@ -556,7 +564,7 @@ def train(
             "mirror_average": mirror_average,
         },
         "output": "one logit; higher means more likely manipulated or synthetic",
-        "calibration": {"method": "platt", "a": platt.a, "b": platt.b, "fitted_on": "all validation sets"},
+        "calibration": calibration,
         "operating_points": ops,
         "default_operating_point": "0.05",
         "evaluation": evaluation,
@@ -595,6 +603,11 @@ def train(
         },
         "license": "research use only: inherits LFW, UTKFace (non-commercial), FFHQ (CC BY-NC-SA) and dlib 68-point landmark (iBUG 300-W) terms",
     }
+    if not measure:  # an ingredient for a soup: neither measured nor calibrated, so no card
+        meta_doc["training"]["measured"] = False  # type: ignore[index]
+        save_weights(out, name, state, meta_doc)
+        log.info("wrote %s, not measured (%.0f s in all)", out / f"{name}.safetensors", time.time() - t_start)
+        return meta_doc
     info = save_weights(out, name, state, meta_doc)
     info.card.write_text(face_card.render(info.meta), encoding="utf-8")
     log.info("wrote %s (%.0f s in all)", out / f"{name}.safetensors", time.time() - t_start)
@@ -676,6 +689,12 @@ def main(argv: list[str] | None = None) -> int:
         "(1.1-1.5x faster steps on this project's CPU); weights stay float32",
     )
     ap.add_argument(
+        "--no-measure",
+        action="store_true",
+        help="train a soup ingredient: no validation sets, measurement, calibration or card (saves "
+        "about 10 min here); measure the soup with --steps 0",
+    )
+    ap.add_argument(
         "--mirror-average",
         action="store_true",
         help="score each crop as the mean of its logit and its mirror image's (2x the inference compute); "
@@ -707,6 +726,7 @@ def main(argv: list[str] | None = None) -> int:
         precision=args.precision,
         cross=args.cross,
         mirror_average=args.mirror_average,
+        measure=not args.no_measure,
     )
     return 0
 
