@@ -54,9 +54,9 @@ pids=()
 for r in "${RUNS[@]}"; do
   IFS='|' read -r name steps seed cross workers <<<"$r"
   # shellcheck disable=SC2086  # COMMON is meant to split
-  timeout "${RUN_LIMIT:-420}" $PY -m training.train_face --cache "$CACHE" --out "$W/$name" --name "s2-$name" \
+  timeout "${RUN_LIMIT:-370}" $PY -m training.train_face --cache "$CACHE" --out "$W/$name" --name "s2-$name" \
     --steps "$steps" --seed "$seed" --cross "$cross" --workers "$workers" --threads 1 --device "$DEVICE" \
-    --time-limit "${TRAIN_LIMIT:-360}" $COMMON ${EXTRA:-} >"$L/$name.log" 2>&1 &
+    --time-limit "${TRAIN_LIMIT:-310}" $COMMON ${EXTRA:-} >"$L/$name.log" 2>&1 &
   pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p"; done
@@ -84,10 +84,18 @@ for s in pairA pairB quad; do
 done
 for f in "$W"/soups/*-wise.json; do [[ -f $f ]] && READ+=("$f"); done
 
+# written before the draws, so that a run stopped during them still returns the weights;
+# what comes back (at most 8 files of 16 MiB): the draws, the logs, and one tar per design's weights
+# (the WiSE readings are remade from them and S1 with training.face_soup)
+tar -C "$W/single" -cf "$OUT_DIR/single.tar" s2-single.json s2-single.safetensors 2>/dev/null
+for s in pairA pairB quad; do
+  tar -C "$W/soups" -cf "$OUT_DIR/$s.tar" "s2-$s.json" "s2-$s.safetensors" 2>/dev/null
+done
+
 # five draws side by side, one process each, the networks on the device
 dpids=()
 for seed in 1 2 3 4 5; do
-  $PY -m training.face_draws --cache "$CACHE" --seeds "$seed" --threads 2 --device "$DEVICE" \
+  timeout "${DRAW_LIMIT:-150}" $PY -m training.face_draws --cache "$CACHE" --seeds "$seed" --threads 2 --device "$DEVICE" \
     --json "$W/draw$seed.json" "${READ[@]}" >"$L/draw$seed.log" 2>&1 &
   dpids+=($!)
 done
@@ -112,11 +120,5 @@ out.write_text(json.dumps(merged, indent=2) + "\n")
 for name, sets in merged["auc"].items():
     print(name, " ".join(f"{k.split('_')[0]} {np.mean(v):.4f} ({' '.join(f'{a:.3f}' for a in v)})" for k, v in sets.items()))
 PY
-# what comes back (at most 8 files of 16 MiB): the draws, the logs, and one tar per design's weights
-# (the WiSE readings are remade from them and S1 with training.face_soup)
 tar -C "$W" -cf "$OUT_DIR/logs.tar" logs
-tar -C "$W/single" -cf "$OUT_DIR/single.tar" s2-single.json s2-single.safetensors 2>/dev/null
-for s in pairA pairB quad; do
-  tar -C "$W/soups" -cf "$OUT_DIR/$s.tar" "s2-$s.json" "s2-$s.safetensors" 2>/dev/null
-done
 ls -la "$OUT_DIR"
