@@ -2,7 +2,7 @@
 # Compares ways to spend the in-budget lineage's second stage on a lent GPU, and scores each on
 # five fresh draws there:
 #
-#   bash scripts/gpu_face_stage2.sh PACK S1.json OUT_DIR [DEVICE]
+#   bash scripts/gpu_face_stage2.sh PACK S1.json OUT_DIR [DEVICE [RUN...]]
 #
 # S1.json is the budget lineage's stage 1 (scripts/train_face_budget.sh, WORK/s1). On this
 # machine's CPU, stage 2 has about 1160 steps at 240 px when it is one run that measures itself,
@@ -14,7 +14,8 @@
 #   pairB:  the same with seeds 2 and 3;
 #   quad:   250 steps each, seeds 4-7, --cross 0 / 0.4 / 0 / 0.4, averaged;
 # and each is also read half-way back to S1 (WiSE-FT: the soup of it and S1). Every reading and
-# S1 itself are scored on fresh draws seeds 1-5 (python -m training.face_draws), written to
+# S1 itself are scored on fresh draws seeds 1-5. RUNs given ("name|steps|seed|cross|workers|more
+# trainer options") replace those four designs: each is then read as trained and half-way back (python -m training.face_draws), written to
 # OUT_DIR/draws.json; the soups' weights and every log come back too (six files).
 # PACK is a packed cache (python -m training.face_pack, or its parts from training.parts); the
 # wheels the GPU machine lacks lie in .whl/. A dry run on the CPU:
@@ -22,6 +23,7 @@
 # (PACK may be an unpacked cache; EXTRA adds trainer options to every run)
 set -uo pipefail
 PACK=${1:?packed cache}; S1=${2:?stage-1 weights (.json)}; OUT_DIR=${3:?output folder}; DEVICE=${4:-cuda}
+shift $(($# < 4 ? $# : 4))
 PY=${PYTHON:-python3}
 SCALE=${SCALE:-1}  # divides every step count (dry runs)
 W=${WORK:-/tmp/stage2}
@@ -50,13 +52,15 @@ RUNS=(
   "quad0|$((250 / SCALE))|4|0|1" "quad1|$((250 / SCALE))|5|0.4|1"
   "quad2|$((250 / SCALE))|6|0|1" "quad3|$((250 / SCALE))|7|0.4|1"
 )
+CUSTOM=$#
+if ((CUSTOM)); then RUNS=("$@"); fi
 pids=()
 for r in "${RUNS[@]}"; do
-  IFS='|' read -r name steps seed cross workers <<<"$r"
+  IFS='|' read -r name steps seed cross workers more <<<"$r"
   # shellcheck disable=SC2086  # COMMON is meant to split
   timeout "${RUN_LIMIT:-370}" $PY -m training.train_face --cache "$CACHE" --out "$W/$name" --name "s2-$name" \
     --steps "$steps" --seed "$seed" --cross "$cross" --workers "$workers" --threads 1 --device "$DEVICE" \
-    --time-limit "${TRAIN_LIMIT:-310}" $COMMON ${EXTRA:-} >"$L/$name.log" 2>&1 &
+    --time-limit "${TRAIN_LIMIT:-310}" $COMMON ${more:-} ${EXTRA:-} >"$L/$name.log" 2>&1 &
   pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p"; done
@@ -73,24 +77,38 @@ soup() {  # soup NAME INGREDIENT...: average those that were written, into $W/so
   fi
 }
 j() { echo "$W/$1/s2-$1.json"; }
-soup s2-pairA "$(j pairA0)" "$(j pairA1)"
-soup s2-pairB "$(j pairB0)" "$(j pairB1)"
-soup s2-quad "$(j quad0)" "$(j quad1)" "$(j quad2)" "$(j quad3)"
 READ=("$S1")
-[[ -f $(j single) ]] && READ+=("$(j single)") && soup s2-single-wise "$(j single)" "$S1"
-for s in pairA pairB quad; do
-  f=$W/soups/s2-$s.json
-  [[ -f $f ]] && READ+=("$f") && soup "s2-$s-wise" "$f" "$S1"
-done
+if ((CUSTOM)); then
+  BACK=()
+  for r in "${RUNS[@]}"; do
+    name=${r%%|*}
+    [[ -f $(j "$name") ]] && READ+=("$(j "$name")") && soup "s2-$name-wise" "$(j "$name")" "$S1" && BACK+=("$name")
+  done
+else
+  soup s2-pairA "$(j pairA0)" "$(j pairA1)"
+  soup s2-pairB "$(j pairB0)" "$(j pairB1)"
+  soup s2-quad "$(j quad0)" "$(j quad1)" "$(j quad2)" "$(j quad3)"
+  [[ -f $(j single) ]] && READ+=("$(j single)") && soup s2-single-wise "$(j single)" "$S1"
+  for s in pairA pairB quad; do
+    f=$W/soups/s2-$s.json
+    [[ -f $f ]] && READ+=("$f") && soup "s2-$s-wise" "$f" "$S1"
+  done
+fi
 for f in "$W"/soups/*-wise.json; do [[ -f $f ]] && READ+=("$f"); done
 
 # written before the draws, so that a run stopped during them still returns the weights;
 # what comes back (at most 8 files of 16 MiB): the draws, the logs, and one tar per design's weights
 # (the WiSE readings are remade from them and S1 with training.face_soup)
-tar -C "$W/single" -cf "$OUT_DIR/single.tar" s2-single.json s2-single.safetensors 2>/dev/null
-for s in pairA pairB quad; do
-  tar -C "$W/soups" -cf "$OUT_DIR/$s.tar" "s2-$s.json" "s2-$s.safetensors" 2>/dev/null
-done
+if ((CUSTOM)); then
+  for name in "${BACK[@]::4}"; do
+    tar -C "$W/$name" -cf "$OUT_DIR/$name.tar" "s2-$name.json" "s2-$name.safetensors"
+  done
+else
+  tar -C "$W/single" -cf "$OUT_DIR/single.tar" s2-single.json s2-single.safetensors 2>/dev/null
+  for s in pairA pairB quad; do
+    tar -C "$W/soups" -cf "$OUT_DIR/$s.tar" "s2-$s.json" "s2-$s.safetensors" 2>/dev/null
+  done
+fi
 
 # five draws side by side, one process each, the networks on the device
 dpids=()

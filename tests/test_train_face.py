@@ -647,6 +647,27 @@ def test_cards_show_the_bootstrap_intervals_of_whole_file_evaluations() -> None:
     assert meta["pipeline_evaluation"]["videos"]["real_flagged"] == {"0.01": 0, "0.05": 1, "0.1": 1}  # type: ignore[index]
 
 
+def test_frozen_blocks_keep_their_weights_while_the_rest_trains(tmp_path: Path) -> None:
+    from training.train_face import train
+
+    cache = make_cache(tmp_path / "cache")
+    kw = dict(size=64, batch=4, ae_steps=0, workers=0)
+    train(cache, tmp_path / "a", name="face-a", steps=1, **kw)  # type: ignore[arg-type]
+    parent = tmp_path / "a" / "face-a.json"
+    train(cache, tmp_path / "f", name="face-f", steps=2, init=parent, freeze=5, lr=1e-2, measure=False, **kw)  # type: ignore[arg-type]
+    before, after = load_tensors(read_info(parent)), load_tensors(read_info(tmp_path / "f" / "face-f.json"))
+    frozen = ("_conv_stem.", "_bn0.weight", "_bn0.bias") + tuple(f"_blocks.{i}." for i in range(5))
+    stats = ("running_mean", "running_var", "num_batches_tracked")  # BatchNorm statistics still adapt
+    weights = [k for k in before if not k.endswith(stats)]
+    kept = [k for k in weights if k.startswith(frozen)]
+    assert kept and all(torch.equal(before[k], after[k]) for k in kept)
+    trained = [k for k in weights if k.startswith(("_blocks.5.", "_blocks.15.", "_fc."))]
+    assert all(not torch.equal(before[k], after[k]) for k in trained)
+    assert json.loads((tmp_path / "f" / "face-f.json").read_text())["training"]["frozen_blocks"] == 5
+    with pytest.raises(SystemExit, match="--freeze takes 0 to 16"):
+        train(cache, tmp_path / "g", name="face-g", steps=1, freeze=17, **kw)  # type: ignore[arg-type]
+
+
 def test_a_soup_averages_trained_weights_and_its_calibration_names_the_ingredients(tmp_path: Path) -> None:
     from training import face_soup
     from training.train_face import train

@@ -403,6 +403,7 @@ def train(
     cross: float = 0.0,
     mirror_average: bool = False,
     measure: bool = True,
+    freeze: int = 0,
 ) -> dict[str, object]:
     t_start = time.time()
     precision_mod.check(precision)
@@ -447,7 +448,14 @@ def train(
         missing, unexpected = model.load_state_dict(pretrained_backbone(), strict=False)
         if unexpected or set(missing) != {"_fc.weight", "_fc.bias"}:
             raise RuntimeError(f"backbone mismatch: missing {missing}, unexpected {unexpected}")
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    if not 0 <= freeze <= len(model._blocks):
+        raise SystemExit(f"--freeze takes 0 to {len(model._blocks)} blocks")
+    if freeze:  # the stem and the first blocks keep their weights: no backward pass through them
+        for part in (model._conv_stem, model._bn0, *model._blocks[:freeze]):
+            for p in part.parameters():
+                p.requires_grad_(False)
+        log.info("frozen: the stem and the first %d of %d blocks", freeze, len(model._blocks))
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=1e-4)
     warm = max(1, min(100, steps // 10))
 
     def lr_at(step: int) -> float:
@@ -582,6 +590,7 @@ def train(
             "self_blend_warp": warp,
             "self_blend_mirror": mirror,
             "cross_person_blend": cross,
+            "frozen_blocks": freeze,
             "paired": paired,
             "workers": workers,
             "precision": precision,
@@ -689,6 +698,13 @@ def main(argv: list[str] | None = None) -> int:
         "(1.1-1.5x faster steps on this project's CPU); weights stay float32",
     )
     ap.add_argument(
+        "--freeze",
+        type=int,
+        default=0,
+        help="keep the stem and the first N of the 16 blocks as they start (their BatchNorm statistics "
+        "still adapt); 5 makes a step about 1.4x faster here",
+    )
+    ap.add_argument(
         "--no-measure",
         action="store_true",
         help="train a soup ingredient: no validation sets, measurement, calibration or card (saves "
@@ -727,6 +743,7 @@ def main(argv: list[str] | None = None) -> int:
         cross=args.cross,
         mirror_average=args.mirror_average,
         measure=not args.no_measure,
+        freeze=args.freeze,
     )
     return 0
 
