@@ -358,7 +358,9 @@ def test_validation_sets_name_the_group_of_every_image(tmp_path: Path) -> None:
     for name, v in sets.items():
         assert len(v.groups) == len(v.labels) == len(v.images), name
     sbi = sets["self_blended_heldout_people"]
-    assert list(sbi.groups) == ["lfw:p0", "lfw:p0", "lfw:p1", "lfw:p1"] * 2  # each blend after its photo's person
+    assert (
+        list(sbi.groups) == ["lfw:p0", "lfw:p0", "lfw:p1", "lfw:p1"] * 2
+    )  # each blend after its photo's person
     swaps = sets["landmark_swaps_heldout_people"]
     assert list(swaps.groups[swaps.labels == 1]) == ["lfw:p0", "lfw:p0", "lfw:p1", "lfw:p1"]
     dfl = sets["deepfacelive_heldout_videos"]
@@ -656,7 +658,7 @@ def test_frozen_blocks_keep_their_weights_while_the_rest_trains(tmp_path: Path) 
     parent = tmp_path / "a" / "face-a.json"
     train(cache, tmp_path / "f", name="face-f", steps=2, init=parent, freeze=5, lr=1e-2, measure=False, **kw)  # type: ignore[arg-type]
     before, after = load_tensors(read_info(parent)), load_tensors(read_info(tmp_path / "f" / "face-f.json"))
-    frozen = ("_conv_stem.", "_bn0.weight", "_bn0.bias") + tuple(f"_blocks.{i}." for i in range(5))
+    frozen = ("_conv_stem.", "_bn0.weight", "_bn0.bias", *(f"_blocks.{i}." for i in range(5)))
     stats = ("running_mean", "running_var", "num_batches_tracked")  # BatchNorm statistics still adapt
     weights = [k for k in before if not k.endswith(stats)]
     kept = [k for k in weights if k.startswith(frozen)]
@@ -683,7 +685,15 @@ def test_a_soup_averages_trained_weights_and_its_calibration_names_the_ingredien
     assert bdoc["training"]["measured"] is False and bdoc["training"]["steps"] == 1
     assert not (tmp_path / "b" / "face-b.md").exists()
     with pytest.raises(SystemExit, match="--no-measure"):
-        train(cache, tmp_path / "x", name="face-x", steps=0, init=a, measure=False, **{k: v for k, v in kw.items() if k != "steps"})  # type: ignore[arg-type]
+        train(
+            cache,
+            tmp_path / "x",
+            name="face-x",
+            steps=0,
+            init=a,
+            measure=False,
+            **{k: v for k, v in kw.items() if k != "steps"},
+        )  # type: ignore[arg-type]
     assert face_soup.main([str(a), str(b), "--out", str(tmp_path / "s"), "--name", "face-s"]) == 0
     [info] = list_weights(tmp_path / "s")
     # not a usable weight yet: uncalibrated, no operating points, no card (train_face --steps 0 does that)

@@ -49,8 +49,8 @@ def h264(img: np.ndarray, crf: int, shift: tuple[int, int] = (1, 1)) -> np.ndarr
     buf.seek(0)
     last = None
     with av.open(buf, "r") as c:
-        for last in c.decode(video=0):  # only the kept frame is converted to RGB
-            pass
+        for decoded in c.decode(video=0):  # only the kept frame is converted to RGB
+            last = decoded
     if last is None:
         return img
     out = np.roll(last.to_ndarray(format="rgb24"), (-shift[0], -shift[1]), axis=(0, 1))

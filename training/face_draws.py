@@ -47,7 +47,9 @@ def score(
         model = EfficientNetLite0(num_outputs=1)
         model.load_state_dict(load_state(info))
         spec = info.meta["input"]
-        models.append((info.name, model.to(device).eval(), int(spec["size"]), bool(spec.get("mirror_average", False))))
+        models.append(
+            (info.name, model.to(device).eval(), int(spec["size"]), bool(spec.get("mirror_average", False)))
+        )
     out: dict[str, dict[str, list[float]]] = {name: {k: [] for k in SETS} for name, *_ in models}
     for seed in seeds:
         sets = build_validation(crops, marks, meta, pools, [], seed)
@@ -99,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--record", action="store_true", help="store the AUCs in each weight's metadata and card")
     ap.add_argument("--device", default="cpu", help="torch device for the networks (cuda on a lent GPU)")
-    ap.add_argument("--json", type=Path, default=None, help="also write the AUCs here (weight name -> set -> per seed)")
+    ap.add_argument(
+        "--json", type=Path, default=None, help="also write the AUCs here (weight name -> set -> per seed)"
+    )
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)

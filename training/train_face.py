@@ -546,7 +546,10 @@ def train(
         real_scores = np.concatenate([platt(v[0][v[1] == 0]) for k, v in per_set.items() if k in real_sets])
         ops = {f"{p:g}": metrics.threshold_at_fpr(real_scores, p) for p in metrics.FPR_POINTS}
         calibration = {"method": "platt", "a": platt.a, "b": platt.b, "fitted_on": "all validation sets"}
-        for k, (logits, labels) in per_set.items():  # with 95 % intervals drawing whole groups (people, videos)
+        for k, (
+            logits,
+            labels,
+        ) in per_set.items():  # with 95 % intervals drawing whole groups (people, videos)
             evaluation[k] = {
                 **metrics.summary(labels, logits),
                 "intervals": metrics.bootstrap_intervals(labels, logits, val_sets[k].groups),
