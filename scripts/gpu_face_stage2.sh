@@ -13,10 +13,11 @@
 #   pairA:  520 steps each, seeds 0 and 1, --cross 0 and 0.4, averaged;
 #   pairB:  the same with seeds 2 and 3;
 #   quad:   250 steps each, seeds 4-7, --cross 0 / 0.4 / 0 / 0.4, averaged;
-# and each is also read half-way back to S1 (WiSE-FT: the soup of it and S1). Every reading and
-# S1 itself are scored on fresh draws seeds 1-5. RUNs given ("name|steps|seed|cross|workers|more
-# trainer options") replace those four designs: each is then read as trained and half-way back (python -m training.face_draws), written to
-# OUT_DIR/draws.json; the soups' weights and every log come back too (six files).
+# and each is also read half-way back to S1 (WiSE-FT: the soup of it and S1). RUNs given
+# ("name|steps|seed|cross|workers|more trainer options") replace those four designs, each read as
+# trained and half-way back. Every reading and S1 itself are scored on fresh draws seeds 1-5
+# (python -m training.face_draws), written to OUT_DIR/draws.json; the designs' weights (one tar
+# each, at most four) and every log come back too.
 # PACK is a packed cache (python -m training.face_pack, or its parts from training.parts); the
 # wheels the GPU machine lacks lie in .whl/. A dry run on the CPU:
 #   SCALE=100 EXTRA='--upsampler-steps 2 --batch 4' bash scripts/gpu_face_stage2.sh CACHE S1.json OUT cpu
@@ -32,17 +33,7 @@ W=${WORK:-/tmp/stage2}
 gpu_setup .whl || exit 1
 L=$W/logs
 mkdir -p "$OUT_DIR" "$L"
-CACHE=$W/cache
-if [[ -f "$PACK/crops.npy" ]]; then  # an unpacked cache (dry runs)
-  CACHE=$PACK
-elif [[ -f "$PACK/part1/PACK.sha256" ]]; then
-  $PY -m training.parts join --pack "$PACK" --out "$W/pack" >"$L/join.log" 2>&1 || { cat "$L/join.log"; exit 1; }
-  PACK=$W/pack
-fi
-if [[ $CACHE != "$PACK" ]]; then
-  $PY -m training.face_pack unpack --pack "$PACK" --out "$CACHE" >"$L/unpack.log" 2>&1 || { cat "$L/unpack.log"; exit 1; }
-  tail -n 2 "$L/unpack.log"
-fi
+CACHE=$(face_cache "$PACK" "$W" "$L") || exit 1
 
 COMMON="--init $S1 --size 240 --lr 2e-4 --mirror 0.3 --warp 0.3 --precision bfloat16 --mirror-average --no-measure"
 RUNS=(

@@ -22,11 +22,7 @@ PY=${PYTHON:-python3}
 . "$(dirname "$0")/gpu_sweep_lib.sh"
 gpu_setup .whl || exit 1
 mkdir -p "$OUT_DIR" /tmp/sweep
-if [[ -f "$PACK/part1/PACK.sha256" ]]; then  # parts from `python -m training.parts split`, one per call
-  $PY -m training.parts join --pack "$PACK" --out /tmp/sweep/pack 2>&1 | tee "$OUT_DIR/join.log" || exit 1
-  PACK=/tmp/sweep/pack
-fi
-$PY -m training.face_pack unpack --pack "$PACK" --out /tmp/sweep/cache 2>&1 | tee "$OUT_DIR/unpack.log" || exit 1
+CACHE=$(face_cache "$PACK" /tmp/sweep "$OUT_DIR") || exit 1
 
 # name | arguments (the common ones are added below)
 DEFAULT_RUNS=(
@@ -37,7 +33,7 @@ if (($#)); then RUNS=("$@"); else RUNS=("${DEFAULT_RUNS[@]}"); fi
 WORKERS=${WORKERS:-7}
 launch() {
   # shellcheck disable=SC2086  # the arguments are meant to split
-  timeout "${RUN_LIMIT:-540}" $PY -m training.train_face --cache /tmp/sweep/cache --out "/tmp/sweep/$1" --name "face-effnetlite0-$1" \
+  timeout "${RUN_LIMIT:-540}" $PY -m training.train_face --cache "$CACHE" --out "/tmp/sweep/$1" --name "face-effnetlite0-$1" \
     --workers "$WORKERS" --threads 1 --device "$DEVICE" --time-limit "${TRAIN_LIMIT:-430}" $2 ${EXTRA:-}
 }
 summarize() { tail -8 "$1"; }

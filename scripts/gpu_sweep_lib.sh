@@ -32,3 +32,23 @@ run_side_by_side() {
   done
   return $rc
 }
+
+# face_cache PACK WORK LOGS: the face training cache that PACK holds, printed as a path. PACK may
+# be a packed cache (training.face_pack), its parts (training.parts, joined into WORK/pack) or an
+# unpacked cache (dry runs: used as it is); a pack is unpacked into WORK/cache. The join and unpack
+# logs go to LOGS; on failure they are shown and it returns 1.
+face_cache() {
+  local pack=$1 work=$2 logs=$3
+  mkdir -p "$logs"
+  if [[ -f "$pack/crops.npy" ]]; then
+    echo "$pack"
+    return 0
+  fi
+  if [[ -f "$pack/part1/PACK.sha256" ]]; then  # parts from `python -m training.parts split`, one per call
+    $PY -m training.parts join --pack "$pack" --out "$work/pack" >"$logs/join.log" 2>&1 || { cat "$logs/join.log" >&2; return 1; }
+    pack=$work/pack
+  fi
+  $PY -m training.face_pack unpack --pack "$pack" --out "$work/cache" >"$logs/unpack.log" 2>&1 || { cat "$logs/unpack.log" >&2; return 1; }
+  tail -n 2 "$logs/unpack.log" >&2
+  echo "$work/cache"
+}

@@ -358,9 +358,8 @@ def test_validation_sets_name_the_group_of_every_image(tmp_path: Path) -> None:
     for name, v in sets.items():
         assert len(v.groups) == len(v.labels) == len(v.images), name
     sbi = sets["self_blended_heldout_people"]
-    assert (
-        list(sbi.groups) == ["lfw:p0", "lfw:p0", "lfw:p1", "lfw:p1"] * 2
-    )  # each blend after its photo's person
+    # each blend after its photo's person
+    assert list(sbi.groups) == ["lfw:p0", "lfw:p0", "lfw:p1", "lfw:p1"] * 2
     swaps = sets["landmark_swaps_heldout_people"]
     assert list(swaps.groups[swaps.labels == 1]) == ["lfw:p0", "lfw:p0", "lfw:p1", "lfw:p1"]
     dfl = sets["deepfacelive_heldout_videos"]

@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from detectors import metrics
 from detectors.face_align import CANONICAL_SIZE, FACE_FRACTION, to_model_input
 from detectors.face_model import FACE_MEAN, FACE_STD, face_logits, preprocess
-from detectors.models.efficientnet_lite import EfficientNetLite0
+from detectors.models.efficientnet_lite import LITE0_STAGES, EfficientNetLite0
 from detectors.weights import load_state, read_info, save_weights
 from training import augment, blend, face_card
 from training import precision as precision_mod
@@ -411,6 +411,9 @@ def train(
         raise SystemExit("--steps must be positive (0 only with --init: measure and calibrate those weights)")
     if not measure and (steps == 0 or ema):
         raise SystemExit("--no-measure trains an ingredient: it needs steps and takes no --ema")
+    n_blocks = sum(stage[0] for stage in LITE0_STAGES)
+    if not 0 <= freeze <= n_blocks:  # before any data is loaded or network trained
+        raise SystemExit(f"--freeze takes 0 to {n_blocks} blocks")
     if threads:
         torch.set_num_threads(threads)
     rng = np.random.default_rng(seed)
@@ -448,8 +451,6 @@ def train(
         missing, unexpected = model.load_state_dict(pretrained_backbone(), strict=False)
         if unexpected or set(missing) != {"_fc.weight", "_fc.bias"}:
             raise RuntimeError(f"backbone mismatch: missing {missing}, unexpected {unexpected}")
-    if not 0 <= freeze <= len(model._blocks):
-        raise SystemExit(f"--freeze takes 0 to {len(model._blocks)} blocks")
     if freeze:  # the stem and the first blocks keep their weights: no backward pass through them
         for part in (model._conv_stem, model._bn0, *model._blocks[:freeze]):
             for p in part.parameters():
