@@ -32,6 +32,32 @@ def test_model_output_shape_and_features() -> None:
         assert model.features(x).shape == (2, 1280, 2, 2)
 
 
+def test_depthwise_convolutions_leave_autocast_only_when_asked() -> None:
+    torch.manual_seed(0)
+    model = EfficientNetLite0(1).eval()
+    x = torch.randn(2, 3, 64, 64)
+    seen: list[torch.dtype] = []
+    hook = model._blocks[3]._depthwise_conv.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16):
+        plain = model.features(x)
+        model.depthwise_in_float32()
+        mixed = model.features(x)
+        model.depthwise_in_float32(False)
+        again = model.features(x)
+    hook.remove()
+    assert seen == [torch.bfloat16, torch.float32, torch.bfloat16]
+    assert model._blocks[3]._expand_conv.float32_under_autocast is False  # 1x1 convolutions stay bfloat16
+    with torch.inference_mode():
+        exact = model.features(x)
+    torch.testing.assert_close(again, plain)  # switching back restores the bfloat16 path exactly
+    assert not torch.equal(mixed, plain)
+    # fewer roundings: closer to the float32 result than the all-bfloat16 pass
+    assert (mixed.float() - exact).abs().max() <= (plain.float() - exact).abs().max()
+    model.depthwise_in_float32()
+    with torch.inference_mode():
+        torch.testing.assert_close(model.features(x), exact)  # without autocast the switch changes nothing
+
+
 def test_model_matches_the_imagenet_checkpoint_names() -> None:
     from training.train_face import pretrained_backbone
 

@@ -419,6 +419,8 @@ def test_training_in_bfloat16_keeps_float32_weights(tmp_path: Path) -> None:
     assert info.problems() == []
     doc = json.loads((tmp_path / "w" / "face-bf.json").read_text())
     assert doc["training"]["precision"] == "bfloat16"
+    assert doc["training"]["depthwise_float32"] is True  # on CPU; the allocator is recorded too
+    assert doc["training"]["allocator"] in ("tcmalloc", "system")
     assert "bfloat16 autocast" in (tmp_path / "w" / "face-bf.md").read_text()
     logits = FaceClassifier(info).logits(np.full((2, CANONICAL_SIZE, CANONICAL_SIZE, 3), 128, np.uint8))
     assert logits.shape == (2,) and np.isfinite(logits).all()
@@ -817,6 +819,6 @@ def test_the_budget_script_fits_stage_two_into_what_is_left(tmp_path: Path) -> N
     assert train["lineage_seconds"] == pytest.approx(both, abs=0.2)
     assert len(doc["fresh_draws"]["seeds"]) == 5
     mtime = (work / "s1" / "face-effnetlite0-b1.safetensors").stat().st_mtime
-    r = run(FACE_BUDGET_SECONDS="600")  # 600 s less the cache's 240, stage 1 and 720: nothing left
+    r = run(FACE_BUDGET_SECONDS="600")  # 600 s less the cache's 240, stage 1 and 840: nothing left
     assert r.returncode == 1 and "left no time for stage 2" in r.stderr
     assert (work / "s1" / "face-effnetlite0-b1.safetensors").stat().st_mtime == mtime  # not retrained

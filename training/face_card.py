@@ -235,6 +235,8 @@ def render(meta: dict[str, Any]) -> str:
             else f"{tr.get('threads')} CPU threads"
         )
         + (" with bfloat16 autocast in the training steps" if tr.get("precision") == "bfloat16" else "")
+        + (" (depthwise convolutions in float32)" if tr.get("depthwise_float32") else "")
+        + (" and tcmalloc as the memory allocator" if tr.get("allocator") == "tcmalloc" else "")
         + f" (torch {tr.get('torch')})"
         + (
             f"; {tr['lineage_seconds']} s ({tr['lineage_seconds'] / 3600:.2f} h) from ImageNet weights through "

@@ -26,9 +26,21 @@ BN_EPS = 1e-3
 
 
 class SameConv2d(nn.Conv2d):
-    """Conv2d with TensorFlow's "SAME" padding (asymmetric for stride 2), as the weights were trained."""
+    """Conv2d with TensorFlow's "SAME" padding (asymmetric for stride 2), as the weights were trained.
+
+    With ``float32_under_autocast`` set, the convolution leaves autocast and runs in float32: on
+    CPUs, oneDNN's bfloat16 depthwise convolutions train far slower than float32 ones.
+    """
+
+    float32_under_autocast = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.float32_under_autocast and torch.is_autocast_enabled(x.device.type):
+            with torch.autocast(x.device.type, enabled=False):
+                return self._same(x.float())
+        return self._same(x)
+
+    def _same(self, x: torch.Tensor) -> torch.Tensor:
         ih, iw = x.shape[-2:]
         kh, kw = self.kernel_size
         sh, sw = self.stride
@@ -82,6 +94,14 @@ class EfficientNetLite0(nn.Module):
         self._bn1 = nn.BatchNorm2d(1280, momentum=BN_MOMENTUM, eps=BN_EPS)
         self._dropout = nn.Dropout(dropout)
         self._fc = nn.Linear(1280, num_outputs)
+
+    def depthwise_in_float32(self, on: bool = True) -> None:
+        """Run the depthwise convolutions in float32 when the rest is autocast to bfloat16.
+
+        For training steps on CPU: with tcmalloc a step at 224 px took 1.06 s against 1.56 s (batch
+        32). Inference keeps them in bfloat16, which is faster there (106 against 69 crops/s)."""
+        for block in self._blocks:
+            block._depthwise_conv.float32_under_autocast = on
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The last feature map (N×1280×H/32×W/32), the layer Grad-CAM reads."""
