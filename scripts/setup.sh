@@ -35,6 +35,13 @@ if ! command -v espeak-ng >/dev/null || ! command -v flite >/dev/null || ! comma
     fi
 fi
 
+# tcmalloc: the trainers re-run themselves with it preloaded when it is installed (training steps
+# about a third faster here; see training/fastmalloc.py). Optional: nothing else needs it.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! ldconfig -p 2>/dev/null | grep -q libtcmalloc_minimal; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libtcmalloc-minimal4 >/dev/null \
+        || echo "setup: libtcmalloc-minimal4 not installed; training runs slower without it" >&2
+fi
+
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
