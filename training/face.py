@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from training import face_data, train_face
+from training import face_data, fastmalloc, train_face
 from training.pipeline import run
 
 
@@ -20,4 +20,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    fastmalloc.reexec("training.face")
     raise SystemExit(main())

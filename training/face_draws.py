@@ -25,7 +25,7 @@ import torch
 from detectors import metrics
 from detectors.models.efficientnet_lite import EfficientNetLite0
 from detectors.weights import load_state, read_info
-from training import face_card
+from training import face_card, fastmalloc
 from training.face_data import load
 from training.train_face import Pools, build_validation, logits_of
 
@@ -122,4 +122,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    fastmalloc.reexec("training.face_draws")
     raise SystemExit(main())
