@@ -49,8 +49,8 @@ import torch.nn.functional as F
 from detectors import metrics
 from detectors.models.lcnn import LCNN, RATE, LCNNEnsemble, VoiceEnsemble, build, parameter_count
 from detectors.weights import WeightInfo, load_state, save_weights
+from training import fastmalloc, voice_card
 from training import precision as precision_mod
-from training import voice_card
 from veracity.errors import InputError
 
 log = logging.getLogger("training.train_voice")
@@ -997,4 +997,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    fastmalloc.reexec("training.train_voice")
     raise SystemExit(main())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from training import train_voice, voice_data
+from training import fastmalloc, train_voice, voice_data
 from training.pipeline import run
 
 
@@ -20,4 +20,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    fastmalloc.reexec("training.voice")
     raise SystemExit(main())
