@@ -17,7 +17,7 @@ PROBE = (
     "import os, sys\n"
     "from training import fastmalloc\n"
     "if __name__ == '__main__':\n"
-    "    fastmalloc.reexec('probe_malloc')\n"
+    "    fastmalloc.reexec()\n"
     "    print(fastmalloc.active(), os.environ.get('LD_PRELOAD', ''), *sys.argv[1:], sep='|')\n"
 )
 
@@ -51,7 +51,7 @@ def test_declined_or_missing_library_leaves_the_process_alone(
     monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
     monkeypatch.delenv("LD_PRELOAD", raising=False)
     monkeypatch.delenv("VERACITY_MALLOC", raising=False)
-    fastmalloc.reexec("never_run")  # no library: returns instead of replacing this test process
+    fastmalloc.reexec()  # no library: returns instead of replacing this test process
 
 
 @pytest.mark.skipif(

@@ -122,5 +122,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    fastmalloc.reexec("training.face_draws")
+    fastmalloc.reexec()
     raise SystemExit(main())

@@ -24,8 +24,8 @@ def active() -> str:
     return "tcmalloc" if "tcmalloc" in os.environ.get("LD_PRELOAD", "") else "system"
 
 
-def reexec(module: str) -> None:
-    """Replace this process by ``python -m MODULE`` with the same arguments, tcmalloc preloaded.
+def reexec() -> None:
+    """Replace this process by the same command (``python -m MODULE ARGS``) with tcmalloc preloaded.
 
     Returns (doing nothing) when tcmalloc is already preloaded, not installed, or declined with
     ``VERACITY_MALLOC=system``. Call it only from a ``__main__`` block, before any work starts."""
@@ -34,9 +34,11 @@ def reexec(module: str) -> None:
     lib = ctypes.util.find_library(LIBRARY)
     if not lib:
         return
+    spec = getattr(sys.modules["__main__"], "__spec__", None)  # set for ``python -m MODULE``
+    command = ["-m", spec.name.removesuffix(".__main__")] if spec is not None else [sys.argv[0]]
     preload = " ".join(p for p in (lib, os.environ.get("LD_PRELOAD", "")) if p)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(  # noqa: S606 - this very interpreter and module, with the same arguments
-        sys.executable, [sys.executable, "-m", module, *sys.argv[1:]], {**os.environ, "LD_PRELOAD": preload}
+    os.execve(  # noqa: S606 - this very interpreter and command, with the same arguments
+        sys.executable, [sys.executable, *command, *sys.argv[1:]], {**os.environ, "LD_PRELOAD": preload}
     )

@@ -762,5 +762,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    fastmalloc.reexec("training.train_face")
+    fastmalloc.reexec()
     raise SystemExit(main())

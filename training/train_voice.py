@@ -997,5 +997,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    fastmalloc.reexec("training.train_voice")
+    fastmalloc.reexec()
     raise SystemExit(main())

@@ -20,5 +20,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    fastmalloc.reexec("training.voice")
+    fastmalloc.reexec()
     raise SystemExit(main())
