@@ -488,9 +488,10 @@ def train(
     depthwise32 = precision == "bfloat16" and torch.device(device).type == "cpu"
     if depthwise32:  # oneDNN's bfloat16 depthwise convolutions train slowly on CPU
         model.depthwise_in_float32()
+    allocator = fastmalloc.active()  # recorded in the metadata
     log.info(
         "memory allocator: %s; depthwise convolutions in %s",
-        fastmalloc.active(),
+        allocator,
         "float32" if depthwise32 else precision,
     )
     model = model.to(device).to(memory_format=torch.channels_last)  # about 1.5x faster on CPU
@@ -605,7 +606,7 @@ def train(
             "workers": workers,
             "precision": precision,
             "depthwise_float32": depthwise32,
-            "allocator": fastmalloc.active(),
+            "allocator": allocator,
             "train_seconds": round(train_s, 1),
             "total_seconds": total_s,
             # from ImageNet weights to these, data cache not included (None where a parent did not record it)
