@@ -822,3 +822,47 @@ def test_the_budget_script_fits_stage_two_into_what_is_left(tmp_path: Path) -> N
     r = run(FACE_BUDGET_SECONDS="600")  # 600 s less the cache's 240, stage 1 and 840: nothing left
     assert r.returncode == 1 and "left no time for stage 2" in r.stderr
     assert (work / "s1" / "face-effnetlite0-b1.safetensors").stat().st_mtime == mtime  # not retrained
+
+
+def test_the_budget_soup_script_runs_its_whole_chain(tmp_path: Path) -> None:
+    """scripts/train_face_budget_soup.sh end to end on a tiny cache: stage 1 and stage 2 from
+    ImageNet weights, the pair of one-thread continuations, their soup, the interpolation with
+    stage 2, the mirror-averaged calibration, the recorded draws and the lineage's seconds; with
+    stage 1 already there and no time left, it stops with a clear error before stage 2."""
+    cache = make_cache(tmp_path / "cache")
+    env = dict(
+        FACE_CACHE=str(cache),
+        FACE_BUDGET_S1_STEPS="1",
+        FACE_BUDGET_S2_STEPS="2",
+        FACE_BUDGET_PAIR_STEPS="1",
+        FACE_BUDGET_TRAIN_SIZE="64",
+        FACE_BUDGET_CAL_SIZE="72",
+        FACE_BUDGET_EXTRA="--batch 4 --upsampler-steps 0",
+    )
+    out, work = tmp_path / "out", tmp_path / "work"
+
+    def run(**more: str) -> subprocess.CompletedProcess[str]:
+        return run_script("train_face_budget_soup.sh", out, work, **{**env, **more})
+
+    r = run()
+    assert r.returncode == 0, r.stderr[-2000:]
+    [info] = list_weights(out)
+    assert info.name == "face-effnetlite0-v7" and info.problems() == []
+    doc = json.loads((out / "face-effnetlite0-v7.json").read_text())
+    assert doc["input"]["mirror_average"] is True and doc["input"]["size"] == 72
+    assert doc["training"]["steps"] == 0 and len(doc["fresh_draws"]["seeds"]) == 5
+    stage2 = json.loads((work / "s2" / "face-effnetlite0-s2.json").read_text())["training"]
+    assert stage2["steps"] == 2 and stage2["init"]["name"] == "face-effnetlite0-b1"
+    for name, cross in (("ctl-s0", 0.0), ("cross-s0", 0.4)):
+        ingredient = json.loads((work / name / f"face-effnetlite0-{name}.json").read_text())["training"]
+        assert ingredient["init"]["name"] == "face-effnetlite0-s2" and ingredient["cross_person_blend"] == cross
+        assert ingredient["threads"] == 1
+    wise = json.loads((work / "wise2" / "face-effnetlite0-wise2.json").read_text())
+    assert [i["name"] for i in wise["training"]["soup_of"]] == ["face-effnetlite0-s2", "face-effnetlite0-soup2"]
+    lines = (work / "lineage.txt").read_text().splitlines()
+    parts = [int(line.split()[-2]) for line in lines[:-1]]
+    assert lines[0] == "cache 240 s" and lines[-1].startswith(f"lineage {sum(parts)} s")
+    mtime = (work / "s1" / "face-effnetlite0-b1.safetensors").stat().st_mtime
+    r = run(FACE_BUDGET_SECONDS="3000")  # less the cache's 240, stage 1, 300, 1800 and 900: nothing left
+    assert r.returncode == 1 and "left no time for stage 2" in r.stderr
+    assert (work / "s1" / "face-effnetlite0-b1.safetensors").stat().st_mtime == mtime  # not retrained
