@@ -855,10 +855,11 @@ def test_the_budget_soup_script_runs_its_whole_chain(tmp_path: Path) -> None:
     assert stage2["steps"] == 2 and stage2["init"]["name"] == "face-effnetlite0-b1"
     for name, cross in (("ctl-s0", 0.0), ("cross-s0", 0.4)):
         ingredient = json.loads((work / name / f"face-effnetlite0-{name}.json").read_text())["training"]
-        assert ingredient["init"]["name"] == "face-effnetlite0-s2" and ingredient["cross_person_blend"] == cross
-        assert ingredient["threads"] == 1
+        assert ingredient["init"]["name"] == "face-effnetlite0-s2"
+        assert ingredient["cross_person_blend"] == cross and ingredient["threads"] == 1
     wise = json.loads((work / "wise2" / "face-effnetlite0-wise2.json").read_text())
-    assert [i["name"] for i in wise["training"]["soup_of"]] == ["face-effnetlite0-s2", "face-effnetlite0-soup2"]
+    parents = [i["name"] for i in wise["training"]["soup_of"]]
+    assert parents == ["face-effnetlite0-s2", "face-effnetlite0-soup2"]
     lines = (work / "lineage.txt").read_text().splitlines()
     parts = [int(line.split()[-2]) for line in lines[:-1]]
     assert lines[0] == "cache 240 s" and lines[-1].startswith(f"lineage {sum(parts)} s")
