@@ -28,21 +28,9 @@ S2_STEPS=${FACE_BUDGET_S2_STEPS:-3000}
 S1_SIZE=${FACE_BUDGET_S1_SIZE:-224}
 S2_SIZE=${FACE_BUDGET_S2_SIZE:-240}
 read -r -a EXTRA <<< "${FACE_BUDGET_EXTRA:-}"
-S1="$WORK/s1/face-effnetlite0-b1.json"
-
-cache_s=240
-if [ ! -d "$CACHE" ]; then
-    t0=$(date +%s)
-    "$PY" -m training.face_data --data "$DATA" --out "$CACHE"
-    cache_s=$(( $(date +%s) - t0 ))
-fi
-mkdir -p "$WORK"
-
-if [ ! -f "$S1" ]; then
-    "$PY" -m training.train_face --cache "$CACHE" --out "$WORK/s1" --name face-effnetlite0-b1 \
-        --size "$S1_SIZE" --steps "$S1_STEPS" --mirror 0.5 --warp 0.5 --precision bfloat16 --workers 0 --seed 0 \
-        ${EXTRA[@]+"${EXTRA[@]}"}
-fi
+# shellcheck source=scripts/face_budget_stage1.sh
+source "$(dirname "$0")/face_budget_stage1.sh"
+budget_stage1
 
 # what is left of the budget for stage 2's training steps: less the cache, stage 1 and 14 min of
 # stage 2's own set-up and measurement (797 s measured before tcmalloc); its steps are counted at
