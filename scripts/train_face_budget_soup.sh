@@ -8,15 +8,15 @@
 # 2. stage 1, v3's recipe (3000 steps at 224 px; 1 h 15 min here), skipped when WORK/s1 already
 #    holds it (train_face_budget.sh writes the same stage 1 there);
 # 3. stage 2, v4's recipe from stage 1 (2000 steps at 224 px, lr 2e-4, mirror and warp sources
-#    0.3) as a soup ingredient, not measured (about 50 min), with a time limit so that the rest fits;
+#    0.3) as a soup ingredient, not measured (50 min here), with a time limit so that the rest fits;
 # 4. two 500-step continuations of stage 2 side by side, one thread each (seed 0, without and with
-#    cross-person blends: the first pair of train_face_v6.sh; about 27 min);
+#    cross-person blends: the first pair of train_face_v6.sh; 23 min here);
 # 5. their uniform soup, then stage 2 and that soup half each (WiSE-FT), by training.face_soup;
-# 6. the interpolation calibrated at 240 px with mirror averaging, no training steps (about 12 min),
+# 6. the interpolation calibrated at 240 px with mirror averaging, no training steps (6 min here),
 #    written to OUT as face-effnetlite0-v7;
 # 7. five fresh draws of the held-out sets recorded in its metadata and card (about 15 min, not
 #    part of the budget).
-# The seconds of every stage are written to WORK/lineage.txt, with their sum.
+# 2 h 39 min from ImageNet weights here (docs/training-face.md). The seconds of every stage are written to WORK/lineage.txt, with their sum.
 #
 # The environment may change it, for tests: FACE_CACHE, FACE_BUDGET_SECONDS (10800),
 # FACE_BUDGET_S1_STEPS (3000), FACE_BUDGET_S2_STEPS (2000), FACE_BUDGET_PAIR_STEPS (500),
