@@ -16,7 +16,8 @@
 #    written to OUT as face-effnetlite0-v7;
 # 7. five fresh draws of the held-out sets recorded in its metadata and card (about 15 min, not
 #    part of the budget).
-# 2 h 39 min from ImageNet weights here (docs/training-face.md). The seconds of every stage are written to WORK/lineage.txt, with their sum.
+# 2 h 39 min from ImageNet weights here (docs/training-face.md). The seconds of every stage are
+# written to WORK/lineage.txt, with their sum.
 #
 # The environment may change it, for tests: FACE_CACHE, FACE_BUDGET_SECONDS (10800),
 # FACE_BUDGET_S1_STEPS (3000), FACE_BUDGET_S2_STEPS (2000), FACE_BUDGET_PAIR_STEPS (500),
