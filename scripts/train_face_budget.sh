@@ -17,31 +17,19 @@
 # FACE_BUDGET_S1_STEPS (3000), FACE_BUDGET_S2_STEPS (3000), FACE_BUDGET_S1_SIZE (224),
 # FACE_BUDGET_S2_SIZE (240), FACE_BUDGET_EXTRA (more train_face options, split on spaces); PYTHON.
 set -euo pipefail
-DATA=${1:-../shared/data}
-OUT=${2:-weights}
-WORK=${3:-.cache/face_runs/budget}
-PY=${PYTHON:-.venv/bin/python}
-CACHE=${FACE_CACHE:-.cache/face_data}
-BUDGET=${FACE_BUDGET_SECONDS:-10800}
-S1_STEPS=${FACE_BUDGET_S1_STEPS:-3000}
+# shellcheck source=scripts/face_budget_lib.sh
+source "$(dirname "$0")/face_budget_lib.sh"
 S2_STEPS=${FACE_BUDGET_S2_STEPS:-3000}
 S1_SIZE=${FACE_BUDGET_S1_SIZE:-224}
 S2_SIZE=${FACE_BUDGET_S2_SIZE:-240}
-read -r -a EXTRA <<< "${FACE_BUDGET_EXTRA:-}"
-# shellcheck source=scripts/face_budget_stage1.sh
-source "$(dirname "$0")/face_budget_stage1.sh"
 budget_stage1
 
 # what is left of the budget for stage 2's training steps: less the cache, stage 1 and 14 min of
 # stage 2's own set-up and measurement (797 s measured before tcmalloc); its steps are counted at
 # 1.7 s each (1.46 s measured at 240 px), so that they end before that limit
-read -r LIMIT STEPS < <("$PY" - "$S1" "$BUDGET" "$cache_s" "$S2_STEPS" <<'PY'
-import json, sys
-stage1 = json.load(open(sys.argv[1]))["training"]["lineage_seconds"]
-limit = float(sys.argv[2]) - float(sys.argv[3]) - stage1 - 840
-print(int(limit), int(min(int(sys.argv[4]), limit // 1.7)))
-PY
-)
+LIMIT=$(( BUDGET - cache_s - s1_s - 840 ))
+STEPS=$(( LIMIT * 10 / 17 ))
+[ "$STEPS" -le "$S2_STEPS" ] || STEPS=$S2_STEPS
 if [ "$STEPS" -lt 1 ]; then
     echo "error: stage 1 left no time for stage 2 (time limit $LIMIT s)" >&2
     exit 1

@@ -24,18 +24,12 @@
 # FACE_BUDGET_TRAIN_SIZE (224, every training stage), FACE_BUDGET_CAL_SIZE (240),
 # FACE_BUDGET_EXTRA (more train_face options, split on spaces); PYTHON.
 set -euo pipefail
-DATA=${1:-../shared/data}
-OUT=${2:-weights}
-WORK=${3:-.cache/face_runs/budget}
-PY=${PYTHON:-.venv/bin/python}
-CACHE=${FACE_CACHE:-.cache/face_data}
-BUDGET=${FACE_BUDGET_SECONDS:-10800}
-S1_STEPS=${FACE_BUDGET_S1_STEPS:-3000}
+# shellcheck source=scripts/face_budget_lib.sh
+source "$(dirname "$0")/face_budget_lib.sh"
 S2_STEPS=${FACE_BUDGET_S2_STEPS:-2000}
 PAIR_STEPS=${FACE_BUDGET_PAIR_STEPS:-500}
 SIZE=${FACE_BUDGET_TRAIN_SIZE:-224}
 CAL_SIZE=${FACE_BUDGET_CAL_SIZE:-240}
-read -r -a EXTRA <<< "${FACE_BUDGET_EXTRA:-}"
 S2="$WORK/s2/face-effnetlite0-s2.json"
 # seconds reserved outside stage 2's training steps (its time limit covers the steps alone): its
 # set-up, the pair (500 steps at about 2.1-2.35 s, one thread each, and their set-up) and the soups
@@ -47,8 +41,6 @@ CAL_RESERVE=900
 
 now() { date +%s; }
 S1_SIZE=$SIZE
-# shellcheck source=scripts/face_budget_stage1.sh
-source "$(dirname "$0")/face_budget_stage1.sh"
 budget_stage1
 
 limit=$(( BUDGET - cache_s - s1_s - S2_SETUP - PAIR_RESERVE - CAL_RESERVE ))
