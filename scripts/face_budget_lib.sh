@@ -4,6 +4,12 @@
 # cache and stage 1 (v3's recipe in bfloat16) in WORK/s1 unless they are there, given S1_SIZE, and
 # sets S1 (stage 1's metadata), cache_s (the cache's seconds, 240 when it was already there) and
 # s1_s (stage 1's).
+#
+# With FACE_BUDGET_S1_PAIR=1, stage 1 is instead two runs of that recipe side by side, one thread
+# each (seeds 0 and 1, unmeasured, in WORK/s1pair), and their uniform soup; the one of the three
+# with the best mean landmark-swap AUC on two draws of the held-out sets that no rule is judged on
+# (seeds 11 and 12; training.face_draws --pick) is stage 1. s1_s is then the wall time of all of it,
+# kept in WORK/s1pair/seconds so that a rerun finds it.
 DATA=${1:-../shared/data}
 OUT=${2:-weights}
 WORK=${3:-.cache/face_runs/budget}
@@ -11,6 +17,7 @@ PY=${PYTHON:-.venv/bin/python}
 CACHE=${FACE_CACHE:-.cache/face_data}
 BUDGET=${FACE_BUDGET_SECONDS:-10800}
 S1_STEPS=${FACE_BUDGET_S1_STEPS:-3000}
+S1_PAIR=${FACE_BUDGET_S1_PAIR:-0}
 read -r -a EXTRA <<< "${FACE_BUDGET_EXTRA:-}"
 
 budget_stage1() {
@@ -23,10 +30,38 @@ budget_stage1() {
         cache_s=$(( $(date +%s) - t0 ))
     fi
     mkdir -p "$WORK"
+    if [ "$S1_PAIR" = 1 ]; then
+        budget_stage1_pair
+        return
+    fi
     if [ ! -f "$S1" ]; then
         "$PY" -m training.train_face --cache "$CACHE" --out "$WORK/s1" --name face-effnetlite0-b1 \
             --size "$S1_SIZE" --steps "$S1_STEPS" --mirror 0.5 --warp 0.5 --precision bfloat16 --workers 0 \
             --seed 0 ${EXTRA[@]+"${EXTRA[@]}"}
     fi
     s1_s=$("$PY" -c 'import json, sys; print(round(json.load(open(sys.argv[1]))["training"]["lineage_seconds"]))' "$S1")
+}
+
+budget_stage1_pair() {
+    local dir="$WORK/s1pair" t0 a b seed
+    if [ ! -f "$dir/seconds" ]; then
+        mkdir -p "$dir"
+        t0=$(date +%s)
+        for seed in 0 1; do
+            "$PY" -m training.train_face --cache "$CACHE" --out "$dir/s$seed" --name "face-effnetlite0-b1-s$seed" \
+                --size "$S1_SIZE" --steps "$S1_STEPS" --mirror 0.5 --warp 0.5 --precision bfloat16 --workers 0 \
+                --threads 1 --seed "$seed" --no-measure ${EXTRA[@]+"${EXTRA[@]}"} > "$dir/s$seed.log" 2>&1 &
+            if [ "$seed" = 0 ]; then a=$!; else b=$!; fi
+        done
+        wait "$a" || { echo "error: see $dir/s0.log" >&2; exit 1; }
+        wait "$b" || { echo "error: see $dir/s1.log" >&2; exit 1; }
+        "$PY" -m training.face_soup --out "$dir/soup" --name face-effnetlite0-b1-soup \
+            "$dir/s0/face-effnetlite0-b1-s0.json" "$dir/s1/face-effnetlite0-b1-s1.json"
+        "$PY" -m training.face_draws --cache "$CACHE" --seeds 11,12 --json "$dir/draws.json" --pick "$dir/picked" \
+            "$dir/s0/face-effnetlite0-b1-s0.json" "$dir/s1/face-effnetlite0-b1-s1.json" \
+            "$dir/soup/face-effnetlite0-b1-soup.json"
+        echo $(( $(date +%s) - t0 )) > "$dir/seconds"
+    fi
+    S1=$(cat "$dir/picked")
+    s1_s=$(cat "$dir/seconds")
 }

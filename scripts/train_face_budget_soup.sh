@@ -22,7 +22,8 @@
 # The environment may change it, for tests: FACE_CACHE, FACE_BUDGET_SECONDS (10800),
 # FACE_BUDGET_S1_STEPS (3000), FACE_BUDGET_S2_STEPS (2000), FACE_BUDGET_PAIR_STEPS (500),
 # FACE_BUDGET_TRAIN_SIZE (224, every training stage), FACE_BUDGET_CAL_SIZE (240),
-# FACE_BUDGET_EXTRA (more train_face options, split on spaces); PYTHON.
+# FACE_BUDGET_EXTRA (more train_face options, split on spaces); PYTHON. FACE_BUDGET_S1_PAIR=1 makes
+# stage 1 two one-thread runs side by side and picks one (see face_budget_lib.sh).
 set -euo pipefail
 # shellcheck source=scripts/face_budget_lib.sh
 source "$(dirname "$0")/face_budget_lib.sh"

@@ -867,3 +867,56 @@ def test_the_budget_soup_script_runs_its_whole_chain(tmp_path: Path) -> None:
     r = run(FACE_BUDGET_SECONDS="3000")  # less the cache's 240, stage 1, 300, 1800 and 900: nothing left
     assert r.returncode == 1 and "left no time for stage 2" in r.stderr
     assert (work / "s1" / "face-effnetlite0-b1.safetensors").stat().st_mtime == mtime  # not retrained
+
+
+def test_the_budget_scripts_stage_one_pair_picks_one_of_its_three_on_other_draws(tmp_path: Path) -> None:
+    """FACE_BUDGET_S1_PAIR=1: stage 1 is two one-thread runs side by side (seeds 0 and 1) and their
+    soup; the one with the best mean swap AUC on draws 11 and 12 is picked, the seconds of all of it
+    kept, and a rerun (here stopped before stage 2 by a short budget) trains none of it again."""
+    from training import face_draws
+
+    cache = make_cache(tmp_path / "cache")
+    env = dict(
+        FACE_CACHE=str(cache),
+        FACE_BUDGET_S1_PAIR="1",
+        FACE_BUDGET_S1_STEPS="1",
+        FACE_BUDGET_TRAIN_SIZE="64",
+        FACE_BUDGET_EXTRA="--batch 4 --upsampler-steps 0",
+        FACE_BUDGET_SECONDS="3000",  # less the cache's 240, stage 1, 300, 1800 and 900: nothing left
+    )
+    out, work = tmp_path / "out", tmp_path / "work"
+    r = run_script("train_face_budget_soup.sh", out, work, **env)
+    assert r.returncode == 1 and "left no time for stage 2" in r.stderr, r.stderr[-2000:]
+    pair = work / "s1pair"
+    runs = [pair / "s0" / "face-effnetlite0-b1-s0.json", pair / "s1" / "face-effnetlite0-b1-s1.json"]
+    soup = pair / "soup" / "face-effnetlite0-b1-soup.json"
+    for seed, path in enumerate(runs):
+        training = json.loads(path.read_text())["training"]
+        assert training["seed"] == seed and training["threads"] == 1 and training["measured"] is False
+    assert [i["name"] for i in json.loads(soup.read_text())["training"]["soup_of"]] == [
+        "face-effnetlite0-b1-s0",
+        "face-effnetlite0-b1-s1",
+    ]
+    draws = json.loads((pair / "draws.json").read_text())
+    assert draws["seeds"] == [11, 12] and len(draws["auc"]) == 3
+    picked = Path((pair / "picked").read_text().strip())
+    assert picked.name == f"{face_draws.pick(draws['auc'])}.json" and picked.is_file()
+    assert int((pair / "seconds").read_text()) >= 0
+    mtimes = [p.with_suffix(".safetensors").stat().st_mtime for p in (*runs, soup)]
+    r = run_script("train_face_budget_soup.sh", out, work, **env)
+    assert r.returncode == 1 and "left no time for stage 2" in r.stderr
+    assert [p.with_suffix(".safetensors").stat().st_mtime for p in (*runs, soup)] == mtimes  # not retrained
+
+
+def test_face_draws_picks_the_best_swaps_then_the_best_self_blends() -> None:
+    from training import face_draws
+
+    blends, swaps = face_draws.SETS
+    result = {
+        "a": {blends: [0.95, 0.95], swaps: [0.80, 0.82]},
+        "b": {blends: [0.90, 0.90], swaps: [0.82, 0.82]},
+        "c": {blends: [0.93, 0.93], swaps: [0.83, 0.81]},
+    }
+    assert face_draws.pick(result) == "c"  # the same swap mean as b, better self-blends
+    result["b"][swaps] = [0.83, 0.83]
+    assert face_draws.pick(result) == "b"

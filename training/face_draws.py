@@ -85,6 +85,14 @@ def _logits(
     return out
 
 
+def pick(result: dict[str, dict[str, list[float]]]) -> str:
+    """The weight with the highest mean landmark-swap AUC over the draws, ties broken by the
+    self-blends': the swaps are the set a lineage's root carries to its end (its later stages and
+    soups add a few thousandths), the self-blends the set they improve."""
+    swaps, blends = SETS[1], SETS[0]
+    return max(result, key=lambda n: (float(np.mean(result[n][swaps])), float(np.mean(result[n][blends]))))
+
+
 def record(meta_path: Path, seeds: list[int], aucs: dict[str, list[float]], command: str) -> None:
     """Store the draws in the weight's metadata and re-render its card."""
     doc = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -104,6 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--json", type=Path, default=None, help="also write the AUCs here (weight name -> set -> per seed)"
     )
+    ap.add_argument(
+        "--pick",
+        type=Path,
+        default=None,
+        help="write the best weight's metadata path here (highest mean landmark-swap AUC, ties by self-blends); "
+        "use draw seeds that no rule is judged on",
+    )
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -114,6 +129,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name} {k}: {' / '.join(f'{a:.3f}' for a in v)} (mean {np.mean(v):.3f})")
     if args.json is not None:
         args.json.write_text(json.dumps({"seeds": seeds, "auc": result}, indent=2) + "\n", encoding="utf-8")
+    if args.pick is not None:
+        best = pick(result)
+        chosen = args.weights[list(result).index(best)]  # names are unique, in the order given
+        args.pick.write_text(str(chosen) + "\n", encoding="utf-8")
+        print(f"picked {best}: {chosen}")
     if args.record:
         cmd = "python -m training.face_draws " + " ".join(argv if argv is not None else sys.argv[1:])
         for w, name in zip(args.weights, result, strict=True):  # names are unique, in the order given
