@@ -17,7 +17,9 @@
 # 7. five fresh draws of the held-out sets recorded in its metadata and card (about 15 min, not
 #    part of the budget).
 # 2 h 39 min from ImageNet weights here (docs/training-face.md). The seconds of every stage are
-# written to WORK/lineage.txt, with their sum.
+# written to WORK/lineage.txt, with their sum. Stages 2 and 4 keep their seconds in WORK
+# (s2/seconds, pair.seconds) when they finish; a rerun skips them and counts those seconds, so a
+# lineage stopped between stages goes on where it stopped.
 #
 # The environment may change it, for tests: FACE_CACHE, FACE_BUDGET_SECONDS (10800),
 # FACE_BUDGET_S1_STEPS (3000), FACE_BUDGET_S2_STEPS (2000), FACE_BUDGET_PAIR_STEPS (500),
@@ -44,17 +46,24 @@ now() { date +%s; }
 S1_SIZE=$SIZE
 budget_stage1
 
-limit=$(( BUDGET - cache_s - s1_s - S2_SETUP - PAIR_RESERVE - CAL_RESERVE ))
-if [ "$limit" -lt 60 ]; then
-    echo "error: stage 1 left no time for stage 2 (time limit $limit s)" >&2
-    exit 1
+# A stage that finished writes its seconds next to its weights; a rerun (after a stop, or in a
+# later session with those files put back) skips it and counts them.
+if [ -f "$WORK/s2/seconds" ]; then
+    s2_s=$(cat "$WORK/s2/seconds")
+else
+    limit=$(( BUDGET - cache_s - s1_s - S2_SETUP - PAIR_RESERVE - CAL_RESERVE ))
+    if [ "$limit" -lt 60 ]; then
+        echo "error: stage 1 left no time for stage 2 (time limit $limit s)" >&2
+        exit 1
+    fi
+    echo "stage 2: $S2_STEPS steps, time limit $limit s (cache counted as $cache_s s, stage 1 $s1_s s)"
+    t0=$(now)
+    "$PY" -m training.train_face --cache "$CACHE" --out "$WORK/s2" --name face-effnetlite0-s2 --init "$S1" \
+        --size "$SIZE" --steps "$S2_STEPS" --lr 2e-4 --mirror 0.3 --warp 0.3 --precision bfloat16 --workers 0 \
+        --seed 0 --no-measure --time-limit "$limit" ${EXTRA[@]+"${EXTRA[@]}"}
+    s2_s=$(( $(now) - t0 ))
+    echo "$s2_s" > "$WORK/s2/seconds"
 fi
-echo "stage 2: $S2_STEPS steps, time limit $limit s (cache counted as $cache_s s, stage 1 $s1_s s)"
-t0=$(now)
-"$PY" -m training.train_face --cache "$CACHE" --out "$WORK/s2" --name face-effnetlite0-s2 --init "$S1" \
-    --size "$SIZE" --steps "$S2_STEPS" --lr 2e-4 --mirror 0.3 --warp 0.3 --precision bfloat16 --workers 0 \
-    --seed 0 --no-measure --time-limit "$limit" ${EXTRA[@]+"${EXTRA[@]}"}
-s2_s=$(( $(now) - t0 ))
 
 continuation() {  # NAME SEED EXTRA...
     local name=$1 seed=$2
@@ -64,12 +73,17 @@ continuation() {  # NAME SEED EXTRA...
         --workers 0 --seed "$seed" --no-measure --time-limit $(( PAIR_RESERVE - 300 )) ${EXTRA[@]+"${EXTRA[@]}"} "$@" \
         > "$WORK/$name.log" 2>&1
 }
-t0=$(now)
-continuation ctl-s0 0 & a=$!
-continuation cross-s0 0 --cross 0.4 & b=$!
-wait "$a" || { echo "error: see $WORK/ctl-s0.log" >&2; exit 1; }
-wait "$b" || { echo "error: see $WORK/cross-s0.log" >&2; exit 1; }
-pair_s=$(( $(now) - t0 ))
+if [ -f "$WORK/pair.seconds" ]; then
+    pair_s=$(cat "$WORK/pair.seconds")
+else
+    t0=$(now)
+    continuation ctl-s0 0 & a=$!
+    continuation cross-s0 0 --cross 0.4 & b=$!
+    wait "$a" || { echo "error: see $WORK/ctl-s0.log" >&2; exit 1; }
+    wait "$b" || { echo "error: see $WORK/cross-s0.log" >&2; exit 1; }
+    pair_s=$(( $(now) - t0 ))
+    echo "$pair_s" > "$WORK/pair.seconds"
+fi
 
 t0=$(now)
 "$PY" -m training.face_soup --out "$WORK/soup2" --name face-effnetlite0-soup2 \

@@ -863,7 +863,14 @@ def test_the_budget_soup_script_runs_its_whole_chain(tmp_path: Path) -> None:
     lines = (work / "lineage.txt").read_text().splitlines()
     parts = [int(line.split()[-2]) for line in lines[:-1]]
     assert lines[0] == "cache 240 s" and lines[-1].startswith(f"lineage {sum(parts)} s")
+    done = [work / d / f"face-effnetlite0-{d}.safetensors" for d in ("s2", "ctl-s0", "cross-s0")]
+    mtimes = [p.stat().st_mtime for p in done]
+    r = run()  # a rerun skips the stages that wrote their seconds and counts those seconds again
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert [p.stat().st_mtime for p in done] == mtimes
+    assert (work / "lineage.txt").read_text().splitlines()[2:4] == lines[2:4]
     mtime = (work / "s1" / "face-effnetlite0-b1.safetensors").stat().st_mtime
+    (work / "s2" / "seconds").unlink()
     r = run(FACE_BUDGET_SECONDS="3000")  # less the cache's 240, stage 1, 300, 1800 and 900: nothing left
     assert r.returncode == 1 and "left no time for stage 2" in r.stderr
     assert (work / "s1" / "face-effnetlite0-b1.safetensors").stat().st_mtime == mtime  # not retrained
