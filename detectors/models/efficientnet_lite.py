@@ -41,7 +41,9 @@ class SameConv2d(nn.Conv2d):
         return self._same(x)
 
     def _same(self, x: torch.Tensor) -> torch.Tensor:
-        ih, iw = x.shape[-2:]
+        # plain ints even while traced for an ONNX export: a traced size would reach ONNX as integer
+        # division, which truncates where Python's // floors, and the padding would come out wrong
+        ih, iw = int(x.shape[-2]), int(x.shape[-1])
         kh, kw = self.kernel_size
         sh, sw = self.stride
         ph = max((-(-ih // sh) - 1) * sh + kh - ih, 0)
