@@ -1,7 +1,8 @@
 # Sourced by train_face_budget.sh and train_face_budget_soup.sh, not run: what both 3-hour lineages
 # share. Sourcing it sets their common arguments and defaults (the script's DATA OUT WORK, PY,
 # CACHE, BUDGET, S1_STEPS, EXTRA; see either script's header); budget_stage1 then builds the face
-# cache and stage 1 (v3's recipe in bfloat16) in WORK/s1 unless they are there, given S1_SIZE, and
+# cache and stage 1 (v3's recipe; --precision auto: bfloat16 where the CPU has bfloat16
+# instructions, else float32) in WORK/s1 unless they are there, given S1_SIZE, and
 # sets S1 (stage 1's metadata), cache_s (the cache's seconds, 240 when it was already there) and
 # s1_s (stage 1's).
 #
@@ -36,7 +37,7 @@ budget_stage1() {
     fi
     if [ ! -f "$S1" ]; then
         "$PY" -m training.train_face --cache "$CACHE" --out "$WORK/s1" --name face-effnetlite0-b1 \
-            --size "$S1_SIZE" --steps "$S1_STEPS" --mirror 0.5 --warp 0.5 --precision bfloat16 --workers 0 \
+            --size "$S1_SIZE" --steps "$S1_STEPS" --mirror 0.5 --warp 0.5 --precision auto --workers 0 \
             --seed 0 ${EXTRA[@]+"${EXTRA[@]}"}
     fi
     s1_s=$("$PY" -c 'import json, sys; print(round(json.load(open(sys.argv[1]))["training"]["lineage_seconds"]))' "$S1")
@@ -49,7 +50,7 @@ budget_stage1_pair() {
         t0=$(date +%s)
         for seed in 0 1; do
             "$PY" -m training.train_face --cache "$CACHE" --out "$dir/s$seed" --name "face-effnetlite0-b1-s$seed" \
-                --size "$S1_SIZE" --steps "$S1_STEPS" --mirror 0.5 --warp 0.5 --precision bfloat16 --workers 0 \
+                --size "$S1_SIZE" --steps "$S1_STEPS" --mirror 0.5 --warp 0.5 --precision auto --workers 0 \
                 --threads 1 --seed "$seed" --no-measure ${EXTRA[@]+"${EXTRA[@]}"} > "$dir/s$seed.log" 2>&1 &
             if [ "$seed" = 0 ]; then a=$!; else b=$!; fi
         done

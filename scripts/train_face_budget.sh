@@ -4,8 +4,9 @@
 #   bash scripts/train_face_budget.sh [DATA] [OUT] [WORK]   # defaults: ../shared/data weights .cache/face_runs/budget
 #
 # 1. the face cache, if missing (about 4 min; counted as 240 s when it is already there);
-# 2. stage 1, v3's recipe in bfloat16: 3000 steps at 224 px (2 h 02 min measured here before the
-#    trainers ran their depthwise convolutions in float32 under tcmalloc; see docs/training-face.md),
+# 2. stage 1, v3's recipe (in bfloat16 where the CPU has it, --precision auto): 3000 steps at 224 px
+#    (2 h 02 min measured here before the trainers ran their depthwise convolutions in float32 under
+#    tcmalloc; see docs/training-face.md),
 #    skipped when WORK/s1 already holds its weights;
 # 3. stage 2, v4's continuation of it trained at 240 px and calibrated with mirror averaging,
 #    written to OUT as face-effnetlite0-v7: its steps are fitted into what is left of the budget
@@ -36,6 +37,6 @@ if [ "$STEPS" -lt 1 ]; then
 fi
 echo "stage 2: $STEPS steps, time limit $LIMIT s (cache counted as $cache_s s)"
 "$PY" -m training.train_face --cache "$CACHE" --out "$OUT" --name face-effnetlite0-v7 --init "$S1" \
-    --size "$S2_SIZE" --steps "$STEPS" --lr 2e-4 --mirror 0.3 --warp 0.3 --precision bfloat16 --workers 0 \
+    --size "$S2_SIZE" --steps "$STEPS" --lr 2e-4 --mirror 0.3 --warp 0.3 --precision auto --workers 0 \
     --mirror-average --seed 0 --time-limit "$LIMIT" ${EXTRA[@]+"${EXTRA[@]}"}
 "$PY" -m training.face_draws --cache "$CACHE" "$OUT/face-effnetlite0-v7.json" --record

@@ -59,7 +59,7 @@ else
     echo "stage 2: $S2_STEPS steps, time limit $limit s (cache counted as $cache_s s, stage 1 $s1_s s)"
     t0=$(now)
     "$PY" -m training.train_face --cache "$CACHE" --out "$WORK/s2" --name face-effnetlite0-s2 --init "$S1" \
-        --size "$SIZE" --steps "$S2_STEPS" --lr 2e-4 --mirror 0.3 --warp 0.3 --precision bfloat16 --workers 0 \
+        --size "$SIZE" --steps "$S2_STEPS" --lr 2e-4 --mirror 0.3 --warp 0.3 --precision auto --workers 0 \
         --seed 0 --no-measure --time-limit "$limit" ${EXTRA[@]+"${EXTRA[@]}"}
     s2_s=$(( $(now) - t0 ))
     echo "$s2_s" > "$WORK/s2/seconds"
@@ -69,7 +69,7 @@ continuation() {  # NAME SEED EXTRA...
     local name=$1 seed=$2
     shift 2
     "$PY" -m training.train_face --cache "$CACHE" --out "$WORK/$name" --name "face-effnetlite0-$name" \
-        --init "$S2" --size "$SIZE" --steps "$PAIR_STEPS" --lr 2e-4 --mirror 0.3 --warp 0.3 --precision bfloat16 --threads 1 \
+        --init "$S2" --size "$SIZE" --steps "$PAIR_STEPS" --lr 2e-4 --mirror 0.3 --warp 0.3 --precision auto --threads 1 \
         --workers 0 --seed "$seed" --no-measure --time-limit $(( PAIR_RESERVE - 300 )) ${EXTRA[@]+"${EXTRA[@]}"} "$@" \
         > "$WORK/$name.log" 2>&1
 }

@@ -33,7 +33,7 @@ continuation() {  # NAME SEED EXTRA...
     local name=$1 seed=$2
     shift 2
     "$PY" -m training.train_face --cache "$CACHE" --out "$WORK/$name" --name "face-effnetlite0-$name" \
-        --init "$V4" --steps "$STEPS" --lr 2e-4 --mirror 0.3 --warp 0.3 --precision bfloat16 --threads 1 \
+        --init "$V4" --steps "$STEPS" --lr 2e-4 --mirror 0.3 --warp 0.3 --precision auto --threads 1 \
         --seed "$seed" ${EXTRA[@]+"${EXTRA[@]}"} "$@" > "$WORK/$name.log" 2>&1
 }
 

@@ -927,3 +927,16 @@ def test_face_draws_picks_the_best_swaps_then_the_best_self_blends() -> None:
     assert face_draws.pick(result) == "c"  # the same swap mean as b, better self-blends
     result["b"][swaps] = [0.83, 0.83]
     assert face_draws.pick(result) == "b"
+
+
+def test_auto_precision_takes_bfloat16_only_where_the_cpu_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from training import precision
+
+    monkeypatch.setattr(precision, "fast_bfloat16", lambda: True)
+    assert precision.resolve("auto", "cpu") == "bfloat16" and precision.resolve("auto", "cuda") == "float32"
+    monkeypatch.setattr(precision, "fast_bfloat16", lambda: False)
+    assert precision.resolve("auto", "cpu") == "float32"
+    assert precision.resolve("bfloat16", "cpu") == "bfloat16"  # as asked, with a warning
+    assert precision.resolve("float32", "cpu") == "float32"
+    with pytest.raises(SystemExit, match="--precision must be one of"):
+        precision.resolve("float16", "cpu")

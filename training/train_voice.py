@@ -622,7 +622,7 @@ def train(
     its own process on one CPU thread (the Whisper probe, about a minute, is fitted first)."""
     if threads:
         torch.set_num_threads(threads)
-    precision_mod.check(precision)
+    precision = precision_mod.resolve(precision, device)
     unknown = [m for m in members if m not in KINDS]
     if unknown or not members:
         raise SystemExit(f"unknown member kinds {unknown}; known: {', '.join(KINDS)}")
@@ -962,7 +962,8 @@ def main(argv: list[str] | None = None) -> int:
         choices=precision_mod.PRECISIONS,
         default="float32",
         help="arithmetic of the LCNN training steps: bfloat16 autocasts their convolutions "
-        "(about 1.7x faster on CPUs with bfloat16 instructions); weights stay float32",
+        "(about 1.7x faster on CPUs with bfloat16 instructions, far slower on others); auto: bfloat16 "
+        "where the CPU has those instructions, else float32; weights stay float32",
     )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
