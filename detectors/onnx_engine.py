@@ -58,9 +58,18 @@ class OnnxModel:
     dimension left free; the module must not change afterwards. Thread-safe.
     """
 
-    def __init__(self, module: Any, sample_shape: tuple[int, ...], threads: int | None = None) -> None:
-        self.module = module
+    def __init__(
+        self,
+        module: Any,
+        sample_shape: tuple[int, ...],
+        threads: int | None = None,
+        free_axes: tuple[int, ...] = (),
+    ) -> None:
+        # in evaluation mode for good: the exporter puts a module back in its own mode afterwards,
+        # and a module in training mode would take its children (BatchNorm) with it
+        self.module = module.eval()
         self.sample_shape = sample_shape  # one input's shape, without the batch dimension
+        self.free_axes = free_axes  # input axes besides the batch (0) whose length may vary
         self.threads = threads
         self.export_seconds: float | None = None
         self._session: Any = None
@@ -81,7 +90,7 @@ class OnnxModel:
                 buf,  # type: ignore[arg-type]  # the TorchScript exporter writes to a file object too
                 input_names=["x"],
                 output_names=["y"],
-                dynamic_axes={"x": {0: "n"}, "y": {0: "n"}},
+                dynamic_axes={"x": {0: "n", **{a: f"d{a}" for a in self.free_axes}}, "y": {0: "n"}},
                 opset_version=17,
                 dynamo=False,
             )

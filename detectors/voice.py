@@ -66,8 +66,9 @@ class VoiceClassifier(CalibratedModel):
 
     def __init__(self, info: WeightInfo, *, batch_size: int = 16) -> None:
         from detectors.compute import use_bfloat16
-        from detectors.models.lcnn import LCNN, build
-        from detectors.models.whisper import WhisperUnavailable
+        from detectors.models.lcnn import LCNN, LCNNTail, build
+        from detectors.models.whisper import WhisperProbe, WhisperProbeTail, WhisperUnavailable
+        from detectors.onnx_engine import OnnxModel, use_onnxruntime
 
         meta = info.meta
         try:
@@ -86,10 +87,20 @@ class VoiceClassifier(CalibratedModel):
         self.loudness = float(spec.get("loudness_dbfs", -23.0))
         self.batch_size = batch_size
         fast = use_bfloat16()
+        onnx = use_onnxruntime(fast)
         for member in model.modules():
             if isinstance(member, LCNN):
                 member.bfloat16_inference = fast
         super().__init__(info, model)
+        # float32: each LCNN's convolutions and head through ONNX Runtime (exported on first use,
+        # from the verified weights just loaded; the window's length may vary)
+        self.engine = "onnxruntime" if onnx else "torch"
+        for member in model.modules():
+            if onnx and isinstance(member, LCNN):
+                shape = (member.front.channels, int(member.front.fbank.shape[1]), 401)
+                member.onnx_tail = OnnxModel(LCNNTail(member), shape, free_axes=(3,))
+            elif onnx and isinstance(member, WhisperProbe):
+                member.onnx_tail = OnnxModel(WhisperProbeTail(member), (80, 400), free_axes=(2,))
 
     @classmethod
     def default(cls, folder: Path | None = None, name: str | None = None) -> VoiceClassifier:

@@ -257,3 +257,39 @@ def test_installed_whisper_base_is_checked_and_runs() -> None:
     states = enc(torch.from_numpy(vowelish(1.0))[None])
     assert [tuple(s.shape) for s in states] == [(1, 50, 512), (1, 50, 512)]
     assert torch.isfinite(states[-1]).all() and float(states[-1].std()) > 0.01
+
+
+def test_float32_voice_inference_runs_in_onnxruntime_with_the_logits_of_pytorch(
+    tmp_path: Path, tiny_whisper: dict[str, torch.Tensor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each LCNN's convolutions and head and the Whisper probe's encoder and head go through ONNX
+    Runtime in float32 (their front ends stay in PyTorch), with PyTorch's logits, windows of any
+    length included; bfloat16 and VERACITY_ENGINE=torch keep PyTorch."""
+    from detectors.voice import VoiceClassifier
+    from detectors.weights import save_weights
+    from tests.face_helpers import CARD
+
+    arch = {
+        "members": [{"kind": "lcnn", **TINY, "phase": True}, {"kind": "whisper", "layers": 3}],
+        "scales": [[0.1, 0.5], [-0.2, 2.0]],
+    }
+    torch.manual_seed(2)
+    model = build("voice-ensemble", arch)
+    with torch.no_grad():
+        model.members[1].linear.weight.normal_(0, 0.05)
+    meta = {**voice_meta(), "architecture": "voice-ensemble", "arch": arch}
+    info = save_weights(tmp_path, "voice-ens", model.state_dict(), meta, card=CARD)
+    windows = [vowelish(4.0), vowelish(4.0, f0=180.0), vowelish(2.5)]  # two lengths: two passes
+    monkeypatch.setenv("VERACITY_PRECISION", "float32")
+    monkeypatch.setenv("VERACITY_ENGINE", "torch")
+    eager = VoiceClassifier(info)
+    monkeypatch.delenv("VERACITY_ENGINE")
+    onnx = VoiceClassifier(info)
+    assert (eager.engine, onnx.engine) == ("torch", "onnxruntime")
+    lcnn, probe = onnx.model.members
+    assert lcnn.onnx_tail is not None and probe.onnx_tail is not None
+    assert eager.model.members[0].onnx_tail is None and eager.model.members[1].onnx_tail is None
+    a, b = eager.logits(windows), onnx.logits(windows)
+    assert np.ptp(a) > 1e-3 and np.abs(a - b).max() <= 1e-4 * max(1.0, np.abs(a).max())
+    monkeypatch.setenv("VERACITY_PRECISION", "bfloat16")
+    assert VoiceClassifier(info).engine == "torch"

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -132,9 +134,20 @@ class LCNN(nn.Module):
         # convolutions and head in bfloat16 when evaluating on a CPU (set by the detector where the
         # CPU multiplies bfloat16 in hardware); training steps are unaffected
         self.bfloat16_inference = False
+        # set by the detector for float32 inference through ONNX Runtime: runs ``tail`` (the
+        # convolutions, pooling and head: about 2.8x faster there on an AVX2 CPU); training steps
+        # and bfloat16 inference never use it
+        self.onnx_tail: Callable[[np.ndarray], np.ndarray] | None = None
 
     def features(self, wave: torch.Tensor) -> torch.Tensor:
         return self.front(wave)
+
+    def tail(self, f: torch.Tensor) -> torch.Tensor:
+        """Front-end features (B, C, F, T) → one logit per clip (B, 1)."""
+        h = self.body(f)  # (B, C, F', T')
+        h = h.flatten(1, 2)  # (B, C*F', T')
+        stats = torch.cat([h.mean(dim=2), h.std(dim=2, unbiased=False)], dim=1)
+        return self.head(stats)
 
     def _mask(self, f: torch.Tensor) -> torch.Tensor:
         fmax, tmax = self.spec_mask
@@ -155,13 +168,23 @@ class LCNN(nn.Module):
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         f = self._mask(self.features(wave))  # the front end stays float32
+        if self.onnx_tail is not None and not self.training and f.device.type == "cpu":
+            return torch.from_numpy(self.onnx_tail(f.numpy())[:, 0])
         fast = self.bfloat16_inference and not self.training and f.device.type == "cpu"
         # only entered when wanted: a disabled autocast would switch off a trainer's own autocast
         with torch.autocast("cpu", dtype=torch.bfloat16) if fast else contextlib.nullcontext():
-            h = self.body(f)  # (B, C, F', T')
-            h = h.flatten(1, 2)  # (B, C*F', T')
-            stats = torch.cat([h.mean(dim=2), h.std(dim=2, unbiased=False)], dim=1)
-            return self.head(stats).squeeze(1).float()
+            return self.tail(f).squeeze(1).float()
+
+
+class LCNNTail(nn.Module):
+    """An LCNN's ``tail`` as a module of its own, for export."""
+
+    def __init__(self, lcnn: LCNN) -> None:
+        super().__init__()
+        self.lcnn = lcnn
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        return self.lcnn.tail(f)
 
 
 class LCNNEnsemble(nn.Module):

@@ -21,6 +21,7 @@ import hashlib
 import importlib.util
 import re
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -188,16 +189,22 @@ class WhisperEncoder(nn.Module):
 
     @torch.no_grad()
     def forward(self, wave: torch.Tensor) -> list[torch.Tensor]:
+        return self.from_mel(self.log_mel(wave.float()))
+
+    @torch.no_grad()
+    def from_mel(self, mel: torch.Tensor) -> list[torch.Tensor]:
+        """``log_mel``'s output (B, 80, frames) → the hidden states, as ``forward``."""
         dt = self.dtype
         w = self._t
 
         def norm(x: torch.Tensor, p: str) -> torch.Tensor:
-            return F.layer_norm(x, (x.shape[-1],), w(p + "/gamma"), w(p + "/beta"), 1e-5)
+            # the width as a plain int, also when traced for an ONNX export (its shape must be static)
+            return F.layer_norm(x, (int(x.shape[-1]),), w(p + "/gamma"), w(p + "/beta"), 1e-5)
 
         def lin(x: torch.Tensor, p: str) -> torch.Tensor:
             return F.linear(x, w(p + "/weight"), w(p + "/bias"))
 
-        x = self.log_mel(wave.float()).to(dt)
+        x = mel.to(dt)
         x = F.gelu(F.conv1d(x, w("encoder/conv1/weight"), w("encoder/conv1/bias"), padding=1))
         x = F.gelu(F.conv1d(x, w("encoder/conv2/weight"), w("encoder/conv2/bias"), stride=2, padding=1))
         x = x.transpose(1, 2)
@@ -244,6 +251,9 @@ class WhisperProbe(nn.Module):
         self.register_buffer("mean", torch.zeros(dim))
         self.register_buffer("std", torch.ones(dim))
         self.linear = nn.Linear(dim, 1)
+        # set by the detector for float32 inference through ONNX Runtime: runs ``from_mel`` (the
+        # encoder's convolutions and blocks, pooling and the linear layer); never used in training
+        self.onnx_tail: Callable[[np.ndarray], np.ndarray] | None = None
 
     def features(self, wave: torch.Tensor) -> torch.Tensor:
         return pooled(self.encoder(wave))
@@ -251,5 +261,23 @@ class WhisperProbe(nn.Module):
     def head(self, feats: torch.Tensor) -> torch.Tensor:
         return self.linear((feats - self.mean) / self.std).squeeze(1)
 
+    def from_mel(self, mel: torch.Tensor) -> torch.Tensor:
+        """The encoder's log-mel input (B, 80, frames) → one logit per clip (B,)."""
+        return self.head(pooled(self.encoder.from_mel(mel)))
+
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        if self.onnx_tail is not None and not self.training and wave.device.type == "cpu":
+            mel = self.encoder.log_mel(wave.float())
+            return torch.from_numpy(self.onnx_tail(mel.numpy()).reshape(-1))
         return self.head(self.features(wave))
+
+
+class WhisperProbeTail(nn.Module):
+    """A Whisper probe's ``from_mel`` as a module of its own, for export."""
+
+    def __init__(self, probe: WhisperProbe) -> None:
+        super().__init__()
+        self.probe = probe
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        return self.probe.from_mel(mel)[:, None]
