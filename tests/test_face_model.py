@@ -155,6 +155,48 @@ def test_the_engine_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
         onnx_engine.use_onnxruntime(False, "onnxruntime")
 
 
+def test_onnx_exports_are_kept_by_what_they_depend_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second model with the same tensors and input shape reads the kept export instead of
+    exporting; other tensors or another shape export anew; a damaged file is exported again; with
+    the cache off nothing is written."""
+    from detectors import onnx_engine
+    from detectors.onnx_engine import OnnxModel
+
+    monkeypatch.setenv(onnx_engine.CACHE_ENV, str(tmp_path / "cache"))
+    torch.manual_seed(3)
+    model = EfficientNetLite0(1).eval()
+    x = torch.randn(2, 3, 64, 64)
+    first = OnnxModel(model, (3, 64, 64))
+    out = first(x.numpy())
+    [kept] = list((tmp_path / "cache").glob("EfficientNetLite0-*.onnx"))
+    assert first.cached is False and kept.name == f"EfficientNetLite0-{first.key()}.onnx"
+
+    def no_export(*_a: object, **_k: object) -> None:
+        raise AssertionError("exported again")
+
+    monkeypatch.setattr(torch.onnx, "export", no_export)
+    twin = EfficientNetLite0(1).eval()
+    twin.load_state_dict(model.state_dict())
+    again = OnnxModel(twin, (3, 64, 64))
+    assert np.array_equal(again(x.numpy()), out) and again.cached is True
+    monkeypatch.undo()
+    monkeypatch.setenv(onnx_engine.CACHE_ENV, str(tmp_path / "cache"))
+    with torch.no_grad():
+        twin._fc.bias.add_(1.0)
+    assert OnnxModel(twin, (3, 64, 64)).key() != first.key()
+    assert OnnxModel(model, (3, 72, 72)).key() != first.key()
+    kept.write_bytes(b"not a graph")
+    damaged = OnnxModel(model, (3, 64, 64))
+    assert np.allclose(damaged(x.numpy()), out, atol=1e-6) and damaged.cached is False
+    assert kept.read_bytes() != b"not a graph"
+    monkeypatch.setenv(onnx_engine.CACHE_ENV, "0")
+    assert onnx_engine.cache_dir() is None
+    OnnxModel(twin, (3, 64, 64))(x.numpy())
+    assert len(list((tmp_path / "cache").glob("*.onnx"))) == 1
+
+
 def test_the_onnx_export_keeps_same_padding_at_odd_sizes() -> None:
     """TensorFlow's SAME padding rounds up (ceil of size / stride); traced as tensor arithmetic it
     would reach ONNX as truncating division and lose a row and a column at odd sizes."""
