@@ -99,7 +99,10 @@ def evaluate(
     errors = row_errors + file_errors
     doc = envelope("evaluate", [], errors)
     doc.pop("results")
-    doc.update({"detector": detector, "labels": str(labels), "model": model, "precision": used})
+    engine = analyzer.classifier.engine  # type: ignore[attr-defined]
+    doc.update(
+        {"detector": detector, "labels": str(labels), "model": model, "precision": used, "engine": engine}
+    )
     doc.update(report)
     code = ExitCode.INPUT_ERROR if errors else ExitCode.OK
     finish("evaluate", fmt, output, [], errors, lambda: _text(doc), code, doc=doc)
@@ -123,7 +126,7 @@ def _text(doc: dict[str, object]) -> list[tuple[str, str]]:
     lines = [
         (
             "bold",
-            f"{doc['detector']} detector, model {doc['model']['name']} ({doc['precision']}) on {doc['labels']}",  # type: ignore[index]
+            f"{doc['detector']} detector, model {doc['model']['name']} ({doc['precision']}, {doc['engine']}) on {doc['labels']}",  # type: ignore[index]
         ),
         (
             "",

@@ -77,10 +77,11 @@ def use_onnxruntime(bfloat16: bool, engine: str | None = None) -> bool:
 
 
 class OnnxModel:
-    """A float32 torch module (N×C×H×W in, N×K out) run by ONNX Runtime, exported on first use.
+    """A float32 torch module (one input batch in, N×K out) run by ONNX Runtime.
 
-    The export (about 1-2 s for EfficientNet-Lite0) happens once, at the first call, with the batch
-    dimension left free; the module must not change afterwards. Thread-safe.
+    At the first call the graph is read from the cache folder, or exported (0.5-2 s a network here)
+    and kept there, with the batch dimension and ``free_axes`` left free; the module must not
+    change afterwards. Thread-safe.
     """
 
     def __init__(
