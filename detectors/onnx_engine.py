@@ -50,7 +50,12 @@ def cache_dir() -> Path | None:
         return None
     if value:
         return Path(value)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # no home folder known: keep nothing
+            return None
     return Path(base) / "veracity" / "onnx"
 
 

@@ -193,6 +193,16 @@ def test_onnx_exports_are_kept_by_what_they_depend_on(
     assert kept.read_bytes() != b"not a graph"
     monkeypatch.setenv(onnx_engine.CACHE_ENV, "0")
     assert onnx_engine.cache_dir() is None
+    monkeypatch.delenv(onnx_engine.CACHE_ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert onnx_engine.cache_dir() == tmp_path / "xdg" / "veracity" / "onnx"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setattr(Path, "home", lambda: (_ for _ in ()).throw(RuntimeError("no home")))
+    assert onnx_engine.cache_dir() is None
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv(onnx_engine.CACHE_ENV, str(tmp_path / "a-file" / "cache"))  # cannot be made
+    assert np.allclose(OnnxModel(model, (3, 64, 64))(x.numpy()), out, atol=1e-6)  # exported, not kept
+    monkeypatch.setenv(onnx_engine.CACHE_ENV, "0")
     OnnxModel(twin, (3, 64, 64))(x.numpy())
     assert len(list((tmp_path / "cache").glob("*.onnx"))) == 1
 
