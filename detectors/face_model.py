@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
@@ -19,7 +21,9 @@ def preprocess(
     return (x - m) / s
 
 
-def face_logits(model: torch.nn.Module, x: torch.Tensor, mirror_average: bool = False) -> torch.Tensor:
+def face_logits(
+    model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, mirror_average: bool = False
+) -> torch.Tensor:
     """The classifier's fake logit for each normalised crop in ``x`` (N×3×H×W).
 
     With ``mirror_average`` each logit is the mean of the logits of the crop and of its mirror

@@ -105,7 +105,6 @@ class OnnxModel:
         self.export_seconds: float | None = None  # the seconds to a session, export or cache read included
         self.cached = False  # whether the graph came from the cache folder
         self._session: Any = None
-        self._path: Path | None = None  # the cache file, once looked for
         self._lock = threading.Lock()
 
     def key(self) -> str:
@@ -123,27 +122,8 @@ class OnnxModel:
             h.update(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
         return h.hexdigest()
 
-    def _graph(self) -> bytes:
-        """The exported graph: from the cache folder when it holds this network's, else exported
-        now (and kept there)."""
-        folder = cache_dir()
-        path = folder / f"{type(self.module).__name__}-{self.key()}.onnx" if folder is not None else None
-        self._path = path
-        if path is not None and path.is_file():
-            self.cached = True
-            return path.read_bytes()
-        graph = self._export()
-        if path is not None:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-                tmp.write_bytes(graph)
-                os.replace(tmp, path)  # whole or not at all, also with other processes at it
-            except OSError as exc:  # a read-only home: export every time
-                log.debug("cannot keep the ONNX export in %s: %s", path.parent, exc)
-        return graph
-
     def _build(self) -> Any:
+        """A session for the graph kept in the cache folder, else for a new export (then kept)."""
         import onnxruntime as ort
         import torch
 
@@ -152,19 +132,23 @@ class OnnxModel:
         options.intra_op_num_threads = self.threads or torch.get_num_threads()
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        graph = self._graph()
+        folder = cache_dir()
+        path = folder / f"{type(self.module).__name__}-{self.key()}.onnx" if folder is not None else None
+        self.cached = path is not None and path.is_file()
+        graph = path.read_bytes() if path is not None and self.cached else self._export()
         try:
             session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
-        except Exception:  # a damaged cache file: export again, and replace it
+        except Exception:  # a damaged cache file: export again (kept below, in its place)
             if not self.cached:
                 raise
             log.warning(
                 "the cached ONNX export of %s is unreadable; exporting again", type(self.module).__name__
             )
-            assert self._path is not None
-            self._path.unlink(missing_ok=True)
             self.cached = False
-            session = ort.InferenceSession(self._graph(), options, providers=["CPUExecutionProvider"])
+            graph = self._export()
+            session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        if path is not None and not self.cached:
+            _keep(path, graph)
         self.export_seconds = round(time.perf_counter() - t, 3)
         log.debug("%s ready in ONNX Runtime in %.2f s", type(self.module).__name__, self.export_seconds)
         return session
@@ -195,3 +179,15 @@ class OnnxModel:
                 self._session = self._build()
             session = self._session
         return np.asarray(session.run(None, {"x": np.ascontiguousarray(x, dtype=np.float32)})[0])
+
+
+def _keep(path: Path, graph: bytes) -> None:
+    """Write an exported graph to the cache folder, whole or not at all (other processes may be at
+    it too); where the folder cannot be written (a read-only home), keep nothing."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(graph)
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.debug("cannot keep the ONNX export in %s: %s", path.parent, exc)

@@ -88,19 +88,22 @@ class VoiceClassifier(CalibratedModel):
         self.batch_size = batch_size
         fast = use_bfloat16()
         onnx = use_onnxruntime(fast)
+        self.engine = "onnxruntime" if onnx else "torch"
+        super().__init__(info, model)
+        # float32: each LCNN's convolutions and head and the Whisper probe's encoder through ONNX
+        # Runtime (exported on first use, from the verified weights just loaded); the example
+        # input is one window's features, whose length (the last axis) may vary
+        samples = int(self.window_s * RATE)
         for member in model.modules():
             if isinstance(member, LCNN):
                 member.bfloat16_inference = fast
-        super().__init__(info, model)
-        # float32: each LCNN's convolutions and head through ONNX Runtime (exported on first use,
-        # from the verified weights just loaded; the window's length may vary)
-        self.engine = "onnxruntime" if onnx else "torch"
-        for member in model.modules():
-            if onnx and isinstance(member, LCNN):
-                shape = (member.front.channels, int(member.front.fbank.shape[1]), 401)
-                member.onnx_tail = OnnxModel(LCNNTail(member), shape, free_axes=(3,))
+                if onnx:
+                    frames = samples // member.front.hop + 1  # the STFT is centred
+                    shape = (member.front.channels, int(member.front.fbank.shape[1]), frames)
+                    member.onnx_tail = OnnxModel(LCNNTail(member), shape, free_axes=(3,))
             elif onnx and isinstance(member, WhisperProbe):
-                member.onnx_tail = OnnxModel(WhisperProbeTail(member), (80, 400), free_axes=(2,))
+                mel = (int(member.encoder.mel.shape[0]), samples // 160)  # 10 ms frames, the last dropped
+                member.onnx_tail = OnnxModel(WhisperProbeTail(member), mel, free_axes=(2,))
 
     @classmethod
     def default(cls, folder: Path | None = None, name: str | None = None) -> VoiceClassifier:

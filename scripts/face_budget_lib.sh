@@ -36,24 +36,26 @@ budget_stage1() {
         return
     fi
     if [ ! -f "$S1" ]; then
-        "$PY" -m training.train_face --cache "$CACHE" --out "$WORK/s1" --name face-effnetlite0-b1 \
-            --size "$S1_SIZE" --steps "$S1_STEPS" --mirror 0.5 --warp 0.5 --precision auto --workers 0 \
-            --seed 0 ${EXTRA[@]+"${EXTRA[@]}"}
+        stage1_run "$WORK/s1" face-effnetlite0-b1 0
     fi
     s1_s=$("$PY" -c 'import json, sys; print(round(json.load(open(sys.argv[1]))["training"]["lineage_seconds"]))' "$S1")
 }
 
+stage1_run() {  # OUT NAME SEED MORE...: v3's recipe from ImageNet weights
+    local out=$1 name=$2 seed=$3
+    shift 3
+    "$PY" -m training.train_face --cache "$CACHE" --out "$out" --name "$name" --size "$S1_SIZE" \
+        --steps "$S1_STEPS" --mirror 0.5 --warp 0.5 --precision auto --workers 0 --seed "$seed" \
+        ${EXTRA[@]+"${EXTRA[@]}"} "$@"
+}
+
 budget_stage1_pair() {
-    local dir="$WORK/s1pair" t0 a b seed
+    local dir="$WORK/s1pair" t0 a b
     if [ ! -f "$dir/seconds" ]; then
         mkdir -p "$dir"
         t0=$(date +%s)
-        for seed in 0 1; do
-            "$PY" -m training.train_face --cache "$CACHE" --out "$dir/s$seed" --name "face-effnetlite0-b1-s$seed" \
-                --size "$S1_SIZE" --steps "$S1_STEPS" --mirror 0.5 --warp 0.5 --precision auto --workers 0 \
-                --threads 1 --seed "$seed" --no-measure ${EXTRA[@]+"${EXTRA[@]}"} > "$dir/s$seed.log" 2>&1 &
-            if [ "$seed" = 0 ]; then a=$!; else b=$!; fi
-        done
+        stage1_run "$dir/s0" face-effnetlite0-b1-s0 0 --threads 1 --no-measure > "$dir/s0.log" 2>&1 & a=$!
+        stage1_run "$dir/s1" face-effnetlite0-b1-s1 1 --threads 1 --no-measure > "$dir/s1.log" 2>&1 & b=$!
         wait "$a" || { echo "error: see $dir/s0.log" >&2; exit 1; }
         wait "$b" || { echo "error: see $dir/s1.log" >&2; exit 1; }
         "$PY" -m training.face_soup --out "$dir/soup" --name face-effnetlite0-b1-soup \

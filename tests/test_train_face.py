@@ -748,6 +748,17 @@ def run_script(script: str, out: Path, work: Path, **env: str) -> subprocess.Com
     )  # fmt: skip
 
 
+def tiny_budget_env(tmp_path: Path, **more: str) -> dict[str, str]:
+    """The budget scripts' environment for a tiny cache made in ``tmp_path``: one stage-1 step,
+    batches of 4, no up-samplers; ``more`` adds or overrides."""
+    base = {
+        "FACE_CACHE": str(make_cache(tmp_path / "cache")),
+        "FACE_BUDGET_S1_STEPS": "1",
+        "FACE_BUDGET_EXTRA": "--batch 4 --upsampler-steps 0",
+    }
+    return {**base, **more}
+
+
 def test_the_v6_script_runs_its_whole_chain(tmp_path: Path) -> None:
     """scripts/train_face_v6.sh end to end on a tiny cache: four continuations, the soup, the
     interpolation with the parent, the mirror-averaged calibration and the recorded fresh draws."""
@@ -790,14 +801,8 @@ def test_the_budget_script_fits_stage_two_into_what_is_left(tmp_path: Path) -> N
     """scripts/train_face_budget.sh end to end on a tiny cache: stage 1 from ImageNet weights,
     stage 2 at another size with mirror averaging and the recorded fresh draws; run again with
     stage 1 already there and no time left, it stops with a clear error."""
-    cache = make_cache(tmp_path / "cache")
-    env = dict(
-        FACE_CACHE=str(cache),
-        FACE_BUDGET_S1_STEPS="1",
-        FACE_BUDGET_S2_STEPS="2",
-        FACE_BUDGET_S1_SIZE="64",
-        FACE_BUDGET_S2_SIZE="72",
-        FACE_BUDGET_EXTRA="--batch 4 --upsampler-steps 0",
+    env = tiny_budget_env(
+        tmp_path, FACE_BUDGET_S2_STEPS="2", FACE_BUDGET_S1_SIZE="64", FACE_BUDGET_S2_SIZE="72"
     )
     out, work = tmp_path / "out", tmp_path / "work"
 
@@ -829,15 +834,12 @@ def test_the_budget_soup_script_runs_its_whole_chain(tmp_path: Path) -> None:
     ImageNet weights, the pair of one-thread continuations, their soup, the interpolation with
     stage 2, the mirror-averaged calibration, the recorded draws and the lineage's seconds; with
     stage 1 already there and no time left, it stops with a clear error before stage 2."""
-    cache = make_cache(tmp_path / "cache")
-    env = dict(
-        FACE_CACHE=str(cache),
-        FACE_BUDGET_S1_STEPS="1",
+    env = tiny_budget_env(
+        tmp_path,
         FACE_BUDGET_S2_STEPS="2",
         FACE_BUDGET_PAIR_STEPS="1",
         FACE_BUDGET_TRAIN_SIZE="64",
         FACE_BUDGET_CAL_SIZE="72",
-        FACE_BUDGET_EXTRA="--batch 4 --upsampler-steps 0",
     )
     out, work = tmp_path / "out", tmp_path / "work"
 
@@ -882,13 +884,10 @@ def test_the_budget_scripts_stage_one_pair_picks_one_of_its_three_on_other_draws
     kept, and a rerun (here stopped before stage 2 by a short budget) trains none of it again."""
     from training import face_draws
 
-    cache = make_cache(tmp_path / "cache")
-    env = dict(
-        FACE_CACHE=str(cache),
+    env = tiny_budget_env(
+        tmp_path,
         FACE_BUDGET_S1_PAIR="1",
-        FACE_BUDGET_S1_STEPS="1",
         FACE_BUDGET_TRAIN_SIZE="64",
-        FACE_BUDGET_EXTRA="--batch 4 --upsampler-steps 0",
         FACE_BUDGET_SECONDS="3000",  # less the cache's 240, stage 1, 300, 1800 and 900: nothing left
     )
     out, work = tmp_path / "out", tmp_path / "work"
