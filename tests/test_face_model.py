@@ -114,22 +114,23 @@ def test_passes_hold_at_most_batch_size_images_and_do_not_change_the_logits(
     assert np.allclose(logits[1 + mirror], logits[32], rtol=0, atol=1e-5 * scale)
 
 
-@pytest.mark.parametrize("mirror", [False, True])
-def test_float32_inference_runs_in_onnxruntime_with_the_logits_of_pytorch(
-    tmp_path: Path, mirror: bool, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("mirror", "runtime"), [(False, "openvino"), (True, "openvino"), (True, "onnxruntime")]
+)
+def test_float32_inference_runs_in_an_onnx_runtime_with_the_logits_of_pytorch(
+    tmp_path: Path, mirror: bool, runtime: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("VERACITY_PRECISION", "float32")
     info = tiny_face_weights(tmp_path, seed=6, mirror_average=mirror)
     crops = np.random.default_rng(4).integers(0, 255, (37, CANONICAL_SIZE, CANONICAL_SIZE, 3), dtype=np.uint8)
     monkeypatch.setenv("VERACITY_ENGINE", "torch")
     eager = FaceClassifier(info)
-    monkeypatch.delenv("VERACITY_ENGINE")
+    monkeypatch.setenv("VERACITY_ENGINE", runtime)
     onnx = FaceClassifier(info)
-    assert (eager.engine, onnx.engine) == ("torch", "onnxruntime")
-    assert (
-        onnx.batch_size == 32 and onnx.onnx is not None and onnx.onnx.export_seconds is None
-    )  # exported lazily
-    a, b = eager.logits(crops), onnx.logits(crops)  # 37 crops: passes of 32 (16 mirrored) and a short one
+    assert (eager.engine, onnx.engine) == ("torch", runtime)
+    assert onnx.onnx is not None and onnx.onnx.export_seconds is None  # exported lazily
+    assert onnx.batch_size == (32 if runtime == "onnxruntime" else 8)  # each runtime's best pass size
+    a, b = eager.logits(crops), onnx.logits(crops)  # 37 crops: full passes and a short one
     assert onnx.onnx.export_seconds is not None and b.dtype == np.float64
     spread = np.ptp(a)
     assert spread > 0 and np.abs(a - b).max() <= 1e-3 * spread
@@ -142,17 +143,27 @@ def test_float32_inference_runs_in_onnxruntime_with_the_logits_of_pytorch(
 def test_the_engine_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     from detectors import onnx_engine
 
-    assert onnx_engine.use_onnxruntime(False, "auto") is onnx_engine.available() is True
+    assert onnx_engine.available("openvino") and onnx_engine.available("onnxruntime")
+    # the faster of the two where both are installed
+    assert onnx_engine.export_runtime(False, "auto") == "openvino"
+    assert onnx_engine.export_runtime(False, "onnxruntime") == "onnxruntime"
     assert (
-        onnx_engine.use_onnxruntime(True, "auto") is False
-        and onnx_engine.use_onnxruntime(False, "torch") is False
+        onnx_engine.export_runtime(True, "auto") is None
+        and onnx_engine.export_runtime(True, "openvino") is None  # bfloat16 stays in PyTorch
+        and onnx_engine.export_runtime(False, "torch") is None
     )
     with pytest.raises(ValueError, match="unknown inference engine"):
-        onnx_engine.use_onnxruntime(False, "tensorrt")
-    monkeypatch.setattr(onnx_engine, "available", lambda: False)
-    assert onnx_engine.use_onnxruntime(False, "auto") is False  # falls back to PyTorch
+        onnx_engine.export_runtime(False, "tensorrt")
+    monkeypatch.setattr(onnx_engine, "available", lambda runtime="onnxruntime": runtime == "onnxruntime")
+    assert onnx_engine.export_runtime(False, "auto") == "onnxruntime"  # without OpenVINO
+    with pytest.raises(ValueError, match="openvino or onnx is not installed"):
+        onnx_engine.export_runtime(False, "openvino")
+    monkeypatch.setattr(onnx_engine, "available", lambda runtime="onnxruntime": False)
+    assert onnx_engine.export_runtime(False, "auto") is None  # falls back to PyTorch
     with pytest.raises(ValueError, match="not installed"):
-        onnx_engine.use_onnxruntime(False, "onnxruntime")
+        onnx_engine.export_runtime(False, "onnxruntime")
+    with pytest.raises(ValueError, match="unknown runtime"):
+        onnx_engine.OnnxModel(EfficientNetLite0(1), (3, 64, 64), runtime="torch")
 
 
 def test_onnx_exports_are_kept_by_what_they_depend_on(
@@ -187,10 +198,13 @@ def test_onnx_exports_are_kept_by_what_they_depend_on(
         twin._fc.bias.add_(1.0)
     assert OnnxModel(twin, (3, 64, 64)).key() != first.key()
     assert OnnxModel(model, (3, 72, 72)).key() != first.key()
-    kept.write_bytes(b"not a graph")
-    damaged = OnnxModel(model, (3, 64, 64))
-    assert np.allclose(damaged(x.numpy()), out, atol=1e-6) and damaged.cached is False
-    assert kept.read_bytes() != b"not a graph"
+    for runtime in ("onnxruntime", "openvino"):  # the cache is one for both: the same ONNX graph
+        kept.write_bytes(b"not a graph")
+        damaged = OnnxModel(model, (3, 64, 64), runtime=runtime)
+        assert np.allclose(damaged(x.numpy()), out, atol=1e-6) and damaged.cached is False
+        assert kept.read_bytes() != b"not a graph"
+    from_cache = OnnxModel(model, (3, 64, 64), runtime="openvino")
+    assert np.allclose(from_cache(x.numpy()), out, atol=1e-6) and from_cache.cached is True
     monkeypatch.setenv(onnx_engine.CACHE_ENV, "0")
     assert onnx_engine.cache_dir() is None
     monkeypatch.delenv(onnx_engine.CACHE_ENV)
@@ -207,7 +221,8 @@ def test_onnx_exports_are_kept_by_what_they_depend_on(
     assert len(list((tmp_path / "cache").glob("*.onnx"))) == 1
 
 
-def test_the_onnx_export_keeps_same_padding_at_odd_sizes() -> None:
+@pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
+def test_the_onnx_export_keeps_same_padding_at_odd_sizes(runtime: str) -> None:
     """TensorFlow's SAME padding rounds up (ceil of size / stride); traced as tensor arithmetic it
     would reach ONNX as truncating division and lose a row and a column at odd sizes."""
     from detectors.onnx_engine import OnnxModel
@@ -215,11 +230,11 @@ def test_the_onnx_export_keeps_same_padding_at_odd_sizes() -> None:
     torch.manual_seed(1)
     model = EfficientNetLite0(1).eval()
     x = torch.randn(3, 3, 67, 67)
-    stem = OnnxModel(model._conv_stem, (3, 67, 67))(x.numpy())
+    stem = OnnxModel(model._conv_stem, (3, 67, 67), runtime=runtime)(x.numpy())
     assert stem.shape == (3, 32, 34, 34)  # ceil(67 / 2), padded 0 above and 1 below
     with torch.inference_mode():
         torch.testing.assert_close(torch.from_numpy(stem), model._conv_stem(x), atol=1e-4, rtol=1e-4)
-    whole = OnnxModel(model, (3, 67, 67))(x.numpy())
+    whole = OnnxModel(model, (3, 67, 67), runtime=runtime)(x.numpy())
     with torch.inference_mode():
         torch.testing.assert_close(torch.from_numpy(whole), model(x), atol=1e-4, rtol=1e-4)
 

@@ -175,6 +175,30 @@ def test_voice_ensemble_puts_members_on_one_scale() -> None:
         VoiceEnsemble([_Const(0.0), _Const(1.0)], [[0, 1], [0, 1]], [0.5, 0.6])
 
 
+def test_lcnns_with_equal_front_ends_share_it_when_evaluating() -> None:
+    """In evaluation the front end (STFT, filterbank, phase channel) runs once for all LCNNs whose
+    front ends are alike, with each member's own logits; another front end, and training (each
+    member masks its own copy), compute their own."""
+    torch.manual_seed(5)
+    members = [LCNN(**{**TINY, "phase": True}), LCNN(**{**TINY, "phase": True}), LCNN(**TINY)]
+    ens = VoiceEnsemble(members, [[0.1, 0.5], [-0.2, 2.0], [0.3, 1.5]], [0.5, 0.25, 0.25]).eval()
+    calls: list[int] = []
+    for m in members:
+        m.front.register_forward_hook(lambda mod, _a, _o: calls.append(id(mod)))
+    x = torch.from_numpy(np.stack([vowelish(2.0, seed=1), vowelish(2.0, f0=170.0, seed=2)]))
+    with torch.inference_mode():
+        shared = ens(x)
+        alone = [(m(x) - s[0]) / s[1] for m, s in zip(members, ens.scales, strict=True)]
+    assert calls[:2] == [id(members[0].front), id(members[2].front)]  # one for the two phase LCNNs
+    assert members[0].front.signature == members[1].front.signature != members[2].front.signature
+    expected = (torch.stack(alone) * ens.weights[:, None]).sum(dim=0)
+    assert np.ptp(shared.numpy()) > 0 and torch.equal(shared, expected)
+    calls.clear()
+    ens.train()
+    ens(x)
+    assert len(calls) == 3
+
+
 def test_build_voice_ensemble_from_metadata(tiny_whisper: dict[str, torch.Tensor]) -> None:
     arch = {
         "members": [{"kind": "lcnn", **TINY}, {"kind": "whisper", "layers": 3}],
@@ -259,11 +283,12 @@ def test_installed_whisper_base_is_checked_and_runs() -> None:
     assert torch.isfinite(states[-1]).all() and float(states[-1].std()) > 0.01
 
 
-def test_float32_voice_inference_runs_in_onnxruntime_with_the_logits_of_pytorch(
-    tmp_path: Path, tiny_whisper: dict[str, torch.Tensor], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("runtime", ["openvino", "onnxruntime"])
+def test_float32_voice_inference_runs_in_an_onnx_runtime_with_the_logits_of_pytorch(
+    tmp_path: Path, tiny_whisper: dict[str, torch.Tensor], monkeypatch: pytest.MonkeyPatch, runtime: str
 ) -> None:
-    """Each LCNN's convolutions and head and the Whisper probe's encoder and head go through ONNX
-    Runtime in float32 (their front ends stay in PyTorch), with PyTorch's logits, windows of any
+    """Each LCNN's convolutions and head and the Whisper probe's encoder and head go through
+    OpenVINO or ONNX Runtime in float32 (their front ends stay in PyTorch), with PyTorch's logits, windows of any
     length included; bfloat16 and VERACITY_ENGINE=torch keep PyTorch."""
     from detectors.voice import VoiceClassifier
     from detectors.weights import save_weights
@@ -283,9 +308,9 @@ def test_float32_voice_inference_runs_in_onnxruntime_with_the_logits_of_pytorch(
     monkeypatch.setenv("VERACITY_PRECISION", "float32")
     monkeypatch.setenv("VERACITY_ENGINE", "torch")
     eager = VoiceClassifier(info)
-    monkeypatch.delenv("VERACITY_ENGINE")
+    monkeypatch.setenv("VERACITY_ENGINE", runtime)
     onnx = VoiceClassifier(info)
-    assert (eager.engine, onnx.engine) == ("torch", "onnxruntime")
+    assert (eager.engine, onnx.engine) == ("torch", runtime)
     lcnn, probe = onnx.model.members
     assert lcnn.onnx_tail is not None and probe.onnx_tail is not None
     assert eager.model.members[0].onnx_tail is None and eager.model.members[1].onnx_tail is None

@@ -58,6 +58,12 @@ class FrontEnd(nn.Module):
     def channels(self) -> int:
         return 2 if self.phase else 1
 
+    @property
+    def signature(self) -> tuple[int, int, int, int, bool]:
+        """What the features depend on (no trained parameters): front ends with equal signatures
+        give equal features for the same waveform."""
+        return (self.n_fft, self.win, self.hop, int(self.fbank.shape[1]), self.phase)
+
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         x = torch.cat([wave[:, :1], wave[:, 1:] - 0.97 * wave[:, :-1]], dim=1)
         spec = torch.stft(x, self.n_fft, self.hop, self.win, self.window, center=True, return_complex=True)
@@ -167,7 +173,11 @@ class LCNN(nn.Module):
         return f
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        f = self._mask(self.features(wave))  # the front end stays float32
+        return self.from_features(self.features(wave))
+
+    def from_features(self, f: torch.Tensor) -> torch.Tensor:
+        """The logit per clip (B,) from the front end's features (``features``)."""
+        f = self._mask(f)  # the front end stays float32
         if self.onnx_tail is not None and not self.training and f.device.type == "cpu":
             return torch.from_numpy(self.onnx_tail(f.numpy())[:, 0])
         fast = self.bfloat16_inference and not self.training and f.device.type == "cpu"
@@ -222,7 +232,17 @@ class VoiceEnsemble(nn.Module):
         self.register_buffer("weights", torch.tensor(w, dtype=torch.float32), persistent=False)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        z = [(m(wave) - s[0]) / s[1] for m, s in zip(self.members, self.scales, strict=True)]
+        fronts: dict[tuple[int, int, int, int, bool], torch.Tensor] = {}
+        z = []
+        for m, s in zip(self.members, self.scales, strict=True):
+            if isinstance(m, LCNN) and not self.training:  # LCNNs with equal front ends share it
+                f = fronts.get(m.front.signature)
+                if f is None:
+                    f = fronts[m.front.signature] = m.features(wave)
+                logit = m.from_features(f)
+            else:
+                logit = m(wave)
+            z.append((logit - s[0]) / s[1])
         return (torch.stack(z) * self.weights[:, None]).sum(dim=0)
 
 
