@@ -37,9 +37,9 @@ LOUDNESS_DBFS = -23.0  # windows are brought to this level before their features
 
 @cache
 def _mel_matrix() -> np.ndarray:
-    import librosa
+    from detectors.melscale import mel_filterbank
 
-    return librosa.filters.mel(sr=RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=50, fmax=7600).astype(np.float32)
+    return mel_filterbank(RATE, N_FFT, N_MELS, fmin=50, fmax=7600)
 
 
 def features(x: np.ndarray) -> np.ndarray:

@@ -205,6 +205,7 @@ def test_onnx_exports_are_kept_by_what_they_depend_on(
         assert kept.read_bytes() != b"not a graph"
     from_cache = OnnxModel(model, (3, 64, 64), runtime="openvino")
     assert np.allclose(from_cache(x.numpy()), out, atol=1e-6) and from_cache.cached is True
+    assert len(list((tmp_path / "cache" / "openvino").glob("*.blob"))) == 1  # OpenVINO's compiled form
     monkeypatch.setenv(onnx_engine.CACHE_ENV, "0")
     assert onnx_engine.cache_dir() is None
     monkeypatch.delenv(onnx_engine.CACHE_ENV)

@@ -152,3 +152,25 @@ def test_music_training_runs_on_synthesised_audio(tmp_path: Path, monkeypatch: p
     assert "## Evaluation" in card and meta["sha256"] in card
     model = MusicClassifier.default(out)
     assert model.music_probability(windows(synth_music(8.0, 100, seed=3))).shape == (2,)
+
+
+@pytest.mark.parametrize(
+    ("sr", "n_fft", "n_mels", "fmin", "fmax"),
+    [(16000, 400, 80, 0.0, None), (16000, 512, 40, 50.0, 7600.0), (22050, 2048, 128, 0.0, None)],
+)
+def test_mel_filterbank_equals_librosas_to_the_last_bit(
+    sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None
+) -> None:
+    """Whisper's and the music model's filters no longer come from librosa (whose import pulls in
+    scipy.signal, seconds of a model's load): they must stay the very same filters."""
+    import librosa
+
+    from detectors.melscale import hz_to_mel, mel_filterbank, mel_to_hz
+
+    ours = mel_filterbank(sr, n_fft, n_mels, fmin, fmax)
+    theirs = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    assert ours.dtype == theirs.dtype == np.float32 and ours.shape == (n_mels, 1 + n_fft // 2)
+    assert np.array_equal(ours, theirs)
+    hz = np.array([0.0, 200.0, 999.0, 1000.0, 4321.0, 8000.0])
+    assert np.allclose(hz_to_mel(hz), librosa.hz_to_mel(hz), rtol=1e-12)
+    assert np.allclose(mel_to_hz(hz_to_mel(hz)), hz, rtol=1e-12)

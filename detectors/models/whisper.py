@@ -130,9 +130,10 @@ def encoder_tensors() -> dict[str, torch.Tensor]:
 
 
 def mel_filters() -> torch.Tensor:
-    import librosa
+    """Whisper's 80 Slaney mel filters for its 400-point FFT (librosa's, as Whisper uses)."""
+    from detectors.melscale import mel_filterbank
 
-    return torch.from_numpy(librosa.filters.mel(sr=RATE, n_fft=400, n_mels=80)).float()
+    return torch.from_numpy(mel_filterbank(RATE, 400, 80))
 
 
 class WhisperEncoder(nn.Module):
