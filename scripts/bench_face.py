@@ -95,7 +95,7 @@ def main() -> int:
     )
     out["engine"] = clf.engine
     t = time.perf_counter()
-    clf.logits(crops[:32])  # warm-up (with ONNX Runtime, the export happens here, once per process)
+    clf.logits(crops[:32])  # warm-up (with an ONNX runtime, the export or cache read happens here)
     out["first_pass_s"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
     clf.logits(crops)

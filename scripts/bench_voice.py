@@ -84,7 +84,7 @@ def main() -> int:
         "speech_s": r.speech_s,
         "windows": len(r.windows),
         "load_s": round(load_s, 3),
-        "engine": analyzer.classifier.engine,  # onnxruntime: float32 on a CPU without fast bfloat16
+        "engine": analyzer.classifier.engine,  # openvino or onnxruntime: float32 on a CPU without fast bfloat16
         "seconds_median": round(median, 3),
         "x_realtime_median": round(len(x) / RATE / median, 1),
         "x_realtime_best": round(len(x) / RATE / best, 1),
