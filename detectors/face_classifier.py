@@ -102,7 +102,7 @@ class FaceClassifier(CalibratedModel):
         return np.concatenate(out)
 
     def _onnx_forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The network's output through ONNX Runtime, as a tensor (for ``face_logits``)."""
+        """The network's output through its ONNX runtime, as a tensor (for ``face_logits``)."""
         assert self.onnx is not None
         return self._torch.from_numpy(self.onnx(x.numpy()))
 

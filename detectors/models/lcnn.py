@@ -140,9 +140,9 @@ class LCNN(nn.Module):
         # convolutions and head in bfloat16 when evaluating on a CPU (set by the detector where the
         # CPU multiplies bfloat16 in hardware); training steps are unaffected
         self.bfloat16_inference = False
-        # set by the detector for float32 inference through ONNX Runtime: runs ``tail`` (the
-        # convolutions, pooling and head: about 2.8x faster there on an AVX2 CPU); training steps
-        # and bfloat16 inference never use it
+        # set by the detector for float32 inference through OpenVINO or ONNX Runtime: runs ``tail``
+        # (the convolutions, pooling and head: about 2.8x faster in ONNX Runtime on an AVX2 CPU);
+        # training steps and bfloat16 inference never use it
         self.onnx_tail: Callable[[np.ndarray], np.ndarray] | None = None
 
     def features(self, wave: torch.Tensor) -> torch.Tensor:

@@ -252,8 +252,9 @@ class WhisperProbe(nn.Module):
         self.register_buffer("mean", torch.zeros(dim))
         self.register_buffer("std", torch.ones(dim))
         self.linear = nn.Linear(dim, 1)
-        # set by the detector for float32 inference through ONNX Runtime: runs ``from_mel`` (the
-        # encoder's convolutions and blocks, pooling and the linear layer); never used in training
+        # set by the detector for float32 inference through OpenVINO or ONNX Runtime: runs
+        # ``from_mel`` (the encoder's convolutions and blocks, pooling and the linear layer); never
+        # used in training
         self.onnx_tail: Callable[[np.ndarray], np.ndarray] | None = None
 
     def features(self, wave: torch.Tensor) -> torch.Tensor:
