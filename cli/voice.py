@@ -23,6 +23,15 @@ from cli.output import analyze_files, check_output_path
     help="Decode at most this much of each file (the rest is not read).",
 )
 @click.option(
+    "--hop",
+    "hop_s",
+    type=click.FloatRange(min=0.25),
+    default=None,
+    help="Seconds between the starts of two 4 s windows [default: the weights' own, 3 s]. A shorter hop "
+    "scores each stretch of speech in more windows (a finer timeline, short spliced fakes less diluted) "
+    "and takes longer.",
+)
+@click.option(
     "--weights", "weights_name", help="Use the voice weights with this name (see `veracity weights list`)."
 )
 def voice(
@@ -32,6 +41,7 @@ def voice(
     force: bool,
     operating_point: str | None,
     max_seconds: float,
+    hop_s: float | None,
     weights_name: str | None,
 ) -> None:
     """Score the speech in audio and video FILES for synthesis or voice cloning.
@@ -47,6 +57,6 @@ def voice(
 
     check_output_path(output, force)
     analyzer = voice_analyzer(
-        weights_name, VoiceOptions(operating_point=operating_point, max_seconds=max_seconds)
+        weights_name, VoiceOptions(operating_point=operating_point, max_seconds=max_seconds, hop_s=hop_s)
     )
     analyze_files("voice", analyzer, files, "synthetic", result_lines, summary_line, fmt, output)

@@ -129,6 +129,7 @@ class VoiceOptions:
     operating_point: str | None = None
     max_seconds: float = 3600.0  # decode at most this much of a file
     chunk_s: float = 30.0
+    hop_s: float | None = None  # seconds between window starts; None: the weights' own
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,13 @@ class VoiceAnalyzer:
         self.music = music or _music_beside(classifier)
         self.music_threshold = self.music.threshold()
         self.options = options or VoiceOptions()
+        hop = self.options.hop_s
+        if hop is not None and not 0.25 <= hop <= classifier.window_s:
+            raise ValueError(
+                f"window hop {hop:g} s is outside 0.25 to {classifier.window_s:g} s (the window length: "
+                "a longer hop would leave speech unscored)"
+            )
+        self.hop_s = hop or classifier.hop_s
         self.threshold = classifier.threshold(self.options.operating_point)
         self.operating_point = self.options.operating_point or classifier.default_operating_point
 
@@ -289,7 +297,7 @@ class VoiceAnalyzer:
 
     def _analyze(self, path: Path, media: str, t0: float) -> VoiceResult:
         opts, clf = self.options, self.classifier
-        stream = _SpeechStream(int(clf.window_s * RATE), int(clf.hop_s * RATE))
+        stream = _SpeechStream(int(clf.window_s * RATE), int(self.hop_s * RATE))
         pending: list[tuple[float, float, np.ndarray]] = []
         windows: list[Window] = []
         music: list[float] = []

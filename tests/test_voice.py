@@ -266,6 +266,22 @@ def test_streaming_chunks_do_not_change_the_answer(tmp_path: Path) -> None:
     assert big.score == pytest.approx(small.score, abs=0.05)
 
 
+def test_window_hop_comes_from_the_weights_unless_set(tmp_path: Path) -> None:
+    p = wav(tmp_path / "s.wav", vowelish(12.0))
+    clf = VoiceClassifier(tiny_voice_weights(tmp_path, 0.0))  # its metadata says every 2 s
+
+    def starts(r: Any) -> np.ndarray:
+        return np.diff([w.start for w in r.windows[:-1]])  # the last window is aligned to the end
+
+    own = VoiceAnalyzer(clf).analyze(p)
+    wide = VoiceAnalyzer(clf, VoiceOptions(hop_s=3.0)).analyze(p)
+    assert np.allclose(starts(own), 2.0, atol=0.05) and np.allclose(starts(wide), 3.0, atol=0.05)
+    assert len(wide.windows) < len(own.windows)
+    assert wide.windows[-1].end == pytest.approx(own.windows[-1].end, abs=0.05)  # the end is still scored
+    with pytest.raises(ValueError, match=r"hop 4\.5 s"):
+        VoiceAnalyzer(clf, VoiceOptions(hop_s=4.5))  # longer than the 4 s window: gaps
+
+
 def test_long_files_are_cut_at_max_seconds(tmp_path: Path) -> None:
     p = wav(tmp_path / "long.wav", vowelish(12.0))
     r = analyzer(tmp_path, 0.0, max_seconds=5.0).analyze(p)
@@ -327,6 +343,11 @@ def test_cli_voice_exit_codes_and_json(tmp_path: Path, run: Any) -> None:
     res = run("voice", str(quiet), str(tmp_path / "nope.wav"), env=env)
     assert res.exit_code == 5
     assert "cannot evaluate" in res.stdout and "no such file" in res.stdout
+    res = run("voice", str(speech), "--hop", "1", "--format", "json", env=env)
+    starts = [w[0] for w in json.loads(res.stdout)["results"][0]["windows"]]
+    assert res.exit_code == 1 and np.allclose(np.diff(starts[:-1]), 1.0, atol=0.05)
+    res = run("voice", str(speech), "--hop", "5", env=env)
+    assert res.exit_code == 2 and "hop 5 s" in res.output
     tiny_voice_weights(tmp_path / "w", -5.0)
     assert run("voice", str(speech), env=env).exit_code == 0
 
