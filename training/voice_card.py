@@ -260,7 +260,8 @@ def render(meta: dict[str, Any]) -> str:
         *cards.pipeline_table(
             meta,
             "Whole files through the full pipeline (`veracity evaluate --detector voice`: decoding, voice "
-            "activity, 4 s windows, 0.8 quantile over windows), abstentions counted:",
+            f"activity, {inp['window_s']:g} s windows every {inp['hop_s']:g} s, 0.8 quantile over windows), "
+            "abstentions counted:",
         ),
         "## Operating points",
         "",
