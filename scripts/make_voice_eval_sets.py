@@ -21,6 +21,11 @@ HierSpeech++ set, whose files name no speaker, has no such column) under ``--out
   (``voice_data.KOKORO_VAL_VOICES``) and a mix of them per sentence: voices never trained on,
   even by a model trained on a corpus with that family (the shipped voice-lcnn-whisper-v4 saw
   no Kokoro at all). Written at the engines' own rates (22.05 and 24 kHz) as 16-bit WAV.
+- ``splices/``: partial fakes. A held-back speaker's real recordings are joined into files of
+  10 s or more; each such file gets three partial fakes with 1, 2 and 4 s of it replaced by a
+  piece of a held-back neural fake (the same speaker's where there is one), loudness-matched and
+  cross-faded. Against the joined real files: how much of a file must be synthetic before the
+  whole-file score notices (a spliced piece shares its windows with real speech).
 - ``ivr_prompts/`` (where the Debian ``asterisk-core-sounds-*-wav`` packages are installed):
   real speech only, professional telephone-system prompts (8 kHz WAV as packaged), four
   consecutive prompts of one voice joined per file, at most ``IVR_FILES`` files per voice; unseen
@@ -72,12 +77,15 @@ def main() -> int:
     )
     ap.add_argument(
         "--only",
-        choices=("ivr_prompts",),
-        help="write only this set (the others share the held-back speakers)",
+        choices=("ivr_prompts", "splices"),
+        help="write only this set",
     )
     args = ap.parse_args()
-    if (rows := ivr_prompts(args.out / "ivr_prompts")) or args.only:
+    if args.only in (None, "ivr_prompts") and ((rows := ivr_prompts(args.out / "ivr_prompts")) or args.only):
         write(args.out / "ivr_prompts", rows)
+    if args.only == "splices":
+        held, fakes = heldback(args.data, args.corpus)
+        write(args.out / "splices", splices(args.out / "splices", args.data, held, fakes))
     if args.only:
         return 0
     demo = (args.data / "speech" / "demos" / "hierspeechpp_demo").resolve()
@@ -103,9 +111,84 @@ def main() -> int:
     write(
         args.out / "heldback_neural", [(str((args.data / s).resolve()), "fake", g) for s, g in fakes] + reals
     )
+    write(args.out / "splices", splices(args.out / "splices", args.data, held, fakes))
     for name, fake_rows in neural_tts_sets(args.out).items():
         write(args.out / name, fake_rows + reals)
     return 0
+
+
+SPLICE_SECONDS = (1.0, 2.0, 4.0)  # one partial fake of each length per joined real file
+SPLICE_JOIN_S = 10.0  # a joined real file holds at least this much audio
+SPLICE_GAP_S = 0.25  # silence between the recordings joined
+SPLICE_FADE_S = 0.02
+
+
+def splices(
+    folder: Path, data: Path, held: list[tuple[str, str]], fakes: list[tuple[str, str]], seed: int = 0
+) -> list[Row]:
+    """Partial fakes over longer real files. A held-back speaker's recordings are joined in
+    order (``SPLICE_GAP_S`` of silence between them) into real files of at least
+    ``SPLICE_JOIN_S`` seconds (a shorter rest is dropped); each real file gets one partial fake
+    per length in ``SPLICE_SECONDS``: that many seconds between its first and last speech
+    replaced by speech from a held-back neural fake of the same speaker (any held-back neural
+    fake where the speaker has none), scaled to the RMS of what it replaces, with raised-cosine
+    cross-fades at both joins. Rows for both: a real file and its partial fakes share a group."""
+    import numpy as np
+    import soundfile as sf
+
+    from detectors.audio import load_audio
+    from detectors.speech import RATE, check
+
+    rng = np.random.default_rng(seed)
+    by_speaker: dict[str, list[str]] = {}
+    for source, speaker in fakes:
+        by_speaker.setdefault(speaker, []).append(source)
+    everyone = [source for source, _ in fakes]
+    if not everyone:
+        return []
+    fade = int(SPLICE_FADE_S * RATE)
+    ramp = 0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, fade, dtype=np.float32))
+    gap = np.zeros(int(SPLICE_GAP_S * RATE), np.float32)
+    joined: list[tuple[str, np.ndarray]] = []
+    parts: dict[str, list[np.ndarray]] = {}
+    for source, speaker in held:
+        run = parts.setdefault(speaker, [])
+        run.append(load_audio(voice_data.source_path(data, source), RATE))
+        if sum(len(x) + len(gap) for x in run) >= SPLICE_JOIN_S * RATE:
+            joined.append((speaker, np.concatenate([y for x in run for y in (x, gap)])))
+            run.clear()
+    folder.mkdir(parents=True, exist_ok=True)
+    rows: list[Row] = []
+    for k, (speaker, real) in enumerate(joined):
+        path = folder / f"real-{k:03d}.wav"
+        sf.write(path, real, RATE, subtype="PCM_16")
+        rows.append((path.name, "real", f"{speaker}#{k}"))
+        regions = check(real).regions
+        donors = by_speaker.get(speaker) or everyone
+        for seconds in SPLICE_SECONDS:
+            n = int(seconds * RATE)
+            a0, a1 = int(regions[0][0] * RATE), int(regions[-1][1] * RATE) - n  # within the speech
+            fake = load_audio(data / donors[int(rng.integers(len(donors)))], RATE)
+            fregions = check(fake).regions
+            if a1 <= a0 or not fregions or len(fake) < n:
+                continue
+            lo, hi = int(fregions[0][0] * RATE), min(int(fregions[-1][1] * RATE), len(fake)) - n
+            b = int(rng.integers(lo, hi + 1)) if hi >= lo else max(0, min(lo, len(fake) - n))
+            piece = fake[b : b + n].astype(np.float32)
+            at = int(rng.integers(a0, a1 + 1))
+            replaced = real[at : at + n]
+            piece *= float(np.sqrt(np.mean(replaced**2)) / max(np.sqrt(np.mean(piece**2)), 1e-6))
+            piece[:fade] = piece[:fade] * ramp + replaced[:fade] * (1 - ramp)
+            piece[-fade:] = piece[-fade:] * ramp[::-1] + replaced[-fade:] * (1 - ramp[::-1])
+            path = folder / f"splice-{k:03d}-{seconds:g}s.wav"
+            sf.write(
+                path,
+                np.clip(np.concatenate([real[:at], piece, real[at + n :]]), -1, 1),
+                RATE,
+                subtype="PCM_16",
+            )
+            rows.append((path.name, "fake", f"{speaker}#{k}"))
+    return rows
 
 
 def ivr_prompts(folder: Path, root: Path = Path("/")) -> list[Row]:

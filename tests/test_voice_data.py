@@ -6,6 +6,7 @@ import csv
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -310,7 +311,8 @@ def test_griffin_lim_is_deterministic() -> None:
     assert a.shape == x.shape and np.array_equal(a, b)
 
 
-def test_ivr_prompt_set_joins_consecutive_prompts_of_each_voice(tmp_path: Path) -> None:
+def eval_sets_module() -> Any:
+    """``scripts/make_voice_eval_sets.py`` as a module."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
@@ -319,6 +321,11 @@ def test_ivr_prompt_set_joins_consecutive_prompts_of_each_voice(tmp_path: Path) 
     assert spec is not None and spec.loader is not None
     sets = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(sets)
+    return sets
+
+
+def test_ivr_prompt_set_joins_consecutive_prompts_of_each_voice(tmp_path: Path) -> None:
+    sets = eval_sets_module()
     sounds = tmp_path / "root" / "usr/share/asterisk/sounds"
     voice, bare = sounds / "en_US_f_Test", sounds / "en"  # the bare language folder is left out
     for folder, n in ((voice, sets.IVR_STRIDE + sets.IVR_JOIN + 1), (bare, 8)):
@@ -339,15 +346,7 @@ def test_ivr_prompt_set_joins_consecutive_prompts_of_each_voice(tmp_path: Path) 
 def test_eval_set_labels_carry_a_group_column_only_when_every_row_names_one(tmp_path: Path) -> None:
     """The evaluation sets name each file's speaker (the unit ``veracity evaluate`` draws whole
     for its intervals); a set whose files name none is written without the column."""
-    import csv
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "make_voice_eval_sets", Path(__file__).parent.parent / "scripts" / "make_voice_eval_sets.py"
-    )
-    assert spec is not None and spec.loader is not None
-    sets = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(sets)
+    sets = eval_sets_module()
     sets.write(tmp_path / "a", [("x.wav", "real", "spk1"), ("y.wav", "fake", "flite:slt")])
     sets.write(tmp_path / "b", [("x.wav", "real", "spk1"), ("y.wav", "fake")])
     with (tmp_path / "a" / "labels.csv").open(newline="") as fh:
@@ -358,3 +357,26 @@ def test_eval_set_labels_carry_a_group_column_only_when_every_row_names_one(tmp_
         ]
     with (tmp_path / "b" / "labels.csv").open(newline="") as fh:
         assert list(csv.reader(fh)) == [["path", "label"], ["x.wav", "real"], ["y.wav", "fake"]]
+
+
+def test_splice_set_replaces_one_stretch_of_a_joined_real_file(tmp_path: Path) -> None:
+    sets = eval_sets_module()
+    data = tmp_path / "data"
+    data.mkdir()
+    for k in range(4):  # 3.5 s each: three make one joined file (11.25 s), the fourth is dropped
+        sf.write(data / f"r{k}.wav", vowelish(3.5, seed=k), 16000, subtype="PCM_16")
+    sf.write(data / "f.wav", vowelish(6.0, f0=230, seed=9), 16000, subtype="PCM_16")
+    held = [(f"r{k}.wav", "spk") for k in range(4)]
+    rows = sets.splices(tmp_path / "out", data, held, [("f.wav", "spk")])
+    assert [r[1] for r in rows] == ["real", "fake", "fake", "fake"] and {r[2] for r in rows} == {"spk#0"}
+    real, _ = sf.read(tmp_path / "out" / rows[0][0], dtype="int16")
+    assert len(real) == 3 * int(3.75 * 16000)
+    for (name, _, _), seconds in zip(rows[1:], sets.SPLICE_SECONDS, strict=True):
+        fake, _ = sf.read(tmp_path / "out" / name, dtype="int16")
+        changed = np.flatnonzero(fake != real)
+        assert len(fake) == len(real) and name.endswith(f"-{seconds:g}s.wav")
+        span = changed[-1] - changed[0] + 1  # one stretch, as long as the splice
+        assert seconds * 16000 * 0.98 <= span <= seconds * 16000
+        inside = fake[changed[0] : changed[-1] + 1].astype(float)
+        before = real[changed[0] : changed[-1] + 1].astype(float)
+        assert 0.7 < np.sqrt(np.mean(inside**2) / np.mean(before**2)) < 1.4  # loudness matched
