@@ -164,6 +164,25 @@ class VoiceResult:
         return self.verdict == "abstained"
 
     @property
+    def segments(self) -> list[tuple[float, float, float]]:
+        """Stretches of the file whose windows score at or over the threshold: (start, end,
+        highest score), overlapping windows joined. Evidence for a reviewer, not a verdict: a file
+        scored under the threshold can hold one (a short synthetic edit dilutes into the file's
+        quantile but can lift its own windows)."""
+        out: list[tuple[float, float, float]] = []
+        if self.threshold is None:
+            return out
+        for w in self.windows:
+            if w.score < self.threshold:
+                continue
+            if out and w.start <= out[-1][1]:
+                s, e, top = out[-1]
+                out[-1] = (s, max(e, w.end), max(top, w.score))
+            else:
+                out.append((w.start, w.end, w.score))
+        return out
+
+    @property
     def cautions(self) -> list[str]:
         """What a reviewer should know before trusting the score or the abstention: narrow-band
         speech (only where scored), a damaged stream (always)."""
@@ -182,6 +201,7 @@ class VoiceResult:
                 "narrowband": self.narrowband,
                 "cautions": self.cautions,
                 "windows": [[round(w.start, 2), round(w.end, 2), round(w.score, 4)] for w in self.windows],
+                "segments": [[round(a, 2), round(b, 2), round(top, 4)] for a, b, top in self.segments],
             },
         )
 

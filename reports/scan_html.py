@@ -194,6 +194,13 @@ def _voice(v: dict[str, Any] | None) -> str:
         out += f" — {e(v['reason_text'])}"
     out += f"; {v.get('speech_s', 0):.1f} s of speech in {v.get('duration_s', 0):.1f} s</p>"
     out += "".join(f'<p class="err">Caution: {e(c)}.</p>' for c in v.get("cautions") or [])
+    segments = v.get("segments") or []
+    if segments:
+        spans = ", ".join(f"{float(a):.1f}–{float(b):.1f} s ({float(top):.2f})" for a, b, top in segments)
+        under = v.get("verdict") == "not-detected"
+        note = "; the file's score is under it, but a short synthetic edit looks like this: listen there"
+        tag = '<p class="err">' if under else "<p>"
+        out += f"{tag}Windows over the threshold: {spans}{note if under else ''}.</p>"
     points = [((a + b) / 2, s) for a, b, s in v.get("windows") or []]
     if points:
         out += timeline_svg(points, v.get("threshold"), "voice window scores over time")

@@ -30,6 +30,15 @@ def result_lines(r: VoiceResult) -> Iterator[tuple[str, str]]:
     )
     for caution in r.cautions:
         yield ("yellow", f"  caution: {caution}")
+    if r.segments:
+        spans = ", ".join(f"{a:.1f}–{b:.1f} s ({top:.2f})" for a, b, top in r.segments[:10])
+        more = f" and {len(r.segments) - 10} more" if len(r.segments) > 10 else ""
+        under = (
+            "; the file's score is under the threshold, but a short synthetic edit looks like this: listen there"
+            if r.verdict == "not-detected"
+            else ""
+        )
+        yield ("yellow" if under else "", f"  windows over the threshold: {spans}{more}{under}")
     if r.windows:
         shown = r.windows[:40]
         yield (

@@ -201,6 +201,31 @@ def test_speech_is_scored_with_a_window_timeline(tmp_path: Path, bias: float, ve
     assert doc["windows"][0][2] == pytest.approx(r.windows[0].score, abs=1e-4)
 
 
+def test_windows_over_the_threshold_are_joined_into_segments_and_reported() -> None:
+    from detectors.voice import VoiceResult, Window
+    from reports.scan_html import _voice
+    from reports.voice_text import result_lines
+
+    windows = (
+        Window(0.0, 4.0, 0.90),
+        Window(3.0, 7.0, 0.95),
+        Window(6.0, 10.0, 0.2),
+        Window(9.0, 13.0, 0.85),
+    )
+    r = VoiceResult("a.wav", "audio", "not-detected", 0.5, 0.8, "0.05", windows=windows)
+    assert r.segments == [(0.0, 7.0, 0.95), (9.0, 13.0, 0.85)]
+    assert r.as_dict()["segments"] == [[0.0, 7.0, 0.95], [9.0, 13.0, 0.85]]
+    text = "\n".join(t for _, t in result_lines(r))
+    assert "over the threshold: 0.0–7.0 s (0.95), 9.0–13.0 s (0.85); the file's score is under" in text
+    html = _voice(r.as_dict())
+    assert '<p class="err">Windows over the threshold: 0.0–7.0 s (0.95), 9.0–13.0 s (0.85); the file' in html
+    flagged = VoiceResult("a.wav", "audio", "synthetic", 0.9, 0.8, "0.05", windows=windows)
+    assert "<p>Windows over the threshold: 0.0–7.0 s" in _voice(flagged.as_dict())
+    assert "listen there" not in "\n".join(t for _, t in result_lines(flagged))
+    quiet = VoiceResult("a.wav", "audio", "abstained", None, None, None, reason="music", windows=windows)
+    assert quiet.segments == [] and "over the threshold" not in _voice(quiet.as_dict())
+
+
 def test_band_energy_tells_telephone_band_from_wide_band() -> None:
     from detectors.voice import NARROWBAND_SHARE, band_energy
 
