@@ -131,6 +131,14 @@ def text_lines(records: list[dict[str, Any]], summ: dict[str, Any]) -> Iterator[
                     "dim",
                     f"  {key}: {d['verdict']}, score {d['score']:.3f} {cmp} threshold {d['threshold']:.3f}",
                 )
+            if d and (segments := d.get("segments")):  # voice windows at or over the threshold
+                spans = ", ".join(
+                    f"{float(a):.1f}–{float(b):.1f} s ({float(top):.2f})" for a, b, top in segments
+                )
+                yield (
+                    "yellow" if d["verdict"] == "not-detected" else "dim",
+                    f"  {key} windows over the threshold: {spans}",
+                )
             for caution in (d or {}).get("cautions") or []:  # also where it abstained (a damaged stream)
                 yield ("yellow", f"  {key} caution: {caution}")
         for note in r.get("notes") or []:

@@ -222,6 +222,12 @@ def test_windows_over_the_threshold_are_joined_into_segments_and_reported() -> N
     flagged = VoiceResult("a.wav", "audio", "synthetic", 0.9, 0.8, "0.05", windows=windows)
     assert "<p>Windows over the threshold: 0.0–7.0 s" in _voice(flagged.as_dict())
     assert "listen there" not in "\n".join(t for _, t in result_lines(flagged))
+    from reports.scan import text_lines
+
+    summ = {"files": 1, "risk": {}, "status": {"ok": 1, "abstained": 0, "skipped": 0, "error": 0}}
+    summ |= {"resumed": 0, "at_or_above_fail_on": 0, "fail_on": "high"}
+    lines = list(text_lines([{"path": "a.wav", "voice": r.as_dict()}], summ))
+    assert ("yellow", "  voice windows over the threshold: 0.0–7.0 s (0.95), 9.0–13.0 s (0.85)") in lines
     quiet = VoiceResult("a.wav", "audio", "abstained", None, None, None, reason="music", windows=windows)
     assert quiet.segments == [] and "over the threshold" not in _voice(quiet.as_dict())
 
