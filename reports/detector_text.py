@@ -36,3 +36,9 @@ def summary_line(results: Sequence[Any], flagged: str) -> tuple[str, str]:
         f"{counts['abstained']} abstained, {counts['error']} error(s)"
     )
     return ("bold red" if counts[flagged] else "bold", text)
+
+
+def spans(segments: Sequence[Sequence[float]], most: int = 10) -> str:
+    """Voice segments (start, end, highest score) as text: ``12.0–16.0 s (0.91), …``."""
+    text = ", ".join(f"{float(a):.1f}–{float(b):.1f} s ({float(top):.2f})" for a, b, top in segments[:most])
+    return text + (f" and {len(segments) - most} more" if len(segments) > most else "")

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
+from reports.detector_text import spans
 from risk.assess import LEGAL
 from risk.policy import LEVELS
 from veracity import TOOL_NAME, __version__
@@ -132,12 +133,9 @@ def text_lines(records: list[dict[str, Any]], summ: dict[str, Any]) -> Iterator[
                     f"  {key}: {d['verdict']}, score {d['score']:.3f} {cmp} threshold {d['threshold']:.3f}",
                 )
             if d and (segments := d.get("segments")):  # voice windows at or over the threshold
-                spans = ", ".join(
-                    f"{float(a):.1f}–{float(b):.1f} s ({float(top):.2f})" for a, b, top in segments
-                )
                 yield (
                     "yellow" if d["verdict"] == "not-detected" else "dim",
-                    f"  {key} windows over the threshold: {spans}",
+                    f"  {key} windows over the threshold: {spans(segments)}",
                 )
             for caution in (d or {}).get("cautions") or []:  # also where it abstained (a damaged stream)
                 yield ("yellow", f"  {key} caution: {caution}")

@@ -14,6 +14,7 @@ import html
 from pathlib import Path
 from typing import Any
 
+from reports.detector_text import spans
 from reports.scan import _evidence_text
 
 MAX_IMAGE_BYTES = 2 << 20
@@ -196,11 +197,12 @@ def _voice(v: dict[str, Any] | None) -> str:
     out += "".join(f'<p class="err">Caution: {e(c)}.</p>' for c in v.get("cautions") or [])
     segments = v.get("segments") or []
     if segments:
-        spans = ", ".join(f"{float(a):.1f}–{float(b):.1f} s ({float(top):.2f})" for a, b, top in segments)
         under = v.get("verdict") == "not-detected"
         note = "; the file's score is under it, but a short synthetic edit looks like this: listen there"
         tag = '<p class="err">' if under else "<p>"
-        out += f"{tag}Windows over the threshold: {spans}{note if under else ''}.</p>"
+        out += (
+            f"{tag}Windows over the threshold: {spans(segments, len(segments))}{note if under else ''}.</p>"
+        )
     points = [((a + b) / 2, s) for a, b, s in v.get("windows") or []]
     if points:
         out += timeline_svg(points, v.get("threshold"), "voice window scores over time")

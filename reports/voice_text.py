@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from detectors.voice import ABSTAIN_REASONS, VoiceResult
+from reports.detector_text import spans, verdict_line
 from reports.detector_text import summary_line as detector_summary
-from reports.detector_text import verdict_line
 
 VERDICT_WORDS = {
     "synthetic": "likely synthetic or converted speech",
@@ -31,14 +31,12 @@ def result_lines(r: VoiceResult) -> Iterator[tuple[str, str]]:
     for caution in r.cautions:
         yield ("yellow", f"  caution: {caution}")
     if r.segments:
-        spans = ", ".join(f"{a:.1f}–{b:.1f} s ({top:.2f})" for a, b, top in r.segments[:10])
-        more = f" and {len(r.segments) - 10} more" if len(r.segments) > 10 else ""
         under = (
             "; the file's score is under the threshold, but a short synthetic edit looks like this: listen there"
             if r.verdict == "not-detected"
             else ""
         )
-        yield ("yellow" if under else "", f"  windows over the threshold: {spans}{more}{under}")
+        yield ("yellow" if under else "", f"  windows over the threshold: {spans(r.segments)}{under}")
     if r.windows:
         shown = r.windows[:40]
         yield (
