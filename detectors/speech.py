@@ -146,13 +146,3 @@ def check(x: np.ndarray, rate: int = RATE) -> SpeechCheck:
     tone = tonality(speech, rate) if speech.size else 0.0
     reason = abstain_reason(speech_s, tone, clipped)
     return SpeechCheck(duration, speech_s, regs, clipped, tone, reason)
-
-
-def windows(total_s: float, win_s: float = 4.0, hop_s: float = 2.0) -> list[tuple[float, float]]:
-    """(start, end) windows over ``total_s`` seconds; the last one is aligned to the end."""
-    if total_s <= win_s:
-        return [(0.0, total_s)]
-    starts = list(np.arange(0.0, total_s - win_s + 1e-9, hop_s))
-    if starts[-1] + win_s < total_s - 1e-9:
-        starts.append(total_s - win_s)
-    return [(float(s), float(s) + win_s) for s in starts]

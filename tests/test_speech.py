@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from detectors.audio import load_audio
-from detectors.speech import check, loudness_normalise, regions, rms_dbfs, windows
+from detectors.speech import check, loudness_normalise, regions, rms_dbfs
 from veracity.errors import InputError
 
 RATE = 16_000
@@ -70,12 +70,6 @@ def test_loudness_normalisation() -> None:
     loud = loudness_normalise(vowelish(2.0), 0.0)
     assert np.abs(loud).max() <= 0.99  # peaks are protected
     assert not loudness_normalise(np.zeros(100, np.float32)).any()
-
-
-def test_windows_cover_the_clip() -> None:
-    assert windows(3.0) == [(0.0, 3.0)]
-    w = windows(9.0, 4.0, 2.0)
-    assert w[0] == (0.0, 4.0) and w[-1] == (5.0, 9.0) and len(w) == 4
 
 
 def _encode(path: Path, fmt: str, codec: str, samples: np.ndarray, rate: int) -> None:
