@@ -26,6 +26,10 @@ HierSpeech++ set, whose files name no speaker, has no such column) under ``--out
   piece of a held-back neural fake (the same speaker's where there is one), loudness-matched and
   cross-faded. Against the joined real files: how much of a file must be synthetic before the
   whole-file score notices (a spliced piece shares its windows with real speech).
+- ``joined/``: longer files, where the window hop and the file's quantile over many windows
+  matter: the held-back real recordings joined in order (speakers one after another, as in a
+  conversation) and their trained-family neural fakes joined per generator, into files of 30 s
+  or more.
 - ``ivr_prompts/`` (where the Debian ``asterisk-core-sounds-*-wav`` packages are installed):
   real speech only, professional telephone-system prompts (8 kHz WAV as packaged), four
   consecutive prompts of one voice joined per file, at most ``IVR_FILES`` files per voice; unseen
@@ -41,11 +45,15 @@ import argparse
 import csv
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from training import voice_data  # noqa: E402
+
+if TYPE_CHECKING:
+    import numpy as np
 
 IVR_FILES = 16  # files per prompt voice
 IVR_STRIDE = 20  # prompts between the starts of two files (alphabetical order spreads topics)
@@ -77,15 +85,16 @@ def main() -> int:
     )
     ap.add_argument(
         "--only",
-        choices=("ivr_prompts", "splices"),
+        choices=("ivr_prompts", "splices", "joined"),
         help="write only this set",
     )
     args = ap.parse_args()
     if args.only in (None, "ivr_prompts") and ((rows := ivr_prompts(args.out / "ivr_prompts")) or args.only):
         write(args.out / "ivr_prompts", rows)
-    if args.only == "splices":
+    if args.only in ("splices", "joined"):
         held, fakes = heldback(args.data, args.corpus)
-        write(args.out / "splices", splices(args.out / "splices", args.data, held, fakes))
+        make = splices if args.only == "splices" else joined
+        write(args.out / args.only, make(args.out / args.only, args.data, held, fakes))
     if args.only:
         return 0
     demo = (args.data / "speech" / "demos" / "hierspeechpp_demo").resolve()
@@ -112,6 +121,7 @@ def main() -> int:
         args.out / "heldback_neural", [(str((args.data / s).resolve()), "fake", g) for s, g in fakes] + reals
     )
     write(args.out / "splices", splices(args.out / "splices", args.data, held, fakes))
+    write(args.out / "joined", joined(args.out / "joined", args.data, held, fakes))
     for name, fake_rows in neural_tts_sets(args.out).items():
         write(args.out / name, fake_rows + reals)
     return 0
@@ -119,15 +129,56 @@ def main() -> int:
 
 SPLICE_SECONDS = (1.0, 2.0, 4.0)  # one partial fake of each length per joined real file
 SPLICE_JOIN_S = 10.0  # a joined real file holds at least this much audio
-SPLICE_GAP_S = 0.25  # silence between the recordings joined
+JOINED_S = 30.0  # a file of the joined set holds at least this much audio
+JOIN_GAP_S = 0.25  # silence between the recordings joined
 SPLICE_FADE_S = 0.02
+
+
+def join_runs(data: Path, items: list[tuple[str, str]], seconds: float) -> list[tuple[str, np.ndarray]]:
+    """(key, audio) for ``items`` (source, key) joined in order, ``JOIN_GAP_S`` of silence between
+    recordings, into files of at least ``seconds`` per key; a key's shorter rest is dropped."""
+    import numpy as np
+
+    from detectors.audio import load_audio
+    from detectors.speech import RATE
+
+    gap = np.zeros(int(JOIN_GAP_S * RATE), np.float32)
+    out: list[tuple[str, np.ndarray]] = []
+    runs: dict[str, list[np.ndarray]] = {}
+    for source, key in items:
+        run = runs.setdefault(key, [])
+        run.append(load_audio(voice_data.source_path(data, source), RATE))
+        if sum(len(x) + len(gap) for x in run) >= seconds * RATE:
+            out.append((key, np.concatenate([y for x in run for y in (x, gap)])))
+            run.clear()
+    return out
+
+
+def joined(folder: Path, data: Path, held: list[tuple[str, str]], fakes: list[tuple[str, str]]) -> list[Row]:
+    """The held-back real recordings joined in order, and their neural fakes joined per generator
+    (the fake's folder), into files of at least ``JOINED_S`` seconds."""
+    import soundfile as sf
+
+    from detectors.speech import RATE
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rows: list[Row] = []
+    for label, items in (
+        ("real", [(s, "real") for s, _ in held]),
+        ("fake", [(s, str(Path(s).parent)) for s, _ in fakes]),
+    ):
+        for k, (key, x) in enumerate(join_runs(data, items, JOINED_S)):
+            path = folder / f"{label}-{k:03d}.wav"
+            sf.write(path, x, RATE, subtype="PCM_16")
+            rows.append((path.name, label, f"{key}#{k}" if label == "real" else key))
+    return rows
 
 
 def splices(
     folder: Path, data: Path, held: list[tuple[str, str]], fakes: list[tuple[str, str]], seed: int = 0
 ) -> list[Row]:
     """Partial fakes over longer real files. A held-back speaker's recordings are joined in
-    order (``SPLICE_GAP_S`` of silence between them) into real files of at least
+    order (``JOIN_GAP_S`` of silence between them) into real files of at least
     ``SPLICE_JOIN_S`` seconds (a shorter rest is dropped); each real file gets one partial fake
     per length in ``SPLICE_SECONDS``: that many seconds between its first and last speech
     replaced by speech from a held-back neural fake of the same speaker (any held-back neural
@@ -148,18 +199,9 @@ def splices(
         return []
     fade = int(SPLICE_FADE_S * RATE)
     ramp = 0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, fade, dtype=np.float32))
-    gap = np.zeros(int(SPLICE_GAP_S * RATE), np.float32)
-    joined: list[tuple[str, np.ndarray]] = []
-    parts: dict[str, list[np.ndarray]] = {}
-    for source, speaker in held:
-        run = parts.setdefault(speaker, [])
-        run.append(load_audio(voice_data.source_path(data, source), RATE))
-        if sum(len(x) + len(gap) for x in run) >= SPLICE_JOIN_S * RATE:
-            joined.append((speaker, np.concatenate([y for x in run for y in (x, gap)])))
-            run.clear()
     folder.mkdir(parents=True, exist_ok=True)
     rows: list[Row] = []
-    for k, (speaker, real) in enumerate(joined):
+    for k, (speaker, real) in enumerate(join_runs(data, held, SPLICE_JOIN_S)):
         path = folder / f"real-{k:03d}.wav"
         sf.write(path, real, RATE, subtype="PCM_16")
         rows.append((path.name, "real", f"{speaker}#{k}"))

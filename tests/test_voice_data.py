@@ -380,3 +380,26 @@ def test_splice_set_replaces_one_stretch_of_a_joined_real_file(tmp_path: Path) -
         inside = fake[changed[0] : changed[-1] + 1].astype(float)
         before = real[changed[0] : changed[-1] + 1].astype(float)
         assert 0.7 < np.sqrt(np.mean(inside**2) / np.mean(before**2)) < 1.4  # loudness matched
+
+
+def test_joined_set_joins_reals_in_order_and_fakes_per_generator(tmp_path: Path, monkeypatch: Any) -> None:
+    sets = eval_sets_module()
+    monkeypatch.setattr(sets, "JOINED_S", 5.0)
+    data = tmp_path / "data"
+    for sub in ("a", "b"):
+        (data / sub).mkdir(parents=True)
+    for k in range(3):  # 2 s each, two speakers: one real file of three recordings (6.75 s)
+        sf.write(data / f"r{k}.wav", vowelish(2.0, seed=k), 16000, subtype="PCM_16")
+    for k in range(4):  # 3 s each in two generator folders: one fake file per folder
+        sf.write(
+            data / ("a" if k < 2 else "b") / f"f{k}.wav", vowelish(3.0, seed=10 + k), 16000, subtype="PCM_16"
+        )
+    held = [("r0.wav", "s1"), ("r1.wav", "s1"), ("r2.wav", "s2")]
+    fakes = [("a/f0.wav", "x"), ("a/f1.wav", "y"), ("b/f2.wav", "x"), ("b/f3.wav", "x")]
+    rows = sets.joined(tmp_path / "out", data, held, fakes)
+    assert [(r[1], r[2]) for r in rows] == [("real", "real#0"), ("fake", "a"), ("fake", "b")]
+    real, _ = sf.read(tmp_path / "out" / rows[0][0], dtype="float32")
+    first, _ = sf.read(data / "r0.wav", dtype="float32")
+    assert len(real) == 3 * (2 * 16000 + 4000) and np.allclose(real[: len(first)], first, atol=1e-4)
+    fake, _ = sf.read(tmp_path / "out" / rows[2][0], dtype="float32")
+    assert len(fake) == 2 * (3 * 16000 + 4000)
