@@ -44,6 +44,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -89,8 +90,10 @@ def main() -> int:
         help="write only this set",
     )
     args = ap.parse_args()
-    if args.only in (None, "ivr_prompts") and ((rows := ivr_prompts(args.out / "ivr_prompts")) or args.only):
-        write(args.out / "ivr_prompts", rows)
+    if args.only in (None, "ivr_prompts"):
+        rows = ivr_prompts(args.out / "ivr_prompts")
+        if rows or args.only:
+            write(args.out / "ivr_prompts", rows)
     if args.only in ("splices", "joined"):
         held, fakes = heldback(args.data, args.corpus)
         make = splices if args.only == "splices" else joined
@@ -145,12 +148,14 @@ def join_runs(data: Path, items: list[tuple[str, str]], seconds: float) -> list[
     gap = np.zeros(int(JOIN_GAP_S * RATE), np.float32)
     out: list[tuple[str, np.ndarray]] = []
     runs: dict[str, list[np.ndarray]] = {}
+    length: dict[str, int] = {}  # samples in each key's run so far, gaps included
     for source, key in items:
-        run = runs.setdefault(key, [])
-        run.append(load_audio(voice_data.source_path(data, source), RATE))
-        if sum(len(x) + len(gap) for x in run) >= seconds * RATE:
-            out.append((key, np.concatenate([y for x in run for y in (x, gap)])))
-            run.clear()
+        x = load_audio(voice_data.source_path(data, source), RATE)
+        runs.setdefault(key, []).append(x)
+        length[key] = length.get(key, 0) + len(x) + len(gap)
+        if length[key] >= seconds * RATE:
+            out.append((key, np.concatenate([y for x in runs.pop(key) for y in (x, gap)])))
+            del length[key]
     return out
 
 
@@ -190,6 +195,12 @@ def splices(
     from detectors.audio import load_audio
     from detectors.speech import RATE, check
 
+    @cache
+    def donor(source: str) -> tuple[np.ndarray, tuple[tuple[float, float], ...]]:
+        """A fake's audio and speech regions, decoded once however often it is drawn."""
+        x = load_audio(data / source, RATE)
+        return x, tuple(check(x).regions)
+
     rng = np.random.default_rng(seed)
     by_speaker: dict[str, list[str]] = {}
     for source, speaker in fakes:
@@ -210,8 +221,7 @@ def splices(
         for seconds in SPLICE_SECONDS:
             n = int(seconds * RATE)
             a0, a1 = int(regions[0][0] * RATE), int(regions[-1][1] * RATE) - n  # within the speech
-            fake = load_audio(data / donors[int(rng.integers(len(donors)))], RATE)
-            fregions = check(fake).regions
+            fake, fregions = donor(donors[int(rng.integers(len(donors)))])
             if a1 <= a0 or not fregions or len(fake) < n:
                 continue
             lo, hi = int(fregions[0][0] * RATE), min(int(fregions[-1][1] * RATE), len(fake)) - n
