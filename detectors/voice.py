@@ -67,6 +67,7 @@ class VoiceClassifier(CalibratedModel):
     def __init__(self, info: WeightInfo, *, batch_size: int = 16) -> None:
         from detectors.compute import use_bfloat16
         from detectors.models.lcnn import LCNN, LCNNTail, build
+        from detectors.models.specnet import SpecNet, SpecNetTail
         from detectors.models.whisper import WhisperProbe, WhisperProbeTail, WhisperUnavailable
         from detectors.onnx_engine import OnnxModel, export_runtime
 
@@ -90,9 +91,10 @@ class VoiceClassifier(CalibratedModel):
         runtime = export_runtime(fast)
         self.engine = runtime or "torch"
         super().__init__(info, model)
-        # float32: each LCNN's convolutions and head and the Whisper probe's encoder through
-        # OpenVINO or ONNX Runtime (exported on first use, from the verified weights just loaded);
-        # the example input is one window's features, whose length (the last axis) may vary
+        # float32: each LCNN's convolutions and head, the spectrogram member's network and the
+        # Whisper probe's encoder through OpenVINO or ONNX Runtime (exported on first use, from the
+        # verified weights just loaded); the example input is one window's features, whose length
+        # (the last axis) may vary
         samples = int(self.window_s * RATE)
         for member in model.modules():
             if isinstance(member, LCNN):
@@ -101,6 +103,11 @@ class VoiceClassifier(CalibratedModel):
                     frames = samples // member.front.hop + 1  # the STFT is centred
                     shape = (member.front.channels, int(member.front.fbank.shape[1]), frames)
                     member.onnx_tail = OnnxModel(LCNNTail(member), shape, free_axes=(3,), runtime=runtime)
+            elif isinstance(member, SpecNet):
+                member.bfloat16_inference = fast
+                if runtime is not None:
+                    shape = (3, int(member.fbank.shape[0]), samples // member.hop + 1)
+                    member.onnx_tail = OnnxModel(SpecNetTail(member), shape, free_axes=(3,), runtime=runtime)
             elif runtime is not None and isinstance(member, WhisperProbe):
                 mel = (int(member.encoder.mel.shape[0]), samples // 160)  # 10 ms frames, the last dropped
                 member.onnx_tail = OnnxModel(WhisperProbeTail(member), mel, free_axes=(2,), runtime=runtime)

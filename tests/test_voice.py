@@ -684,3 +684,52 @@ def test_voice_pack_round_trip(tmp_path: Path) -> None:
     assert parts_mod.join(tmp_path / "pack", tmp_path / "joined") == 17  # 16 clips and meta.csv
     for rel in voice_pack.corpus_files(corpus):
         assert (tmp_path / "joined" / rel).read_bytes() == (corpus / rel).read_bytes()
+
+
+def test_specnet_member_trains_from_imagenet_weights_and_joins_an_ensemble(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The spectrogram member: trained by its own recipe from the ImageNet backbone, weighed as a
+    front-end family of its own, assembled by ``--combine`` from an ensemble and a single member
+    with the same tensors as one run, and scored by the detector."""
+    from safetensors.numpy import load_file
+
+    from detectors.models.specnet import SpecNet
+    from training import train_voice
+    from training.train_face import pretrained_backbone
+
+    monkeypatch.setitem(train_voice.SPECNET_RECIPE, "epochs", 1)  # 12 in the shipped recipe
+    corpus = _tiny_corpus(tmp_path / "corpus")
+    common: dict[str, Any] = {"epochs": 1, "batch": 4, "arch": TINY, "music_beds_on": False, "threads": 1}
+    whole = train_voice.train(
+        corpus, tmp_path / "whole", name="e", seed=3, members=["linear", "phase", "specnet"], **common
+    )
+    assert whole["architecture"] == "voice-ensemble"
+    assert [m["kind"] for m in whole["arch"]["members"]] == ["lcnn", "lcnn", "specnet"]
+    assert whole["arch"]["weights"] == pytest.approx([0.25, 0.25, 0.5])  # two front-end families
+    assert whole["training"]["specnet"]["epochs"] == 1 and "ImageNet" in whole["license"]
+    assert (
+        "specnet" in whole["input"]["front_end"]
+        and "--members linear,phase,specnet" in whole["training"]["command"]
+    )
+    # the first epoch moved the network away from its ImageNet start, all but the new head
+    state = load_file(tmp_path / "whole" / "e.safetensors")
+    start = pretrained_backbone()["_blocks.0._depthwise_conv.weight"].numpy()
+    trained = state["members.2.net._blocks.0._depthwise_conv.weight"]
+    assert trained.shape == start.shape and not np.allclose(trained, start)
+    assert np.corrcoef(trained.ravel(), start.ravel())[0, 1] > 0.9  # fine-tuned, not re-initialised
+    # the LCNN pair as an ensemble of its own, then the specnet member alone (seed 5), combined
+    train_voice.train(corpus, tmp_path / "a", name="a", seed=3, members=["linear", "phase"], **common)
+    single = train_voice.train(corpus, tmp_path / "b", name="b", seed=5, members=["specnet"], **common)
+    assert single["architecture"] == "SpecNet"
+    combined = train_voice.combine(
+        corpus, tmp_path / "c", "e", [tmp_path / "a" / "a.json", tmp_path / "b" / "b.json"]
+    )
+    assert combined["arch"] == whole["arch"]
+    y = load_file(tmp_path / "c" / "e.safetensors")
+    assert y.keys() == state.keys() and all(np.array_equal(state[k], y[k]) for k in y)
+    assert [m["seed"] for m in combined["training"]["members"]] == [3, 4, 5]
+    clf = VoiceClassifier(WeightInfo(tmp_path / "c", combined))
+    assert clf.logits([vowelish(4.0), vowelish(2.5)]).shape == (2,)
+    spec = SpecNet()
+    assert spec.image(torch.zeros(2, RATE)).shape == (2, 3, 128, 101)

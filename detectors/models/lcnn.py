@@ -248,7 +248,7 @@ class VoiceEnsemble(nn.Module):
 
 def build_member(spec: dict[str, object]) -> nn.Module:
     """One member of a ``voice-ensemble`` from its metadata: ``kind`` ``lcnn`` (with the LCNN's
-    arguments) or ``whisper`` (with ``layers``)."""
+    arguments), ``whisper`` (with ``layers``) or ``specnet`` (with the spectrogram's settings)."""
     spec = dict(spec)
     kind = spec.pop("kind", "lcnn")
     if kind == "lcnn":
@@ -257,18 +257,24 @@ def build_member(spec: dict[str, object]) -> nn.Module:
         from detectors.models.whisper import WhisperProbe
 
         return WhisperProbe(int(spec["layers"]))  # type: ignore[call-overload]
+    if kind == "specnet":
+        from detectors.models.specnet import SpecNet
+
+        return SpecNet(**spec)  # type: ignore[arg-type]
     raise ValueError(f"unknown voice member kind {kind!r}")
 
 
 def build(architecture: str, arch: dict[str, object]) -> nn.Module:
-    """The model a weight's metadata describes (``LCNN``, ``LCNN-ensemble``, ``WhisperProbe`` or
-    ``voice-ensemble``)."""
+    """The model a weight's metadata describes (``LCNN``, ``LCNN-ensemble``, ``WhisperProbe``,
+    ``SpecNet`` or ``voice-ensemble``)."""
     if architecture == "LCNN":
         return LCNN(**arch)  # type: ignore[arg-type]
     if architecture == "LCNN-ensemble":
         return LCNNEnsemble(list(arch["members"]))  # type: ignore[call-overload]
     if architecture == "WhisperProbe":
         return build_member({"kind": "whisper", **arch})
+    if architecture == "SpecNet":
+        return build_member({"kind": "specnet", **arch})
     if architecture == "voice-ensemble":
         members = [build_member(m) for m in arch["members"]]  # type: ignore[attr-defined]
         weights = arch.get("weights")
