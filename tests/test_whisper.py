@@ -287,16 +287,21 @@ def test_installed_whisper_base_is_checked_and_runs() -> None:
 def test_float32_voice_inference_runs_in_an_onnx_runtime_with_the_logits_of_pytorch(
     tmp_path: Path, tiny_whisper: dict[str, torch.Tensor], monkeypatch: pytest.MonkeyPatch, runtime: str
 ) -> None:
-    """Each LCNN's convolutions and head and the Whisper probe's encoder and head go through
-    OpenVINO or ONNX Runtime in float32 (their front ends stay in PyTorch), with PyTorch's logits, windows of any
-    length included; bfloat16 and VERACITY_ENGINE=torch keep PyTorch."""
+    """Each LCNN's convolutions and head, the spectrogram member's network and the Whisper probe's
+    encoder and head go through OpenVINO or ONNX Runtime in float32 (their front ends stay in
+    PyTorch), with PyTorch's logits, windows of any length included; bfloat16 and
+    VERACITY_ENGINE=torch keep PyTorch."""
     from detectors.voice import VoiceClassifier
     from detectors.weights import save_weights
     from tests.face_helpers import CARD
 
     arch = {
-        "members": [{"kind": "lcnn", **TINY, "phase": True}, {"kind": "whisper", "layers": 3}],
-        "scales": [[0.1, 0.5], [-0.2, 2.0]],
+        "members": [
+            {"kind": "lcnn", **TINY, "phase": True},
+            {"kind": "whisper", "layers": 3},
+            {"kind": "specnet"},
+        ],
+        "scales": [[0.1, 0.5], [-0.2, 2.0], [0.0, 0.3]],
     }
     torch.manual_seed(2)
     model = build("voice-ensemble", arch)
@@ -311,9 +316,9 @@ def test_float32_voice_inference_runs_in_an_onnx_runtime_with_the_logits_of_pyto
     monkeypatch.setenv("VERACITY_ENGINE", runtime)
     onnx = VoiceClassifier(info)
     assert (eager.engine, onnx.engine) == ("torch", runtime)
-    lcnn, probe = onnx.model.members
-    assert lcnn.onnx_tail is not None and probe.onnx_tail is not None
-    assert eager.model.members[0].onnx_tail is None and eager.model.members[1].onnx_tail is None
+    lcnn, probe, spec = onnx.model.members
+    assert lcnn.onnx_tail is not None and probe.onnx_tail is not None and spec.onnx_tail is not None
+    assert all(m.onnx_tail is None for m in eager.model.members)
     a, b = eager.logits(windows), onnx.logits(windows)
     assert np.ptp(a) > 1e-3 and np.abs(a - b).max() <= 1e-4 * max(1.0, np.abs(a).max())
     monkeypatch.setenv("VERACITY_PRECISION", "bfloat16")
