@@ -403,6 +403,23 @@ def test_cli_evaluate_voice(tmp_path: Path, run: Any) -> None:
     assert [f["reason"] for f in doc["files"] if f["abstained"]] == ["no-speech"]
 
 
+def tiny_training(epochs: int) -> dict[str, Any]:
+    """Trainer settings for the tiny corpus: tiny LCNNs, small batches, one thread, no music."""
+    return {"epochs": epochs, "batch": 4, "arch": TINY, "music_beds_on": False, "threads": 1}
+
+
+def tiny_ensemble(tmp_path: Path, members: list[str]) -> tuple[Path, dict[str, Any], dict[str, Any]]:
+    """A tiny corpus, its trainer settings (one epoch) and a voice-ensemble of ``members`` trained
+    on it (seed 3) into ``tmp_path/whole``."""
+    from training import train_voice
+
+    corpus = _tiny_corpus(tmp_path / "corpus")
+    common = tiny_training(epochs=1)
+    whole = train_voice.train(corpus, tmp_path / "whole", name="e", seed=3, members=members, **common)
+    assert whole["architecture"] == "voice-ensemble"
+    return corpus, common, whole
+
+
 def _tiny_corpus(root: Path) -> Path:
     (root / "clips").mkdir(parents=True)
     rows = []
@@ -503,7 +520,7 @@ def test_compare_adds_earlier_weights_scored_on_the_same_clips(tmp_path: Path) -
     from training import train_voice
 
     corpus = _tiny_corpus(tmp_path / "corpus")
-    common: dict[str, Any] = {"epochs": 1, "batch": 4, "arch": TINY, "music_beds_on": False, "threads": 1}
+    common = tiny_training(epochs=1)
     old = train_voice.train(corpus, tmp_path / "old", name="v-old", seed=3, members=["linear"], **common)
     new = train_voice.train(corpus, tmp_path / "new", name="v-new", seed=4, members=["phase"], **common)
     before = sha256_file(tmp_path / "new" / "v-new.safetensors")
@@ -599,7 +616,7 @@ def test_ensemble_assembled_from_members_equals_one_run(tmp_path: Path) -> None:
     from training import train_voice
 
     corpus = _tiny_corpus(tmp_path / "corpus")
-    common: dict[str, Any] = {"epochs": 2, "batch": 4, "arch": TINY, "music_beds_on": False, "threads": 1}
+    common = tiny_training(epochs=2)
     whole = train_voice.train(
         corpus, tmp_path / "whole", name="e", seed=3, members=["linear", "phase"], **common
     )
@@ -699,12 +716,7 @@ def test_specnet_member_trains_from_imagenet_weights_and_joins_an_ensemble(
     from training.train_face import pretrained_backbone
 
     monkeypatch.setitem(train_voice.SPECNET_RECIPE, "epochs", 1)  # 12 in the shipped recipe
-    corpus = _tiny_corpus(tmp_path / "corpus")
-    common: dict[str, Any] = {"epochs": 1, "batch": 4, "arch": TINY, "music_beds_on": False, "threads": 1}
-    whole = train_voice.train(
-        corpus, tmp_path / "whole", name="e", seed=3, members=["linear", "phase", "specnet"], **common
-    )
-    assert whole["architecture"] == "voice-ensemble"
+    corpus, common, whole = tiny_ensemble(tmp_path, ["linear", "phase", "specnet"])
     assert [m["kind"] for m in whole["arch"]["members"]] == ["lcnn", "lcnn", "specnet"]
     assert whole["arch"]["weights"] == pytest.approx([0.25, 0.25, 0.5])  # two front-end families
     assert whole["training"]["specnet"]["epochs"] == 1 and "ImageNet" in whole["license"]

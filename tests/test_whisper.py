@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -18,7 +17,7 @@ from detectors.models.lcnn import LCNN, VoiceEnsemble, build
 from detectors.models.whisper import WhisperEncoder, WhisperProbe, WhisperUnavailable, read_ct2
 from detectors.weights import WeightInfo, WeightsError
 from tests.test_speech import vowelish
-from tests.test_voice import TINY, _tiny_corpus, voice_meta
+from tests.test_voice import TINY, tiny_ensemble, voice_meta
 
 WIDTH = 16
 
@@ -232,12 +231,7 @@ def test_training_a_probe_member_and_assembling_it(
     from detectors.voice import VoiceClassifier
     from training import train_voice
 
-    corpus = _tiny_corpus(tmp_path / "corpus")
-    common: dict[str, Any] = {"epochs": 1, "batch": 4, "arch": TINY, "music_beds_on": False, "threads": 1}
-    whole = train_voice.train(
-        corpus, tmp_path / "whole", name="e", seed=3, members=["phase", "phase", "whisper"], **common
-    )
-    assert whole["architecture"] == "voice-ensemble"
+    corpus, common, whole = tiny_ensemble(tmp_path, ["phase", "phase", "whisper"])
     assert [m["kind"] for m in whole["arch"]["members"]] == ["lcnn", "lcnn", "whisper"]
     assert all(s[1] > 0 for s in whole["arch"]["scales"]) and whole["arch"]["weights"] == [0.25, 0.25, 0.5]
     assert whole["training"]["whisper_probe"] == {"layers": 3, "l2": train_voice.WHISPER_L2}
