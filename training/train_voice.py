@@ -878,18 +878,13 @@ def _members_of(path: Path) -> list[tuple[str, torch.nn.Module, dict[str, Any]]]
     if meta.get("architecture") in ("voice-ensemble", "LCNN-ensemble"):
         assert isinstance(model, VoiceEnsemble | LCNNEnsemble)
         specs = [{"kind": "lcnn", **m} for m in meta["arch"]["members"]]
-        return [
-            (
-                lcnn_kind(spec) if spec.get("kind", "lcnn") == "lcnn" else spec["kind"],
-                member,
-                {
-                    "kind": record["kind"],
-                    "arch": {k: v for k, v in spec.items() if k != "kind"},
-                    **{k: record.get(k) for k in ("seed", "seconds", "selected_epoch")},
-                },
-            )
-            for spec, member, record in zip(specs, model.members, tr["members"], strict=True)
-        ]
+        out = []
+        for spec, member, record in zip(specs, model.members, tr["members"], strict=True):
+            arch = {k: v for k, v in spec.items() if k != "kind"}
+            kind = lcnn_kind(arch) if spec["kind"] == "lcnn" else spec["kind"]
+            kept = {k: record.get(k) for k in ("seed", "seconds", "selected_epoch")}
+            out.append((kind, member, {"kind": kind, "arch": arch, **kept}))
+        return out
     architecture = meta.get("architecture")
     if architecture not in ("LCNN", "WhisperProbe", "SpecNet"):
         raise SystemExit(
@@ -935,13 +930,9 @@ def combine(corpus: Path, out: Path, name: str, member_metas: Sequence[Path]) ->
                 raise SystemExit(
                     f"{path}: member {k} must have been trained with seed {training.get('seed', 0) + k}"
                 )
-            if kind == WHISPER:
-                training["whisper_probe"] = tr.get("whisper_probe") or {
-                    "layers": WHISPER_LAYERS,
-                    "l2": WHISPER_L2,
-                }
-            if kind == SPECNET:
-                training["specnet"] = tr.get("specnet") or specnet_training()
+            for key in ("whisper_probe", "specnet"):  # the recipe of a probe or spectrogram member
+                if tr.get(key):
+                    training[key] = tr[key]
             trained.append((kind, model, info))
     training.update(_shortcut(corpus))  # the corpus's current report (the members share the corpus)
     if "whisper_probe" in training and PROBE_AUGMENTATION not in training["augmentation"]:
