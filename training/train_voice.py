@@ -728,7 +728,7 @@ def train(
         k: (WHISPER, probe, {**info, "kind": WHISPER}) for k, (probe, info) in probes.items()
     }
     for (k, kind), (member_arch, state, info) in zip(lcnn_members + spec_members, results, strict=True):
-        model = build_member({"kind": SPECNET if kind == SPECNET else "lcnn", **member_arch})
+        model = build_member({"kind": member_kind(kind), **member_arch})
         model.load_state_dict(state)  # a new member masks nothing (spec_mask (0, 0))
         by_position[k] = (kind, model, {**info, "kind": kind, "arch": member_arch})
     trained = [by_position[k] for k in range(len(members))]
@@ -866,12 +866,10 @@ def write(
     return info_w.meta
 
 
-def _members_of(path: Path) -> list[tuple[str, torch.nn.Module, dict[str, Any]]]:
-    """The trained members in a weight file (verified): itself for a single member (an LCNN, a
-    WhisperProbe or a SpecNet), else each member of an ensemble with its seed and time."""
-    from detectors.weights import read_info
-
-    info = read_info(path)
+def _members_of(path: Path, info: WeightInfo) -> list[tuple[str, torch.nn.Module, dict[str, Any]]]:
+    """The trained members in the weight ``info``, read from ``path`` (verified): itself for a
+    single member (an LCNN, a WhisperProbe or a SpecNet), else each member of an ensemble with its
+    seed and time."""
     meta = info.meta
     model = _load_model(info)
     tr = meta["training"]
@@ -914,8 +912,9 @@ def combine(corpus: Path, out: Path, name: str, member_metas: Sequence[Path]) ->
     trained: list[tuple[str, torch.nn.Module, dict[str, Any]]] = []
     training: dict[str, Any] = {}
     for path in member_metas:
-        tr = read_info(path).meta["training"]
-        for kind, model, info in _members_of(path):
+        weight = read_info(path)
+        tr = weight.meta["training"]
+        for kind, model, info in _members_of(path, weight):
             k = len(trained)
             if k == 0:
                 if kind not in MEMBERS:

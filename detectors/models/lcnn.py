@@ -33,6 +33,11 @@ def linear_filterbank(n_filters: int, n_fft: int, rate: int = RATE) -> torch.Ten
     return torch.clamp(torch.minimum(up, down), min=0).T.contiguous()
 
 
+def pre_emphasis(wave: torch.Tensor, coef: float = 0.97) -> torch.Tensor:
+    """(B, T) → (B, T): the first sample kept, then x[t] - coef * x[t-1] (first-order high-pass)."""
+    return torch.cat([wave[:, :1], wave[:, 1:] - coef * wave[:, :-1]], dim=1)
+
+
 class FrontEnd(nn.Module):
     """Waveform (B, T) at 16 kHz → normalised log filterbank energies (B, 1, n_filters, frames).
 
@@ -65,7 +70,7 @@ class FrontEnd(nn.Module):
         return (self.n_fft, self.win, self.hop, int(self.fbank.shape[1]), self.phase)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        x = torch.cat([wave[:, :1], wave[:, 1:] - 0.97 * wave[:, :-1]], dim=1)
+        x = pre_emphasis(wave)
         spec = torch.stft(x, self.n_fft, self.hop, self.win, self.window, center=True, return_complex=True)
         power = spec.real.square() + spec.imag.square()  # (B, bins, frames)
         pooled = torch.einsum("bft,fk->bkt", power, self.fbank)

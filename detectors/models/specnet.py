@@ -20,8 +20,7 @@ from torch import nn
 
 from detectors.melscale import mel_filterbank
 from detectors.models.efficientnet_lite import EfficientNetLite0
-
-RATE = 16000
+from detectors.models.lcnn import RATE, pre_emphasis
 
 
 class SpecNet(nn.Module):
@@ -56,8 +55,9 @@ class SpecNet(nn.Module):
 
     def image(self, wave: torch.Tensor) -> torch.Tensor:
         """(B, T) → (B, 3, n_mels, frames), channels-last: the picture the network reads."""
-        x = torch.cat([wave[:, :1], wave[:, 1:] - 0.97 * wave[:, :-1]], dim=1)
-        spec = torch.stft(x, self.n_fft, self.hop, self.win, self.window, center=True, return_complex=True)
+        spec = torch.stft(
+            pre_emphasis(wave), self.n_fft, self.hop, self.win, self.window, center=True, return_complex=True
+        )
         power = spec.real.square() + spec.imag.square()  # (B, bins, frames)
         m = torch.log(torch.einsum("bft,kf->bkt", power, self.fbank) + 1e-8)
         m = (m - m.mean(dim=(1, 2), keepdim=True)) / (m.std(dim=(1, 2), keepdim=True) + 1e-5)
