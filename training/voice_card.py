@@ -24,16 +24,16 @@ SET_NOTES = {
 TARGET_EER = 0.05
 
 
-SPECNET_TEXT = (
-    "an ImageNet-pretrained EfficientNet-Lite0 fine-tuned on 128-band log-mel spectrograms read as pictures"
-)
+def _specnet_text(arch: dict[str, Any]) -> str:
+    bands = "bands spaced linearly in frequency" if arch.get("scale") == "linear" else "log-mel"
+    return f"an ImageNet-pretrained EfficientNet-Lite0 fine-tuned on 128-band {bands} spectrograms read as pictures"
 
 
 def _member_name(m: dict[str, Any]) -> str:
     if m.get("kind") == "whisper":
         return f"Whisper probe ({m.get('layers')} blocks)"
     if m.get("kind") == "specnet":
-        return "spectrogram EfficientNet-Lite0"
+        return "spectrogram EfficientNet-Lite0" + (" (linear bands)" if m.get("scale") == "linear" else "")
     return "phase" if m.get("phase") else "linear"
 
 
@@ -58,7 +58,11 @@ def _architecture(meta: dict[str, Any]) -> str:
                 "wheels, checked by sha256, and are not counted as trained)",
                 "the Whisper probe",
             ),
-            ("specnet", SPECNET_TEXT, "the spectrogram network"),
+            (
+                "specnet",
+                "; ".join(dict.fromkeys(_specnet_text(m) for m in members if m.get("kind") == "specnet")),
+                "the spectrogram network",
+            ),
         ]
         present = [(what, who) for kind, what, who in parts if kind in present_kinds]
         share = {2: "half", 3: "a third"}.get(len(present), "alike")
@@ -78,7 +82,7 @@ def _architecture(meta: dict[str, Any]) -> str:
     if meta["architecture"] == "WhisperProbe":
         return "a linear probe on a frozen Whisper-base encoder"
     if meta["architecture"] == "SpecNet":
-        return SPECNET_TEXT
+        return _specnet_text(meta["arch"])
     if meta["architecture"] == "LCNN-ensemble":
         kinds = ["phase" if m.get("phase") else "linear" for m in meta["arch"]["members"]]
         return (
@@ -107,7 +111,7 @@ def _kept(tr: dict[str, Any]) -> list[str]:
         "optimistic too."
         if m.get("kind") == "whisper"
         else _specnet_line(m, tr)
-        if m.get("kind") == "specnet"
+        if str(m.get("kind")).startswith("specnet")
         else f"- Member {m.get('kind')}: seed {m.get('seed')}, took {m.get('seconds')} s on {tr.get('threads')} CPU "
         f"threads{' with bfloat16 autocast' if tr.get('precision') == 'bfloat16' else ''}; kept epoch "
         f"{m.get('selected_epoch')}, selected on {tr.get('selected_on')}."
@@ -118,7 +122,7 @@ def _kept(tr: dict[str, Any]) -> list[str]:
 def _specnet_line(m: dict[str, Any], tr: dict[str, Any]) -> str:
     spec = tr.get("specnet") or {}
     return (
-        f"- Member specnet: started from {spec.get('init')}; seed {m.get('seed')}, {spec.get('epochs')} epochs at "
+        f"- Member {m.get('kind')}: started from {spec.get('init')}; seed {m.get('seed')}, {spec.get('epochs')} epochs at "
         f"learning rate {spec.get('lr')} ({spec.get('spec_augment')}), took {m.get('seconds')} s; kept epoch "
         f"{m.get('selected_epoch')}, selected on {tr.get('selected_on')}."
     )

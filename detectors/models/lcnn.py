@@ -22,11 +22,14 @@ from torch import nn
 RATE = 16_000
 
 
-def linear_filterbank(n_filters: int, n_fft: int, rate: int = RATE) -> torch.Tensor:
-    """(n_fft // 2 + 1, n_filters) triangular filters with centres spaced linearly 0..rate/2."""
+def linear_filterbank(
+    n_filters: int, n_fft: int, rate: int = RATE, fmin: float = 0.0, fmax: float | None = None
+) -> torch.Tensor:
+    """(n_fft // 2 + 1, n_filters) triangular filters, their edges spaced linearly from ``fmin`` to
+    ``fmax`` (default: half the sample rate)."""
     bins = n_fft // 2 + 1
     freqs = torch.linspace(0, rate / 2, bins)
-    edges = torch.linspace(0, rate / 2, n_filters + 2)
+    edges = torch.linspace(fmin, rate / 2 if fmax is None else fmax, n_filters + 2)
     lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
     up = (freqs[None] - lo) / (mid - lo)
     down = (hi - freqs[None]) / (hi - mid)

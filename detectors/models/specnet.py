@@ -1,7 +1,9 @@
-"""An ImageNet-pretrained image network reading a log-mel spectrogram as a picture.
+"""An ImageNet-pretrained image network reading a log spectrogram as a picture.
 
 The member kind ``specnet`` of a voice ensemble: EfficientNet-Lite0 (the face classifier's
-backbone, started from its ImageNet weights when trained) on 128 log-mel bands of 16 kHz speech.
+backbone, started from its ImageNet weights when trained) on 128 log-mel bands of 16 kHz speech,
+or with ``scale="linear"`` on 128 bands spaced linearly in frequency (as LFCCs are, which keep the
+high frequencies' detail that the mel scale pools).
 Each window's spectrogram is standardised by the mean and standard deviation of its whole image,
 so that the level says nothing, and repeated over the three colour channels the network was
 pretrained on. Pretrained image features transfer to spectrograms far better than their origin
@@ -20,7 +22,9 @@ from torch import nn
 
 from detectors.melscale import mel_filterbank
 from detectors.models.efficientnet_lite import EfficientNetLite0
-from detectors.models.lcnn import RATE, pre_emphasis
+from detectors.models.lcnn import RATE, linear_filterbank, pre_emphasis
+
+SCALES = ("mel", "linear")
 
 
 class SpecNet(nn.Module):
@@ -37,13 +41,19 @@ class SpecNet(nn.Module):
         hop: int = 160,
         fmin: float = 20.0,
         fmax: float = 8000.0,
+        scale: str = "mel",
     ) -> None:
         super().__init__()
+        if scale not in SCALES:
+            raise ValueError(f"unknown frequency scale {scale!r}")
         self.n_fft, self.win, self.hop = n_fft, win, hop
         self.net = EfficientNetLite0(num_outputs=1)
         self.register_buffer("window", torch.hann_window(win), persistent=False)
-        fb = mel_filterbank(RATE, n_fft, n_mels, fmin, fmax)
-        self.register_buffer("fbank", torch.from_numpy(np.ascontiguousarray(fb)), persistent=False)
+        if scale == "mel":
+            fb = torch.from_numpy(np.ascontiguousarray(mel_filterbank(RATE, n_fft, n_mels, fmin, fmax)))
+        else:
+            fb = linear_filterbank(n_mels, n_fft, RATE, fmin, fmax).T.contiguous()
+        self.register_buffer("fbank", fb, persistent=False)  # (bands, bins)
         # SpecAugment while training: one band mask of up to spec_mask[0] bands and one time mask of
         # up to spec_mask[1] frames (at most a quarter of the frames) per clip; (0, 0) masks nothing
         self.spec_mask = (0, 0)
@@ -54,7 +64,7 @@ class SpecNet(nn.Module):
         self.onnx_tail: Callable[[np.ndarray], np.ndarray] | None = None
 
     def image(self, wave: torch.Tensor) -> torch.Tensor:
-        """(B, T) → (B, 3, n_mels, frames), channels-last: the picture the network reads."""
+        """(B, T) → (B, 3, bands, frames), channels-last: the picture the network reads."""
         spec = torch.stft(
             pre_emphasis(wave), self.n_fft, self.hop, self.win, self.window, center=True, return_complex=True
         )
