@@ -422,6 +422,7 @@ def compare(corpus: Path, meta_path: Path, others: Sequence[Path]) -> dict[str, 
     return meta
 
 
+DEFAULT_NAME = "voice-lcnn-whisper-v4"  # the trainer's name when none is given (its command names others)
 MEMBERS = {"linear": {}, "phase": {"phase": True}}  # LCNN member kinds: their changes to ARCH
 WHISPER = "whisper"  # the member kind that is a linear probe on a frozen Whisper encoder
 SPECNET = "specnet"  # the member kind that is an ImageNet-pretrained EfficientNet-Lite0 on log-mel
@@ -673,7 +674,7 @@ def train(
     corpus: Path,
     out: Path,
     *,
-    name: str = "voice-lcnn-whisper-v4",
+    name: str = DEFAULT_NAME,
     members: Sequence[str] = ("phase",),
     epochs: int = 20,
     batch: int = 32,
@@ -747,7 +748,17 @@ def train(
     trained = [by_position[k] for k in range(len(members))]
     training = {
         "command": _command(
-            out, seed, ",".join(members), epochs, parallel, demo_real_share, device, workers, width, precision
+            out,
+            seed,
+            ",".join(members),
+            epochs,
+            parallel,
+            demo_real_share,
+            device,
+            workers,
+            width,
+            precision,
+            name,
         ),
         "corpus": str(corpus),
         **_shortcut(corpus),
@@ -926,11 +937,18 @@ def lcnn_kind(arch: dict[str, Any]) -> str:
     return "phase" if arch.get("phase") else "linear"
 
 
-def combine(corpus: Path, out: Path, name: str, member_metas: Sequence[Path]) -> dict[str, Any]:
+# what a source weight's training record says of its own members, not of the ensemble combined
+MEMBER_RECORDS = ("clips", "seconds", "selected_epoch", "members", "specnet", "whisper_probe", "note")
+
+
+def combine(
+    corpus: Path, out: Path, name: str, member_metas: Sequence[Path], note: str | None = None
+) -> dict[str, Any]:
     """An ensemble from weights trained earlier by this command (each verified): single members,
     or the members of a voice-ensemble, in order; validated and written like ``train``. Member k
     must have been trained with seed SEED + k, SEED being the first member's, and an LCNN must come
-    first (its recipe describes the ensemble)."""
+    first (its recipe describes the ensemble). ``note`` goes into the card (how the members came to
+    be); the sources' own notes describe them, not the ensemble, and are not carried over."""
     from detectors.weights import read_info
 
     rows, waves = load_corpus(corpus)
@@ -944,12 +962,7 @@ def combine(corpus: Path, out: Path, name: str, member_metas: Sequence[Path]) ->
             if k == 0:
                 if kind not in MEMBERS:
                     raise SystemExit(f"{path}: put an LCNN member first (its recipe describes the ensemble)")
-                training = {
-                    key: v
-                    for key, v in tr.items()
-                    if key
-                    not in ("clips", "seconds", "selected_epoch", "members", "specnet", "whisper_probe")
-                }
+                training = {key: v for key, v in tr.items() if key not in MEMBER_RECORDS}
             elif info["seed"] != training.get("seed", 0) + k:
                 raise SystemExit(
                     f"{path}: member {k} must have been trained with seed {training.get('seed', 0) + k}"
@@ -973,7 +986,10 @@ def combine(corpus: Path, out: Path, name: str, member_metas: Sequence[Path]) ->
         int(training.get("epochs", 20)),
         parallel=parallel,
         demo_real_share=training.get("demo_real_share"),
+        name=name,
     )
+    if note:
+        training["note"] = note
     return write(out, name, rows, waves, trained, training)
 
 
@@ -988,10 +1004,12 @@ def _command(
     workers: int = 0,
     width: int | None = None,
     precision: str = "float32",
+    name: str = DEFAULT_NAME,
 ) -> str:
     """The one command that trains these weights (trainer options after ``--`` when not the defaults)."""
     extra = (
-        ([f"--members {members}"] if members != "phase" else [])
+        ([f"--name {name}"] if name != DEFAULT_NAME else [])
+        + ([f"--members {members}"] if members != "phase" else [])
         + ([f"--epochs {epochs}"] if epochs != 20 else [])
         + (["--parallel"] if parallel else [])
         + ([f"--demo-real-share {demo_real_share:g}"] if demo_real_share is not None else [])
@@ -1009,7 +1027,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--name", default="voice-lcnn-whisper-v4")
+    ap.add_argument("--name", default=DEFAULT_NAME)
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3)
@@ -1019,7 +1037,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--members",
         default="phase",
-        help="comma-separated member kinds (linear, phase, whisper); member k is trained with seed SEED+k; "
+        help=f"comma-separated member kinds ({', '.join(KINDS)}); member k is trained with seed SEED+k; "
         "several are shipped as one ensemble",
     )
     ap.add_argument(
@@ -1040,8 +1058,14 @@ def main(argv: list[str] | None = None) -> int:
         "--combine",
         default=None,
         metavar="A.json,B.json",
-        help="assemble the ensemble NAME from member weights trained earlier by this command with one "
-        "member each (their seeds must be SEED, SEED+1, ...), instead of training them again",
+        help="assemble the ensemble NAME from weights trained earlier by this command, single members or "
+        "the members of an ensemble (their seeds must be SEED, SEED+1, ...), instead of training them again",
+    )
+    ap.add_argument(
+        "--note",
+        default=None,
+        help="with --combine: a note for the card on how the members came to be (the sources' own notes "
+        "are not carried over)",
     )
     ap.add_argument(
         "--recalibrate",
@@ -1092,7 +1116,7 @@ def main(argv: list[str] | None = None) -> int:
         recalibrate(args.corpus, args.out / f"{args.name}.json", calibrate=args.recalibrate)
         return 0
     if args.combine:
-        combine(args.corpus, args.out, args.name, [Path(p) for p in args.combine.split(",")])
+        combine(args.corpus, args.out, args.name, [Path(p) for p in args.combine.split(",")], note=args.note)
         return 0
     train(
         args.corpus,

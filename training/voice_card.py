@@ -25,8 +25,12 @@ TARGET_EER = 0.05
 
 
 def _specnet_text(arch: dict[str, Any]) -> str:
-    bands = "bands spaced linearly in frequency" if arch.get("scale") == "linear" else "log-mel"
-    return f"an ImageNet-pretrained EfficientNet-Lite0 fine-tuned on 128-band {bands} spectrograms read as pictures"
+    bands = (
+        "log spectrograms (bands spaced linearly in frequency)"
+        if arch.get("scale") == "linear"
+        else "log-mel spectrograms"
+    )
+    return f"an ImageNet-pretrained EfficientNet-Lite0 fine-tuned on 128-band {bands} read as pictures"
 
 
 def _member_name(m: dict[str, Any]) -> str:
