@@ -19,7 +19,7 @@ HierSpeech++ set, whose files name no speaker, has no such column) under ``--out
   Piper's VITS voice at three sampling settings: an engine that no voice model has trained on.
   Kokoro-82M in the two voices that the corpus's kokoro family holds out of training
   (``voice_data.KOKORO_VAL_VOICES``) and a mix of them per sentence: voices never trained on,
-  even by a model trained on a corpus with that family (the shipped voice-lcnn-whisper-v4 saw
+  even by a model trained on a corpus with that family (the shipped voice-lcnn-whisper-v4 and -v5 saw
   no Kokoro at all). Written at the engines' own rates (22.05 and 24 kHz) as 16-bit WAV.
 - ``splices/``: partial fakes. A held-back speaker's real recordings are joined into files of
   10 s or more; each such file gets three partial fakes with 1, 2 and 4 s of it replaced by a
