@@ -786,8 +786,8 @@ def test_linear_band_specnet_member_keeps_its_bands_through_combine(
     card = voice_card.render(combined)
     assert "(linear bands)" in card and "Member specnet-linear" in card and "Note:" not in card
     # a note on how the members came to be goes into the card; a source's own note does not
-    noted = train_voice.combine(corpus, tmp_path / "n", "n", [tmp_path / "c" / "c.json"], note="members reused")
-    assert noted["training"]["note"] == "members reused" and "- Note: members reused." in voice_card.render(noted)
+    noted = train_voice.combine(corpus, tmp_path / "n", "n", [tmp_path / "c" / "c.json"], note="reused")
+    assert noted["training"]["note"] == "reused" and "- Note: reused." in voice_card.render(noted)
     relabelled = json.loads((tmp_path / "n" / "n.json").read_text())
     relabelled["training"]["note"] = "only about n"
     (tmp_path / "n" / "n.json").write_text(json.dumps(relabelled))
