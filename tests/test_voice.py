@@ -747,6 +747,33 @@ def test_specnet_member_trains_from_imagenet_weights_and_joins_an_ensemble(
     assert spec.image(torch.zeros(2, RATE)).shape == (2, 3, 128, 101)
 
 
+def test_stacked_specnet_reads_mel_linear_and_phase_channels() -> None:
+    """``specnet-stack``: the picture's three channels are the mel member's log-mel bands, the linear
+    member's bands, and a phase-stability channel that tells a steady tone from noise."""
+    from detectors.models.specnet import SpecNet, phase_stability
+    from training import train_voice, voice_card
+
+    stack, mel, lin = SpecNet(scale="stack"), SpecNet(), SpecNet(scale="linear", fmin=0.0)
+    x = torch.from_numpy(vowelish(1.0)[None])
+    img = stack.image(x)
+    assert img.shape == (1, 3, 128, 101)
+    assert torch.allclose(img[:, 0], mel.image(x)[:, 0], atol=1e-5)
+    assert torch.allclose(img[:, 1], lin.image(x)[:, 0], atol=1e-5)
+    assert not torch.allclose(img[:, 2], img[:, 1], atol=0.1)
+
+    t = torch.arange(RATE) / RATE
+    tone = 0.5 * torch.sin(2 * torch.pi * 1000.0 * t)[None]
+    noise = torch.from_numpy(np.random.default_rng(0).standard_normal(RATE).astype(np.float32))[None] * 0.1
+    band = int(stack.lin_fbank[:, 64].argmax())  # the band around 1 kHz (bin 64 of 513)
+    for wave, low, high in ((tone, 0.99, 1.0), (noise, -0.6, 0.6)):
+        spec = torch.stft(wave, 1024, 160, 512, torch.hann_window(512), center=True, return_complex=True)
+        value = float(phase_stability(spec, stack.lin_fbank)[0, band, 10:-10].mean())
+        assert low <= value <= high + 1e-6, value
+
+    assert train_voice.trainer_kind("specnet", {"scale": "stack"}) == "specnet-stack"
+    assert "phase stability" in voice_card._specnet_text({"scale": "stack"})
+
+
 def test_linear_band_specnet_member_keeps_its_bands_through_combine(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

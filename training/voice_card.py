@@ -24,20 +24,26 @@ SET_NOTES = {
 TARGET_EER = 0.05
 
 
+SPECNET_PICTURES = {  # a spectrogram member's scale → what its pictures are, and its short name
+    "mel": ("log-mel spectrograms", ""),
+    "linear": ("log spectrograms (bands spaced linearly in frequency)", " (linear bands)"),
+    "stack": (
+        "pictures whose three channels are log-mel bands, log linear bands and their phase stability",
+        " (mel, linear and phase channels)",
+    ),
+}
+
+
 def _specnet_text(arch: dict[str, Any]) -> str:
-    bands = (
-        "log spectrograms (bands spaced linearly in frequency)"
-        if arch.get("scale") == "linear"
-        else "log-mel spectrograms"
-    )
-    return f"an ImageNet-pretrained EfficientNet-Lite0 fine-tuned on 128-band {bands} read as pictures"
+    pictures = SPECNET_PICTURES[arch.get("scale", "mel")][0]
+    return f"an ImageNet-pretrained EfficientNet-Lite0 fine-tuned on 128-band {pictures} read as pictures"
 
 
 def _member_name(m: dict[str, Any]) -> str:
     if m.get("kind") == "whisper":
         return f"Whisper probe ({m.get('layers')} blocks)"
     if m.get("kind") == "specnet":
-        return "spectrogram EfficientNet-Lite0" + (" (linear bands)" if m.get("scale") == "linear" else "")
+        return "spectrogram EfficientNet-Lite0" + SPECNET_PICTURES[m.get("scale", "mel")][1]
     return "phase" if m.get("phase") else "linear"
 
 

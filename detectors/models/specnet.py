@@ -6,7 +6,10 @@ or with ``scale="linear"`` on 128 bands spaced linearly in frequency (as LFCCs a
 high frequencies' detail that the mel scale pools).
 Each window's spectrogram is standardised by the mean and standard deviation of its whole image,
 so that the level says nothing, and repeated over the three colour channels the network was
-pretrained on. Pretrained image features transfer to spectrograms far better than their origin
+pretrained on. With ``scale="stack"`` the three channels differ instead: the log-mel bands, the
+log linear bands (0 Hz up) and, per linear band, the phase stability of the LCNN's phase front
+end (detectors.models.lcnn.FrontEnd), each standardised on its own: three views of one window
+for the price of one network. Pretrained image features transfer to spectrograms far better than their origin
 suggests (Gong et al., PSLA, 2021); here they caught unseen speakers' fakes as well as the whole
 earlier ensemble (docs/training-voice.md).
 """
@@ -24,7 +27,7 @@ from detectors.melscale import mel_filterbank
 from detectors.models.efficientnet_lite import EfficientNetLite0
 from detectors.models.lcnn import RATE, linear_filterbank, pre_emphasis
 
-SCALES = ("mel", "linear")
+SCALES = ("mel", "linear", "stack")
 
 
 class SpecNet(nn.Module):
@@ -32,6 +35,7 @@ class SpecNet(nn.Module):
 
     window: torch.Tensor
     fbank: torch.Tensor
+    lin_fbank: torch.Tensor
 
     def __init__(
         self,
@@ -49,11 +53,18 @@ class SpecNet(nn.Module):
         self.n_fft, self.win, self.hop = n_fft, win, hop
         self.net = EfficientNetLite0(num_outputs=1)
         self.register_buffer("window", torch.hann_window(win), persistent=False)
-        if scale == "mel":
+        if scale in ("mel", "stack"):  # the first channel of a stack is the mel picture
             fb = torch.from_numpy(np.ascontiguousarray(mel_filterbank(RATE, n_fft, n_mels, fmin, fmax)))
         else:
             fb = linear_filterbank(n_mels, n_fft, RATE, fmin, fmax).T.contiguous()
         self.register_buffer("fbank", fb, persistent=False)  # (bands, bins)
+        self.stack = scale == "stack"
+        if self.stack:  # the second and third channels' bands: linear from 0 Hz
+            self.register_buffer(
+                "lin_fbank",
+                linear_filterbank(n_mels, n_fft, RATE, 0.0, fmax).T.contiguous(),
+                persistent=False,
+            )
         # SpecAugment while training: one band mask of up to spec_mask[0] bands and one time mask of
         # up to spec_mask[1] frames (at most a quarter of the frames) per clip; (0, 0) masks nothing
         self.spec_mask = (0, 0)
@@ -69,22 +80,30 @@ class SpecNet(nn.Module):
             pre_emphasis(wave), self.n_fft, self.hop, self.win, self.window, center=True, return_complex=True
         )
         power = spec.real.square() + spec.imag.square()  # (B, bins, frames)
-        m = torch.log(torch.einsum("bft,kf->bkt", power, self.fbank) + 1e-8)
-        m = (m - m.mean(dim=(1, 2), keepdim=True)) / (m.std(dim=(1, 2), keepdim=True) + 1e-5)
+        m = _standardise(torch.log(torch.einsum("bft,kf->bkt", power, self.fbank) + 1e-8))
+        if not self.stack:
+            if self.training and self.spec_mask != (0, 0):
+                m = self._mask(m[:, None])[:, 0]
+            return m[:, None].expand(-1, 3, -1, -1).contiguous(memory_format=torch.channels_last)
+        lin = _standardise(torch.log(torch.einsum("bft,kf->bkt", power, self.lin_fbank) + 1e-8))
+        img = torch.stack([m, lin, _standardise(phase_stability(spec, self.lin_fbank))], dim=1)
         if self.training and self.spec_mask != (0, 0):
-            m = self._mask(m)
-        return m[:, None].expand(-1, 3, -1, -1).contiguous(memory_format=torch.channels_last)
+            img = self._mask(img)
+        return img.contiguous(memory_format=torch.channels_last)
 
     def _mask(self, m: torch.Tensor) -> torch.Tensor:
-        bands, frames = m.shape[1], m.shape[2]
+        """(B, C, bands, frames) → the same with one band stretch and one time stretch zeroed per clip
+        (every channel alike: the bands of a stack are not the same frequencies, but a masked band
+        index still hides as much of each picture)."""
+        bands, frames = m.shape[2], m.shape[3]
         m = m.clone()
         for b in range(m.shape[0]):
             f = int(torch.randint(0, self.spec_mask[0] + 1, ()))
             f0 = int(torch.randint(0, bands - f + 1, ()))
             t = int(torch.randint(0, min(self.spec_mask[1], frames // 4) + 1, ()))
             t0 = int(torch.randint(0, frames - t + 1, ()))
-            m[b, f0 : f0 + f] = 0
-            m[b, :, t0 : t0 + t] = 0
+            m[b, :, f0 : f0 + f] = 0
+            m[b, :, :, t0 : t0 + t] = 0
         return m
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
@@ -95,6 +114,25 @@ class SpecNet(nn.Module):
         fast = self.bfloat16_inference and evaluating
         with torch.autocast("cpu", dtype=torch.bfloat16) if fast else contextlib.nullcontext():
             return self.net(img)[:, 0].float()
+
+
+def _standardise(m: torch.Tensor) -> torch.Tensor:
+    """(B, bands, frames) → each row's picture at mean 0 and deviation 1."""
+    return (m - m.mean(dim=(1, 2), keepdim=True)) / (m.std(dim=(1, 2), keepdim=True) + 1e-5)
+
+
+def phase_stability(spec: torch.Tensor, fbank: torch.Tensor) -> torch.Tensor:
+    """(B, bins, frames) complex STFT, (bands, bins) filters → (B, bands, frames): per band, the
+    magnitude-weighted cosine of the frame-to-frame change of each bin's phase advance, as the LCNN's
+    phase channel (detectors.models.lcnn.FrontEnd), its first two frames repeated from the third."""
+    step = spec[:, :, 1:] * spec[:, :, :-1].conj()
+    accel = torch.view_as_real(step[:, :, 1:] * step[:, :, :-1].conj())
+    re = accel[..., 0]
+    mag2 = re.square() + accel[..., 1].square()
+    # cosine × weight = Re / |a| × sqrt|a| = Re × |a|^(-1/2); the weight sqrt|a| = |a|²^(1/4)
+    num = torch.einsum("bft,kf->bkt", re * mag2.add(1e-24).rsqrt().sqrt(), fbank)
+    den = torch.einsum("bft,kf->bkt", mag2.sqrt().sqrt(), fbank) + 1e-9
+    return torch.nn.functional.pad(num / den, (2, 0), mode="replicate")
 
 
 class SpecNetTail(nn.Module):
