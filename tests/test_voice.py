@@ -750,7 +750,8 @@ def test_specnet_member_trains_from_imagenet_weights_and_joins_an_ensemble(
 def test_stacked_specnet_reads_mel_linear_and_phase_channels() -> None:
     """``specnet-stack``: the picture's three channels are the mel member's log-mel bands, the linear
     member's bands, and a phase-stability channel that tells a steady tone from noise."""
-    from detectors.models.specnet import SpecNet, phase_stability
+    from detectors.models.lcnn import phase_stability
+    from detectors.models.specnet import SpecNet
     from training import train_voice, voice_card
 
     stack, mel, lin = SpecNet(scale="stack"), SpecNet(), SpecNet(scale="linear", fmin=0.0)

@@ -41,6 +41,23 @@ def pre_emphasis(wave: torch.Tensor, coef: float = 0.97) -> torch.Tensor:
     return torch.cat([wave[:, :1], wave[:, 1:] - coef * wave[:, :-1]], dim=1)
 
 
+def phase_stability(spec: torch.Tensor, fbank: torch.Tensor, pad: str = "constant") -> torch.Tensor:
+    """(B, bins, frames) complex STFT, (bands, bins) filters → (B, bands, frames): per band, the
+    magnitude-weighted cosine of the frame-to-frame change of each bin's phase advance (near 1 where
+    partials glide smoothly, lower for noise or for phase a vocoder rebuilt inconsistently); the
+    first two frames, which have no such change, are zeros (``pad="constant"``) or copies of the
+    third (``"replicate"``)."""
+    step = spec[:, :, 1:] * spec[:, :, :-1].conj()  # phase advance per bin (its angle)
+    accel = step[:, :, 1:] * step[:, :, :-1].conj()  # change of that advance
+    mag = accel.abs()
+    weight = mag.sqrt()
+    cos = accel.real / (mag + 1e-12)
+    coherence = torch.einsum("bft,kf->bkt", cos * weight, fbank) / (
+        torch.einsum("bft,kf->bkt", weight, fbank) + 1e-9
+    )
+    return torch.nn.functional.pad(coherence, (2, 0), mode=pad)
+
+
 class FrontEnd(nn.Module):
     """Waveform (B, T) at 16 kHz → normalised log filterbank energies (B, 1, n_filters, frames).
 
@@ -81,16 +98,7 @@ class FrontEnd(nn.Module):
         feats = feats - feats.mean(dim=2, keepdim=True)
         if not self.phase:
             return feats.unsqueeze(1)
-        step = spec[:, :, 1:] * spec[:, :, :-1].conj()  # phase advance per bin (its angle)
-        accel = step[:, :, 1:] * step[:, :, :-1].conj()  # change of that advance
-        mag = accel.abs()
-        weight = mag.sqrt()
-        cos = accel.real / (mag + 1e-12)
-        coherence = torch.einsum("bft,fk->bkt", cos * weight, self.fbank) / (
-            torch.einsum("bft,fk->bkt", weight, self.fbank) + 1e-9
-        )
-        coherence = torch.nn.functional.pad(coherence, (2, 0))
-        return torch.stack([feats, coherence], dim=1)
+        return torch.stack([feats, phase_stability(spec, self.fbank.T)], dim=1)
 
 
 class MFM(nn.Module):

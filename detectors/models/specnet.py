@@ -25,7 +25,7 @@ from torch import nn
 
 from detectors.melscale import mel_filterbank
 from detectors.models.efficientnet_lite import EfficientNetLite0
-from detectors.models.lcnn import RATE, linear_filterbank, pre_emphasis
+from detectors.models.lcnn import RATE, linear_filterbank, phase_stability, pre_emphasis
 
 SCALES = ("mel", "linear", "stack")
 
@@ -86,7 +86,8 @@ class SpecNet(nn.Module):
                 m = self._mask(m[:, None])[:, 0]
             return m[:, None].expand(-1, 3, -1, -1).contiguous(memory_format=torch.channels_last)
         lin = _standardise(torch.log(torch.einsum("bft,kf->bkt", power, self.lin_fbank) + 1e-8))
-        img = torch.stack([m, lin, _standardise(phase_stability(spec, self.lin_fbank))], dim=1)
+        phase = phase_stability(spec, self.lin_fbank, pad="replicate")
+        img = torch.stack([m, lin, _standardise(phase)], dim=1)
         if self.training and self.spec_mask != (0, 0):
             img = self._mask(img)
         return img.contiguous(memory_format=torch.channels_last)
@@ -119,20 +120,6 @@ class SpecNet(nn.Module):
 def _standardise(m: torch.Tensor) -> torch.Tensor:
     """(B, bands, frames) → each row's picture at mean 0 and deviation 1."""
     return (m - m.mean(dim=(1, 2), keepdim=True)) / (m.std(dim=(1, 2), keepdim=True) + 1e-5)
-
-
-def phase_stability(spec: torch.Tensor, fbank: torch.Tensor) -> torch.Tensor:
-    """(B, bins, frames) complex STFT, (bands, bins) filters → (B, bands, frames): per band, the
-    magnitude-weighted cosine of the frame-to-frame change of each bin's phase advance, as the LCNN's
-    phase channel (detectors.models.lcnn.FrontEnd), its first two frames repeated from the third."""
-    step = spec[:, :, 1:] * spec[:, :, :-1].conj()
-    accel = torch.view_as_real(step[:, :, 1:] * step[:, :, :-1].conj())
-    re = accel[..., 0]
-    mag2 = re.square() + accel[..., 1].square()
-    # cosine × weight = Re / |a| × sqrt|a| = Re × |a|^(-1/2); the weight sqrt|a| = |a|²^(1/4)
-    num = torch.einsum("bft,kf->bkt", re * mag2.add(1e-24).rsqrt().sqrt(), fbank)
-    den = torch.einsum("bft,kf->bkt", mag2.sqrt().sqrt(), fbank) + 1e-9
-    return torch.nn.functional.pad(num / den, (2, 0), mode="replicate")
 
 
 class SpecNetTail(nn.Module):
