@@ -28,7 +28,7 @@ SPECNET_PICTURES = {  # a spectrogram member's scale → what its pictures are, 
     "mel": ("log-mel spectrograms", ""),
     "linear": ("log spectrograms (bands spaced linearly in frequency)", " (linear bands)"),
     "stack": (
-        "pictures whose three channels are log-mel bands, log linear bands and their phase stability",
+        "spectrograms whose three channels are log-mel bands, log linear bands and their phase stability",
         " (mel, linear and phase channels)",
     ),
 }

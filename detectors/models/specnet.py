@@ -80,17 +80,15 @@ class SpecNet(nn.Module):
             pre_emphasis(wave), self.n_fft, self.hop, self.win, self.window, center=True, return_complex=True
         )
         power = spec.real.square() + spec.imag.square()  # (B, bins, frames)
-        m = _standardise(torch.log(torch.einsum("bft,kf->bkt", power, self.fbank) + 1e-8))
-        if not self.stack:
-            if self.training and self.spec_mask != (0, 0):
-                m = self._mask(m[:, None])[:, 0]
-            return m[:, None].expand(-1, 3, -1, -1).contiguous(memory_format=torch.channels_last)
-        lin = _standardise(torch.log(torch.einsum("bft,kf->bkt", power, self.lin_fbank) + 1e-8))
-        phase = phase_stability(spec, self.lin_fbank, pad="replicate")
-        img = torch.stack([m, lin, _standardise(phase)], dim=1)
+        m = _log_bands(power, self.fbank)
+        if self.stack:
+            phase = phase_stability(spec, self.lin_fbank, pad="replicate")
+            img = torch.stack([m, _log_bands(power, self.lin_fbank), _standardise(phase)], dim=1)
+        else:
+            img = m[:, None]  # one picture, repeated over the three channels below
         if self.training and self.spec_mask != (0, 0):
             img = self._mask(img)
-        return img.contiguous(memory_format=torch.channels_last)
+        return img.expand(-1, 3, -1, -1).contiguous(memory_format=torch.channels_last)
 
     def _mask(self, m: torch.Tensor) -> torch.Tensor:
         """(B, C, bands, frames) → the same with one band stretch and one time stretch zeroed per clip
@@ -115,6 +113,11 @@ class SpecNet(nn.Module):
         fast = self.bfloat16_inference and evaluating
         with torch.autocast("cpu", dtype=torch.bfloat16) if fast else contextlib.nullcontext():
             return self.net(img)[:, 0].float()
+
+
+def _log_bands(power: torch.Tensor, fbank: torch.Tensor) -> torch.Tensor:
+    """(B, bins, frames) power, (bands, bins) filters → the standardised log band energies."""
+    return _standardise(torch.log(torch.einsum("bft,kf->bkt", power, fbank) + 1e-8))
 
 
 def _standardise(m: torch.Tensor) -> torch.Tensor:
