@@ -152,7 +152,7 @@ def test_piecewise_warp_of_one_affine_map_is_that_affine_warp() -> None:
 
 
 def test_weight_average_follows_the_weights_slowly() -> None:
-    from training.train_face import WeightAverage
+    from training.averaging import WeightAverage
 
     net = torch.nn.Sequential(torch.nn.Linear(2, 1), torch.nn.BatchNorm1d(1))
     avg = WeightAverage(net, decay=0.9)
@@ -164,6 +164,25 @@ def test_weight_average_follows_the_weights_slowly() -> None:
     expected = start + 1.0 - 0.9**3  # the average has moved 1 - 0.9^3 of the way
     assert torch.allclose(avg.state["0.weight"], expected, atol=1e-6)
     assert avg.state["1.num_batches_tracked"] == net[1].num_batches_tracked
+
+
+def test_uniform_weight_average_is_the_mean_of_the_weights_given() -> None:
+    from training.averaging import WeightAverage
+
+    net = torch.nn.Sequential(torch.nn.Linear(2, 1), torch.nn.BatchNorm1d(1))
+    seen = [net[0].weight.detach().clone()]
+    avg = WeightAverage(net)  # no decay: uniform
+    for step, shift in enumerate([1.0, -3.0, 0.5]):
+        with torch.no_grad():
+            net[0].weight.add_(shift)
+            net[1].running_mean.add_(shift)
+        net[1].num_batches_tracked += 1
+        seen.append(net[0].weight.detach().clone())
+        avg.update(net, step)
+    assert avg.count == 4
+    assert torch.allclose(avg.state["0.weight"], torch.stack(seen).mean(0), atol=1e-6)
+    assert torch.allclose(avg.state["1.running_mean"], torch.tensor([(1.0 - 2.0 - 1.5) / 4]), atol=1e-6)
+    assert avg.state["1.num_batches_tracked"] == 3  # integer buffers follow the model
 
 
 def test_landmark_warp_moves_the_face_only() -> None:

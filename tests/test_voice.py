@@ -691,6 +691,37 @@ def test_training_in_bfloat16_records_it_and_keeps_float32_weights(tmp_path: Pat
         )
 
 
+def test_training_can_keep_a_uniform_average_of_the_last_steps(tmp_path: Path) -> None:
+    """``--average-last``: the training run is unchanged, and what is kept is the mean of the
+    weights after each of the run's last steps instead of a selected epoch (an average of one step
+    is the plain last weights)."""
+    from safetensors.numpy import load_file
+
+    from training import train_voice, voice_card
+
+    corpus = _tiny_corpus(tmp_path / "corpus")
+    common = tiny_training(epochs=1)  # 12 training clips in batches of 4: three steps
+    plain = train_voice.train(corpus, tmp_path / "p", name="p", seed=2, **common)
+    one = train_voice.train(corpus, tmp_path / "o", name="o", seed=2, average_last=1e-6, **common)
+    every = train_voice.train(corpus, tmp_path / "a", name="a", seed=2, average_last=1.0, **common)
+    p, o, a = (load_file(tmp_path / d / f"{d}.safetensors") for d in "poa")
+    assert all(np.array_equal(p[k], o[k]) for k in p)  # the last step alone: the plain weights
+    assert any(not np.array_equal(p[k], a[k]) for k in p if p[k].dtype.kind == "f")
+    assert one["training"]["members"][0]["averaged_steps"] == 1
+    member = every["training"]["members"][0]
+    assert member["averaged_steps"] == 3 and member["selected_epoch"] is None and "plain_best" in member
+    assert every["training"]["average_last"] == 1.0 and "--average-last 1" in every["training"]["command"]
+    assert "average_last" not in plain["training"] and "averaged_steps" not in plain["training"]["members"][0]
+    card = voice_card.render(every)
+    assert "uniform average of its weights after each of its last 3 training steps" in card
+    assert "kept epoch" in voice_card.render(plain)
+    # combine keeps the record of how the member's weights were kept
+    again = train_voice.combine(corpus, tmp_path / "c", "c", [tmp_path / "a" / "a.json"])
+    assert again["training"]["members"][0]["averaged_steps"] == 3
+    with pytest.raises(SystemExit):
+        train_voice.main(["--corpus", str(corpus), "--out", str(tmp_path / "x"), "--average-last", "2"])
+
+
 def test_voice_pack_round_trip(tmp_path: Path) -> None:
     from training import parts as parts_mod
     from training import voice_pack

@@ -49,6 +49,7 @@ from detectors.models.efficientnet_lite import LITE0_STAGES, EfficientNetLite0
 from detectors.weights import load_state, read_info, save_weights
 from training import augment, blend, face_card, fastmalloc
 from training import precision as precision_mod
+from training.averaging import WeightAverage
 from training.face_data import load
 from training.upsampler import Upsampler
 
@@ -236,25 +237,6 @@ class BatchStream(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor]]):
     def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         self.maker.rng = np.random.default_rng([self.seed, step])
         return self.maker(self.batch)
-
-
-class WeightAverage:
-    """An exponential moving average of a model's parameters and buffers (batch-norm statistics
-    included), kept on the model's device. The decay ramps up as (1 + step) / (10 + step) so
-    that the first steps' weights do not linger."""
-
-    def __init__(self, model: torch.nn.Module, decay: float) -> None:
-        self.decay = decay
-        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-    @torch.no_grad()
-    def update(self, model: torch.nn.Module, step: int) -> None:
-        d = min(self.decay, (1 + step) / (10 + step))
-        for k, v in model.state_dict().items():
-            if v.is_floating_point():
-                self.state[k].mul_(d).add_(v.detach(), alpha=1 - d)
-            else:
-                self.state[k].copy_(v)
 
 
 # ---------------------------------------------------------------- validation

@@ -33,6 +33,7 @@ the batches (batch g drawn from a generator seeded by (seed, g)); ``--width`` wi
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import logging
 import math
@@ -60,6 +61,7 @@ from detectors.models.specnet import SpecNet
 from detectors.weights import WeightInfo, load_state, save_weights
 from training import fastmalloc, voice_card
 from training import precision as precision_mod
+from training.averaging import WeightAverage
 from veracity.errors import InputError
 
 log = logging.getLogger("training.train_voice")
@@ -448,6 +450,8 @@ SPECNET_ARCH: dict[str, Any] = {
 SPECNET_RECIPE: dict[str, Any] = {"epochs": 12, "lr": 1e-3, "spec_mask": (12, 20)}
 # a member's kind as metadata names it → the architecture of a weight holding that member alone
 ARCHITECTURES = {"lcnn": "LCNN", WHISPER: "WhisperProbe", SPECNET: "SpecNet"}
+# what a member trained with --average-last records instead of a selected epoch
+AVERAGE_RECORDS = ("averaged_steps", "plain_best")
 
 
 def member_kind(kind: str) -> str:
@@ -596,9 +600,13 @@ def fit(
     device: str = "cpu",
     workers: int = 0,
     precision: str = "float32",
+    average_last: float = 0.0,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Train one member (an LCNN, or with ``kind`` specnet the spectrogram network); keep the epoch
-    with the lowest EER on the held-back speakers."""
+    with the lowest EER on the held-back speakers. With ``average_last`` F (0 < F <= 1), keep
+    instead the uniform average of the weights after every step of the last F of the run (no
+    epoch is selected; the held-back speakers' EER of the plain weights and of the average is
+    logged at each reading, and the plain weights' best reading is recorded)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     train_idx = np.array([i for i, r in enumerate(rows) if r["split"] == "train"])
@@ -632,6 +640,9 @@ def fit(
                 pin_memory=device != "cpu",
             )
         )
+    averaged: WeightAverage | None = None
+    average_from = total - max(1, round(average_last * total)) if average_last else None
+    step = 0
     t0 = time.time()
     for epoch in range(epochs):
         model.train()
@@ -646,6 +657,12 @@ def fit(
             loss.backward()
             opt.step()
             sched.step()
+            if average_from is not None and step >= average_from:  # the training itself is unchanged
+                if averaged is None:
+                    averaged = WeightAverage(model)
+                else:
+                    averaged.update(model, step)
+            step += 1
             losses.append(float(loss.detach()))
         log.info("epoch %d/%d loss %.4f (%.0f s)", epoch + 1, epochs, np.mean(losses), time.time() - t0)
         if select_idx is not None and ((epoch + 1) % eval_every == 0 or epoch + 1 == epochs):
@@ -654,8 +671,33 @@ def fit(
             log.info("  %s EER %.4f", SELECT_ON, sel_eer)
             if sel_eer is not None and sel_eer < best[0]:
                 best = (sel_eer, epoch + 1, {k: v.detach().clone() for k, v in model.state_dict().items()})
+            if averaged is not None:
+                shadow = copy.deepcopy(model)
+                shadow.load_state_dict(averaged.state)
+                log.info(
+                    "  %s EER %.4f (average of %d steps)",
+                    SELECT_ON,
+                    metrics.eer(labels[select_idx], score(shadow, [waves[i] for i in select_idx])),
+                    averaged.count,
+                )
     seconds = time.time() - t0
     del draws  # stops the batch workers
+    if averaged is not None:
+        model.load_state_dict(averaged.state)
+        log.info(
+            "kept the average of the last %d steps (plain weights' best: epoch %d, EER %.4f)",
+            averaged.count,
+            best[1],
+            best[0],
+        )
+        model.spec_mask = (0, 0)
+        return model.cpu(), {
+            "seconds": round(seconds, 1),
+            "selected_epoch": None,
+            "averaged_steps": averaged.count,
+            "plain_best": {"epoch": best[1], SELECT_ON: None if best[2] is None else round(best[0], 4)},
+            "seed": seed,
+        }
     if best[2] is not None:
         model.load_state_dict(best[2])
         log.info("kept epoch %d (%s EER %.4f)", best[1], SELECT_ON, best[0])
@@ -703,6 +745,7 @@ def train(
     workers: int = 0,
     width: int | None = None,
     precision: str = "float32",
+    average_last: float = 0.0,
 ) -> dict[str, Any]:
     """Train each member (member k with seed ``seed + k``); one member is shipped as an LCNN (or a
     WhisperProbe), several LCNNs as an LCNN-ensemble (the mean of their logits), LCNNs with a
@@ -736,6 +779,7 @@ def train(
         "device": device,
         "workers": workers,
         "precision": precision,
+        "average_last": average_last,
     }
     if parallel:
         import multiprocessing
@@ -772,6 +816,7 @@ def train(
             width,
             precision,
             name,
+            average_last,
         ),
         "corpus": str(corpus),
         **_shortcut(corpus),
@@ -783,6 +828,7 @@ def train(
         **({"parallel_members": True} if parallel else {}),
         **({"demo_real_share": demo_real_share} if demo_real_share is not None else {}),
         **({"precision": precision} if precision != "float32" else {}),
+        **({"average_last": average_last} if average_last else {}),
         **(
             {
                 "device": torch.cuda.get_device_name(device) if device.startswith("cuda") else device,
@@ -877,7 +923,12 @@ def write(
             "seconds": round(sum(info["seconds"] for _, _, info in trained), 1),
             "selected_epoch": first["selected_epoch"] if len(trained) == 1 else None,
             "members": [
-                {k: info[k] for k in ("kind", "seed", "seconds", "selected_epoch")} for _, _, info in trained
+                {
+                    k: info[k]
+                    for k in ("kind", "seed", "seconds", "selected_epoch", *AVERAGE_RECORDS)
+                    if k in info
+                }
+                for _, _, info in trained
             ],
             "selected_on": f"{SELECT_ON} EER, checked every 2 epochs (each member on its own)",
         },
@@ -918,6 +969,7 @@ def _members_of(path: Path, info: WeightInfo) -> list[tuple[str, torch.nn.Module
             arch = {k: v for k, v in spec.items() if k != "kind"}
             kind = trainer_kind(spec["kind"], arch)
             kept = {k: record.get(k) for k in ("seed", "seconds", "selected_epoch")}
+            kept.update({k: record[k] for k in AVERAGE_RECORDS if k in record})
             out.append((kind, member, {"kind": kind, "arch": arch, **kept}))
         return out
     architecture = meta.get("architecture")
@@ -931,12 +983,22 @@ def _members_of(path: Path, info: WeightInfo) -> list[tuple[str, torch.nn.Module
         "seed": tr.get("seed"),
         "seconds": tr.get("seconds", 0.0),
         "selected_epoch": tr.get("selected_epoch"),
+        **{k: v for k, v in (tr.get("members") or [{}])[0].items() if k in AVERAGE_RECORDS},
     }
     return [(kind, model, {"kind": kind, "arch": meta["arch"], **record})]
 
 
 # what a source weight's training record says of its own members, not of the ensemble combined
-MEMBER_RECORDS = ("clips", "seconds", "selected_epoch", "members", "specnet", "whisper_probe", "note")
+MEMBER_RECORDS = (
+    "clips",
+    "seconds",
+    "selected_epoch",
+    "members",
+    "specnet",
+    "whisper_probe",
+    "note",
+    "average_last",
+)
 
 
 def combine(
@@ -1003,6 +1065,7 @@ def _command(
     width: int | None = None,
     precision: str = "float32",
     name: str = DEFAULT_NAME,
+    average_last: float = 0.0,
 ) -> str:
     """The one command that trains these weights (trainer options after ``--`` when not the defaults)."""
     extra = (
@@ -1015,6 +1078,7 @@ def _command(
         + ([f"--device {device}"] if device != "cpu" else [])
         + ([f"--workers {workers}"] if workers else [])
         + ([f"--precision {precision}"] if precision != "float32" else [])
+        + ([f"--average-last {average_last:g}"] if average_last else [])
     )
     return f"python -m training.voice --data ../shared/data --out {out} --seed {seed}" + (
         " -- " + " ".join(extra) if extra else ""
@@ -1105,7 +1169,17 @@ def main(argv: list[str] | None = None) -> int:
         "(about 1.7x faster on CPUs with bfloat16 instructions, far slower on others); auto: bfloat16 "
         "where the CPU has those instructions, else float32; weights stay float32",
     )
+    ap.add_argument(
+        "--average-last",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="keep each trained member's uniform weight average over every step of the last F of its run "
+        "(0 < F <= 1) instead of the epoch with the best held-back EER (default 0: select the epoch)",
+    )
     args = ap.parse_args(argv)
+    if not 0.0 <= args.average_last <= 1.0:
+        ap.error("--average-last takes a fraction between 0 and 1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     if args.compare:
         compare(args.corpus, args.out / f"{args.name}.json", args.compare)
@@ -1133,6 +1207,7 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.workers,
         width=args.width,
         precision=args.precision,
+        average_last=args.average_last,
     )
     return 0
 

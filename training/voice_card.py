@@ -123,8 +123,7 @@ def _kept(tr: dict[str, Any]) -> list[str]:
         else _specnet_line(m, tr)
         if str(m.get("kind")).startswith("specnet")
         else f"- Member {m.get('kind')}: seed {m.get('seed')}, took {m.get('seconds')} s on {tr.get('threads')} CPU "
-        f"threads{' with bfloat16 autocast' if tr.get('precision') == 'bfloat16' else ''}; kept epoch "
-        f"{m.get('selected_epoch')}, selected on {tr.get('selected_on')}."
+        f"threads{' with bfloat16 autocast' if tr.get('precision') == 'bfloat16' else ''}; {_kept_weights(m, tr)}."
         for m in members
     ] + ([f"- Note: {tr['note']}."] if tr.get("note") else [])
 
@@ -133,8 +132,20 @@ def _specnet_line(m: dict[str, Any], tr: dict[str, Any]) -> str:
     spec = tr.get("specnet") or {}
     return (
         f"- Member {m.get('kind')}: started from {spec.get('init')}; seed {m.get('seed')}, {spec.get('epochs')} epochs at "
-        f"learning rate {spec.get('lr')} ({spec.get('spec_augment')}), took {m.get('seconds')} s; kept epoch "
-        f"{m.get('selected_epoch')}, selected on {tr.get('selected_on')}."
+        f"learning rate {spec.get('lr')} ({spec.get('spec_augment')}), took {m.get('seconds')} s; {_kept_weights(m, tr)}."
+    )
+
+
+def _kept_weights(m: dict[str, Any], tr: dict[str, Any]) -> str:
+    """Which of a member's weights were kept: a selected epoch, or an average of its last steps."""
+    if not m.get("averaged_steps"):
+        return f"kept epoch {m.get('selected_epoch')}, selected on {tr.get('selected_on')}"
+    plain = m.get("plain_best") or {}
+    eer = next((v for k, v in plain.items() if k != "epoch"), None)
+    return (
+        f"kept the uniform average of its weights after each of its last {m['averaged_steps']} training steps "
+        "(no epoch selected; the plain weights' best reading on the held-back speakers was epoch "
+        f"{plain.get('epoch')}, EER {'n/a' if eer is None else f'{100 * eer:.1f} %'})"
     )
 
 
