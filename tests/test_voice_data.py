@@ -343,6 +343,32 @@ def test_ivr_prompt_set_joins_consecutive_prompts_of_each_voice(tmp_path: Path) 
     assert second[0] == start and second[-1] == start + sets.IVR_JOIN - 1  # prompts in order
 
 
+def test_edits_set_pairs_each_demo_edit_with_its_own_original(tmp_path: Path) -> None:
+    sets = eval_sets_module()
+    demo = tmp_path / "speech" / "demos" / "voicecraft_demo"
+    names = {
+        "real/speech_editing": ["YOU1_S2", "lonely"],  # "lonely" has no edit: left out
+        "fake/speech_editing": ["YOU1_S2_fs", "YOU1_S2_ve", "orphan_ve"],  # no original: left out
+        "real/voicebox_cmp": ["orig_0"],
+        "fake/voicebox_cmp": ["voicebox_0_0", "voicecraft_0_0", "voicebox_1_0"],
+        "fake/tts": ["YOU1_S2_xtts"],  # a whole-utterance fake: not an edit
+    }
+    for folder, stems in names.items():
+        (demo / folder).mkdir(parents=True, exist_ok=True)
+        for stem in stems:
+            sf.write(demo / folder / f"{stem}.flac", np.zeros(160, np.float32), 16000)
+    rows = sets.edits(tmp_path)
+    short = [(Path(p).relative_to(demo.resolve()).as_posix(), label, group) for p, label, group in rows]
+    assert short == [
+        ("real/speech_editing/YOU1_S2.flac", "real", "speech_editing:YOU1_S2"),
+        ("fake/speech_editing/YOU1_S2_fs.flac", "fake", "speech_editing:YOU1_S2"),
+        ("fake/speech_editing/YOU1_S2_ve.flac", "fake", "speech_editing:YOU1_S2"),
+        ("real/voicebox_cmp/orig_0.flac", "real", "voicebox_cmp:orig_0"),
+        ("fake/voicebox_cmp/voicebox_0_0.flac", "fake", "voicebox_cmp:orig_0"),
+        ("fake/voicebox_cmp/voicecraft_0_0.flac", "fake", "voicebox_cmp:orig_0"),
+    ]
+
+
 def test_eval_set_labels_carry_a_group_column_only_when_every_row_names_one(tmp_path: Path) -> None:
     """The evaluation sets name each file's speaker (the unit ``veracity evaluate`` draws whole
     for its intervals); a set whose files name none is written without the column."""
