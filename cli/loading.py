@@ -8,6 +8,7 @@ from typing import TypeVar
 import click
 
 from cli.exit_codes import ExitCode
+from cli.output import echo_error
 
 T = TypeVar("T")
 
@@ -19,7 +20,7 @@ def load_or_exit(make: Callable[[], T]) -> T:
     try:
         return make()
     except WeightsError as exc:
-        click.echo(f"Error: {exc.one_line()}", err=True)
+        echo_error(exc.one_line())
         raise SystemExit(ExitCode.INTEGRITY) from exc
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc

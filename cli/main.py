@@ -8,6 +8,7 @@ import sys
 import click
 
 from cli.exit_codes import ExitCode
+from cli.output import SafeLogFormatter, echo_error
 from veracity import __version__
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -24,7 +25,9 @@ def cli(verbose: int) -> None:
     4 weight integrity failure, 70 internal error.
     """
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(SafeLogFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 def _register() -> None:
@@ -48,5 +51,5 @@ def main() -> None:
     try:
         cli.main(prog_name="veracity", standalone_mode=True)
     except Exception as exc:  # pragma: no cover - the last line of defence
-        click.echo(f"Error: internal error: {exc!r} (please report this)", err=True)
+        echo_error(f"internal error: {exc!r} (please report this)")
         sys.exit(ExitCode.INTERNAL)

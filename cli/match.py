@@ -8,7 +8,7 @@ import click
 
 from cli.exit_codes import ExitCode, combine
 from cli.options import output_options, sampling_options
-from cli.output import check_output_path, finish
+from cli.output import check_output_path, echo_error, finish
 from cli.registry import open_registry, registry_option
 from veracity.errors import VeracityError
 
@@ -53,7 +53,7 @@ def match(
         try:
             matcher = Matcher(reg)
         except VeracityError as exc:
-            click.echo(f"Error: {exc.one_line()}", err=True)
+            echo_error(exc.one_line())
             raise SystemExit(ExitCode.USAGE) from exc
         lm = LikenessMatcher(
             matcher, MatchOptions(fps=fps, max_frames=max_frames, top_k=top_k, audit=not no_audit)

@@ -23,11 +23,28 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "1.0"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+NEWLINE_MARK = "\u23ce"  # ⏎: where untrusted text held a line break
 
 
-def safe_text(value: object) -> str:
-    """Untrusted text for a terminal: control and bidi-override characters replaced."""
-    return _CONTROL.sub("\ufffd", str(value))
+def safe_text(value: object, newlines: bool = False) -> str:
+    """Untrusted text (file names, media metadata) for a terminal or a text report: control and
+    bidi-override characters replaced, and line breaks shown as ⏎ so that no text can start a
+    line of its own that reads like the report's (``newlines`` keeps them, for log records)."""
+    text = _CONTROL.sub("\ufffd", str(value))
+    return text if newlines else text.replace("\n", NEWLINE_MARK)
+
+
+def echo_error(message: str) -> None:
+    """``Error: MESSAGE`` on stderr, with the message made safe for a terminal (it names files)."""
+    click.echo(f"Error: {safe_text(message)}", err=True)
+
+
+class SafeLogFormatter(logging.Formatter):
+    """Log records with control characters replaced (messages name files; tracebacks keep their
+    line breaks)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return safe_text(super().format(record), newlines=True)
 
 
 def envelope(command: str, results: list[dict[str, Any]], errors: list[dict[str, Any]]) -> dict[str, Any]:
@@ -124,10 +141,10 @@ def finish(
         else:
             render_lines(text(), output)
     except OutputError as exc:
-        click.echo(f"Error: {exc.one_line()}", err=True)
+        echo_error(exc.one_line())
         raise SystemExit(ExitCode.OUTPUT_FAILED) from exc
     for err in errors:
-        click.echo(f"Error: {err.get('path')}: {err.get('message')}", err=True)
+        echo_error(f"{err.get('path')}: {err.get('message')}")
     raise SystemExit(code)
 
 

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from cli.exit_codes import ExitCode
-from cli.output import check_output_path, emit, envelope, render_lines, to_json
+from cli.output import check_output_path, echo_error, emit, envelope, render_lines, to_json
 from veracity.errors import OutputError, VeracityError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -33,12 +33,12 @@ def open_registry(path: Path | None, create: bool = True) -> Any:
     try:
         return Registry(path or default_path(), create=create)
     except VeracityError as exc:
-        click.echo(f"Error: {exc.one_line()}", err=True)
+        echo_error(exc.one_line())
         raise SystemExit(ExitCode.USAGE) from exc
 
 
 def fail(exc: VeracityError) -> None:
-    click.echo(f"Error: {exc.one_line()}", err=True)
+    echo_error(exc.one_line())
     raise SystemExit(ExitCode.USAGE) from exc
 
 
@@ -308,7 +308,7 @@ def export_cmd(output: Path | None, force: bool, no_templates: bool, registry_pa
     try:
         emit(json.dumps(doc, indent=1) + "\n", output)
     except OutputError as exc:
-        click.echo(f"Error: {exc.one_line()}", err=True)
+        echo_error(exc.one_line())
         raise SystemExit(ExitCode.OUTPUT_FAILED) from exc
     if output is not None:
         output.chmod(0o600)
@@ -322,7 +322,7 @@ def import_cmd(file: Path, registry_path: Path | None) -> None:
     try:
         doc = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        click.echo(f"Error: {file}: not a readable JSON export ({exc}); nothing was imported", err=True)
+        echo_error(f"{file}: not a readable JSON export ({exc}); nothing was imported")
         raise SystemExit(ExitCode.USAGE) from exc
     with open_registry(registry_path) as reg:
         try:

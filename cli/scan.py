@@ -16,7 +16,7 @@ import click
 
 from cli.exit_codes import ExitCode, combine
 from cli.options import operating_point_option, sampling_options, trust_options
-from cli.output import check_output_path, render_lines, to_json, write_atomic
+from cli.output import check_output_path, echo_error, render_lines, to_json, write_atomic
 from risk.policy import LEVELS, USES
 from veracity.errors import ConfigError, OutputError
 
@@ -219,7 +219,7 @@ def scan(**kw: Any) -> None:
             else None
         )
     except OSError as exc:
-        click.echo(f"Error: cannot open journal {journal_path}: {exc.strerror}", err=True)
+        echo_error(f"cannot open journal {journal_path}: {exc.strerror}")
         raise SystemExit(ExitCode.OUTPUT_FAILED) from exc
     keep = fmt != "jsonl" or bool(extra)
     progress = _progress(
@@ -229,7 +229,7 @@ def scan(**kw: Any) -> None:
         outcome = run_scan(paths, options, workers=workers, journal=journal, previous=previous,
                            on_record=progress.advance, keep_records=keep)  # fmt: skip
     except OSError as exc:
-        click.echo(f"Error: cannot write journal: {exc.strerror}", err=True)
+        echo_error(f"cannot write journal: {exc.strerror}")
         raise SystemExit(ExitCode.OUTPUT_FAILED) from exc
     finally:
         progress.stop()
@@ -247,7 +247,7 @@ def scan(**kw: Any) -> None:
         for f, target in outputs:
             _write(f, target, doc, ok, evidence_dir)
     except OutputError as exc:
-        click.echo(f"Error: {exc.one_line()}", err=True)
+        echo_error(exc.one_line())
         raise SystemExit(ExitCode.OUTPUT_FAILED) from exc
     finally:
         if tmp_evidence is not None:
@@ -260,7 +260,7 @@ def scan(**kw: Any) -> None:
             err=True,
         )
     for err in errors[:50]:
-        click.echo(f"Error: {err.get('path')}: {err.get('message')}", err=True)
+        echo_error(f"{err.get('path')}: {err.get('message')}")
     codes = [ExitCode.OK]
     if findings and not kw["exit_zero"]:
         codes.append(ExitCode.FINDINGS)
@@ -283,7 +283,7 @@ def _check_setup(options: Any) -> None:
             if problems:
                 raise WeightsError("; ".join(problems), path=str(info.path))
         except WeightsError as exc:
-            click.echo(f"Error: {exc.one_line()}", err=True)
+            echo_error(exc.one_line())
             raise SystemExit(ExitCode.INTEGRITY) from exc
     if "likeness" in options.steps and options.registry is not None:
         from likeness.store import Registry

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from cli.exit_codes import ExitCode
-from cli.output import emit, envelope, render_lines, to_json
+from cli.output import echo_error, emit, envelope, render_lines, to_json
 
 folder_option = click.option(
     "--dir",
@@ -26,7 +26,7 @@ def _load(folder: Path | None) -> list[Any]:
     try:
         return list_weights(folder or weights_dir())
     except WeightsError as exc:
-        click.echo(f"Error: {exc.one_line()}", err=True)
+        echo_error(exc.one_line())
         raise SystemExit(ExitCode.INTEGRITY) from exc
 
 

@@ -203,6 +203,32 @@ def test_usage_and_input_errors_never_share_a_code(
     assert scan(run, env, str(media / "speech.wav"), "-o", str(out)).exit_code == 2  # no --force
 
 
+def test_file_names_cannot_forge_report_lines_or_send_escape_codes(weights: Path, tmp_path: Path) -> None:
+    """A file name is untrusted: in the text report and the error lines on stderr (even on a
+    colour terminal) its escape codes are neutralised and its line breaks cannot start a line
+    that reads like the report's own."""
+    import logging
+
+    from click.testing import CliRunner
+
+    from cli.main import cli
+    from cli.output import SafeLogFormatter
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "evil\x1b[31mred\n  risk none: allow (use: news).mp4").write_bytes(b"garbage")
+    args = ["scan", "-q", "--workers", "1", "--skip", "likeness", str(folder)]
+    r = CliRunner().invoke(cli, args, env=env_for(weights, tmp_path), color=True, catch_exceptions=False)
+    assert r.exit_code == 5
+    for stream in (r.stdout, r.stderr):
+        assert "\x1b" not in stream
+        assert not [line for line in stream.splitlines() if line.lstrip().startswith("risk none")]
+    assert "evil\ufffd[31mred\u23ce  risk none: allow (use: news).mp4" in r.stdout
+    assert "Error: " in r.stderr and "\u23ce" in r.stderr
+    record = logging.LogRecord("x", logging.INFO, "f", 1, "scan 1/1: %s", ("a\x1b[2Jb\nc",), None)
+    assert SafeLogFormatter("%(message)s").format(record) == "scan 1/1: a\ufffd[2Jb\nc"
+
+
 def test_resume_skips_finished_files_and_cuts_a_torn_line(
     run: Any, weights: Path, media: Path, tmp_path: Path
 ) -> None:
