@@ -682,6 +682,7 @@ def fit(
                 )
     seconds = time.time() - t0
     del draws  # stops the batch workers
+    info: dict[str, Any] = {"seconds": round(seconds, 1), "selected_epoch": best[1], "seed": seed}
     if averaged is not None:
         model.load_state_dict(averaged.state)
         log.info(
@@ -690,19 +691,17 @@ def fit(
             best[1],
             best[0],
         )
-        model.spec_mask = (0, 0)
-        return model.cpu(), {
-            "seconds": round(seconds, 1),
+        plain_eer = None if best[2] is None else round(best[0], 4)
+        info |= {
             "selected_epoch": None,
             "averaged_steps": averaged.count,
-            "plain_best": {"epoch": best[1], SELECT_ON: None if best[2] is None else round(best[0], 4)},
-            "seed": seed,
+            "plain_best": {"epoch": best[1], "eer": plain_eer},
         }
-    if best[2] is not None:
+    elif best[2] is not None:
         model.load_state_dict(best[2])
         log.info("kept epoch %d (%s EER %.4f)", best[1], SELECT_ON, best[0])
     model.spec_mask = (0, 0)
-    return model.cpu(), {"seconds": round(seconds, 1), "selected_epoch": best[1], "seed": seed}
+    return model.cpu(), info
 
 
 def _fit_member(

@@ -141,7 +141,7 @@ def _kept_weights(m: dict[str, Any], tr: dict[str, Any]) -> str:
     if not m.get("averaged_steps"):
         return f"kept epoch {m.get('selected_epoch')}, selected on {tr.get('selected_on')}"
     plain = m.get("plain_best") or {}
-    eer = next((v for k, v in plain.items() if k != "epoch"), None)
+    eer = plain.get("eer")
     return (
         f"kept the uniform average of its weights after each of its last {m['averaged_steps']} training steps "
         "(no epoch selected; the plain weights' best reading on the held-back speakers was epoch "
