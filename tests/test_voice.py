@@ -3,6 +3,7 @@ two-step training run, all on tiny weights and audio the tests synthesise."""
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 from pathlib import Path
@@ -720,6 +721,63 @@ def test_training_can_keep_a_uniform_average_of_the_last_steps(tmp_path: Path) -
     assert again["training"]["members"][0]["averaged_steps"] == 3
     with pytest.raises(SystemExit):
         train_voice.main(["--corpus", str(corpus), "--out", str(tmp_path / "x"), "--average-last", "2"])
+
+
+def test_sharpness_aware_step_takes_the_gradient_at_the_climbed_weights() -> None:
+    """On f(w) = sum(a w^2) / 2 the gradient is a w, so with plain SGD (lr 1) a SAM step must land
+    at w - a (w + rho g / |g|), g = a w, and leave the weights it climbed to behind."""
+    from training.sam import sharpness_aware_step
+
+    a = torch.tensor([1.0, 3.0])
+    model = torch.nn.Module()
+    model.w = torch.nn.Parameter(torch.tensor([2.0, -1.0]))
+    w0 = model.w.detach().clone()
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    loss = sharpness_aware_step(model, lambda: (a * model.w**2).sum() / 2, opt, rho=0.5)
+    g = a * w0
+    expected = w0 - a * (w0 + 0.5 * g / g.norm())
+    assert torch.allclose(model.w.detach(), expected, atol=1e-6)
+    assert float(loss) == pytest.approx(float((a * w0**2).sum() / 2))
+    # rho 0 is a plain gradient step
+    model.w.data.copy_(w0)
+    sharpness_aware_step(model, lambda: (a * model.w**2).sum() / 2, opt, rho=0.0)
+    assert torch.allclose(model.w.detach(), w0 - g, atol=1e-6)
+
+
+def test_sharpness_aware_step_counts_each_batch_once_in_batchnorm_statistics() -> None:
+    from training.sam import sharpness_aware_step
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 1))
+    twin = copy.deepcopy(net)
+    x, y = torch.randn(8, 3), torch.randn(8, 1)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    sharpness_aware_step(net, lambda: ((net(x) - y) ** 2).mean(), opt, rho=0.05)
+    twin(x)  # one plain training pass over the batch
+    bn, once = net[1], twin[1]
+    assert torch.allclose(bn.running_mean, once.running_mean) and torch.allclose(
+        bn.running_var, once.running_var
+    )
+    assert int(bn.num_batches_tracked) == 1 and bn.momentum == once.momentum
+
+
+def test_training_with_sharpness_aware_steps_is_recorded(tmp_path: Path) -> None:
+    from safetensors.numpy import load_file
+
+    from training import train_voice, voice_card
+
+    corpus = _tiny_corpus(tmp_path / "corpus")
+    common = tiny_training(epochs=1)
+    plain = train_voice.train(corpus, tmp_path / "p", name="p", seed=2, **common)
+    meta = train_voice.train(corpus, tmp_path / "s", name="s", seed=2, sam=0.05, **common)
+    p, s = (load_file(tmp_path / d / f"{d}.safetensors") for d in "ps")
+    assert any(not np.array_equal(p[k], s[k]) for k in p if p[k].dtype.kind == "f")
+    assert meta["training"]["sam_rho"] == 0.05 and "--sam 0.05" in meta["training"]["command"]
+    assert meta["training"]["members"][0]["sam_rho"] == 0.05 and "sam_rho" not in plain["training"]
+    assert "sharpness-aware steps of radius 0.05" in voice_card.render(meta)
+    assert "sharpness-aware" not in voice_card.render(plain)
+    with pytest.raises(SystemExit):
+        train_voice.main(["--corpus", str(corpus), "--out", str(tmp_path / "x"), "--sam", "-1"])
 
 
 def test_voice_pack_round_trip(tmp_path: Path) -> None:

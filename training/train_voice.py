@@ -62,6 +62,7 @@ from detectors.weights import WeightInfo, load_state, save_weights
 from training import fastmalloc, voice_card
 from training import precision as precision_mod
 from training.averaging import WeightAverage
+from training.sam import sharpness_aware_step
 from veracity.errors import InputError
 
 log = logging.getLogger("training.train_voice")
@@ -450,8 +451,9 @@ SPECNET_ARCH: dict[str, Any] = {
 SPECNET_RECIPE: dict[str, Any] = {"epochs": 12, "lr": 1e-3, "spec_mask": (12, 20)}
 # a member's kind as metadata names it → the architecture of a weight holding that member alone
 ARCHITECTURES = {"lcnn": "LCNN", WHISPER: "WhisperProbe", SPECNET: "SpecNet"}
-# what a member trained with --average-last records instead of a selected epoch
-AVERAGE_RECORDS = ("averaged_steps", "plain_best")
+# what a member records of its own training beyond its seed and selected epoch: with --average-last,
+# the average kept instead of an epoch; with --sam, the radius of its sharpness-aware steps
+MEMBER_TRAINING_RECORDS = ("averaged_steps", "plain_best", "sam_rho")
 
 
 def member_kind(kind: str) -> str:
@@ -601,12 +603,14 @@ def fit(
     workers: int = 0,
     precision: str = "float32",
     average_last: float = 0.0,
+    sam: float = 0.0,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Train one member (an LCNN, or with ``kind`` specnet the spectrogram network); keep the epoch
     with the lowest EER on the held-back speakers. With ``average_last`` F (0 < F <= 1), keep
     instead the uniform average of the weights after every step of the last F of the run (no
     epoch is selected; the held-back speakers' EER of the plain weights and of the average is
-    logged at each reading, and the plain weights' best reading is recorded)."""
+    logged at each reading, and the plain weights' best reading is recorded). With ``sam`` rho > 0,
+    every step is a sharpness-aware one of that radius (``training.sam``; twice the compute)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     train_idx = np.array([i for i, r in enumerate(rows) if r["split"] == "train"])
@@ -650,12 +654,19 @@ def fit(
         for _ in range(steps_per_epoch):
             x, y = next(draws) if draws is not None else draw_batch(waves, labels, pools, batch, rng, beds)
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            with precision_mod.autocast(device, precision):  # 1.7x a step here; the STFT stays float32
-                logit = model(x)
-            loss = loss_fn(logit.float(), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+
+            def loss_of(x: torch.Tensor = x, y: torch.Tensor = y) -> torch.Tensor:
+                with precision_mod.autocast(device, precision):  # 1.7x a step here; the STFT stays float32
+                    logit = model(x)
+                return loss_fn(logit.float(), y)
+
+            if sam:
+                loss = sharpness_aware_step(model, loss_of, opt, sam)
+            else:
+                loss = loss_of()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
             sched.step()
             if average_from is not None and step >= average_from:  # the training itself is unchanged
                 if averaged is None:
@@ -683,6 +694,8 @@ def fit(
     seconds = time.time() - t0
     del draws  # stops the batch workers
     info: dict[str, Any] = {"seconds": round(seconds, 1), "selected_epoch": best[1], "seed": seed}
+    if sam:
+        info["sam_rho"] = sam
     if averaged is not None:
         model.load_state_dict(averaged.state)
         log.info(
@@ -745,6 +758,7 @@ def train(
     width: int | None = None,
     precision: str = "float32",
     average_last: float = 0.0,
+    sam: float = 0.0,
 ) -> dict[str, Any]:
     """Train each member (member k with seed ``seed + k``); one member is shipped as an LCNN (or a
     WhisperProbe), several LCNNs as an LCNN-ensemble (the mean of their logits), LCNNs with a
@@ -779,6 +793,7 @@ def train(
         "workers": workers,
         "precision": precision,
         "average_last": average_last,
+        "sam": sam,
     }
     if parallel:
         import multiprocessing
@@ -816,6 +831,7 @@ def train(
             precision,
             name,
             average_last,
+            sam,
         ),
         "corpus": str(corpus),
         **_shortcut(corpus),
@@ -828,6 +844,7 @@ def train(
         **({"demo_real_share": demo_real_share} if demo_real_share is not None else {}),
         **({"precision": precision} if precision != "float32" else {}),
         **({"average_last": average_last} if average_last else {}),
+        **({"sam_rho": sam} if sam else {}),
         **(
             {
                 "device": torch.cuda.get_device_name(device) if device.startswith("cuda") else device,
@@ -924,7 +941,7 @@ def write(
             "members": [
                 {
                     k: info[k]
-                    for k in ("kind", "seed", "seconds", "selected_epoch", *AVERAGE_RECORDS)
+                    for k in ("kind", "seed", "seconds", "selected_epoch", *MEMBER_TRAINING_RECORDS)
                     if k in info
                 }
                 for _, _, info in trained
@@ -968,7 +985,7 @@ def _members_of(path: Path, info: WeightInfo) -> list[tuple[str, torch.nn.Module
             arch = {k: v for k, v in spec.items() if k != "kind"}
             kind = trainer_kind(spec["kind"], arch)
             kept = {k: record.get(k) for k in ("seed", "seconds", "selected_epoch")}
-            kept.update({k: record[k] for k in AVERAGE_RECORDS if k in record})
+            kept.update({k: record[k] for k in MEMBER_TRAINING_RECORDS if k in record})
             out.append((kind, member, {"kind": kind, "arch": arch, **kept}))
         return out
     architecture = meta.get("architecture")
@@ -982,7 +999,7 @@ def _members_of(path: Path, info: WeightInfo) -> list[tuple[str, torch.nn.Module
         "seed": tr.get("seed"),
         "seconds": tr.get("seconds", 0.0),
         "selected_epoch": tr.get("selected_epoch"),
-        **{k: v for k, v in (tr.get("members") or [{}])[0].items() if k in AVERAGE_RECORDS},
+        **{k: v for k, v in (tr.get("members") or [{}])[0].items() if k in MEMBER_TRAINING_RECORDS},
     }
     return [(kind, model, {"kind": kind, "arch": meta["arch"], **record})]
 
@@ -997,6 +1014,7 @@ MEMBER_RECORDS = (
     "whisper_probe",
     "note",
     "average_last",
+    "sam_rho",
 )
 
 
@@ -1065,6 +1083,7 @@ def _command(
     precision: str = "float32",
     name: str = DEFAULT_NAME,
     average_last: float = 0.0,
+    sam: float = 0.0,
 ) -> str:
     """The one command that trains these weights (trainer options after ``--`` when not the defaults)."""
     extra = (
@@ -1078,6 +1097,7 @@ def _command(
         + ([f"--workers {workers}"] if workers else [])
         + ([f"--precision {precision}"] if precision != "float32" else [])
         + ([f"--average-last {average_last:g}"] if average_last else [])
+        + ([f"--sam {sam:g}"] if sam else [])
     )
     return f"python -m training.voice --data ../shared/data --out {out} --seed {seed}" + (
         " -- " + " ".join(extra) if extra else ""
@@ -1176,9 +1196,19 @@ def main(argv: list[str] | None = None) -> int:
         help="keep each trained member's uniform weight average over every step of the last F of its run "
         "(0 < F <= 1) instead of the epoch with the best held-back EER (default 0: select the epoch)",
     )
+    ap.add_argument(
+        "--sam",
+        type=float,
+        default=0.0,
+        metavar="RHO",
+        help="train with sharpness-aware steps of radius RHO (Foret et al. 2021; e.g. 0.05; twice the "
+        "compute a step; default 0: plain steps)",
+    )
     args = ap.parse_args(argv)
     if not 0.0 <= args.average_last <= 1.0:
         ap.error("--average-last takes a fraction between 0 and 1")
+    if not 0.0 <= args.sam < 10.0:
+        ap.error("--sam takes a radius between 0 and 10")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     if args.compare:
         compare(args.corpus, args.out / f"{args.name}.json", args.compare)
@@ -1207,6 +1237,7 @@ def main(argv: list[str] | None = None) -> int:
         width=args.width,
         precision=args.precision,
         average_last=args.average_last,
+        sam=args.sam,
     )
     return 0
 

@@ -137,13 +137,15 @@ def _specnet_line(m: dict[str, Any], tr: dict[str, Any]) -> str:
 
 
 def _kept_weights(m: dict[str, Any], tr: dict[str, Any]) -> str:
-    """Which of a member's weights were kept: a selected epoch, or an average of its last steps."""
+    """Which of a member's weights were kept: a selected epoch, or an average of its last steps
+    (and whether its steps were sharpness-aware)."""
+    sam = f"sharpness-aware steps of radius {m['sam_rho']:g}; " if m.get("sam_rho") else ""
     if not m.get("averaged_steps"):
-        return f"kept epoch {m.get('selected_epoch')}, selected on {tr.get('selected_on')}"
+        return f"{sam}kept epoch {m.get('selected_epoch')}, selected on {tr.get('selected_on')}"
     plain = m.get("plain_best") or {}
     eer = plain.get("eer")
     return (
-        f"kept the uniform average of its weights after each of its last {m['averaged_steps']} training steps "
+        f"{sam}kept the uniform average of its weights after each of its last {m['averaged_steps']} training steps "
         "(no epoch selected; the plain weights' best reading on the held-back speakers was epoch "
         f"{plain.get('epoch')}, EER {'n/a' if eer is None else f'{100 * eer:.1f} %'})"
     )
