@@ -49,17 +49,15 @@ def sharpness_aware_step(
         return loss.detach()
     norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for _, g in grads]))
     scale = rho / (float(norm) + 1e-12)
-    params, climbs = [p for p, _ in grads], []
     with torch.no_grad():
-        for p, g in grads:
-            e = g * scale
+        climbs = [(p, g * scale) for p, g in grads]
+        for p, e in climbs:
             p.add_(e)
-            climbs.append(e)
     opt.zero_grad()
     with batchnorm_stats_frozen(model):
         loss_of().backward()
     with torch.no_grad():
-        for p, e in zip(params, climbs, strict=True):
+        for p, e in climbs:
             p.sub_(e)
     opt.step()
     return loss.detach()

@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import copy
 import csv
+import functools
 import logging
 import math
 import sys
@@ -644,6 +645,12 @@ def fit(
                 pin_memory=device != "cpu",
             )
         )
+
+    def loss_of(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        with precision_mod.autocast(device, precision):  # 1.7x a step here; the STFT stays float32
+            logit = model(x)
+        return loss_fn(logit.float(), y)
+
     averaged: WeightAverage | None = None
     average_from = total - max(1, round(average_last * total)) if average_last else None
     step = 0
@@ -654,16 +661,10 @@ def fit(
         for _ in range(steps_per_epoch):
             x, y = next(draws) if draws is not None else draw_batch(waves, labels, pools, batch, rng, beds)
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-
-            def loss_of(x: torch.Tensor = x, y: torch.Tensor = y) -> torch.Tensor:
-                with precision_mod.autocast(device, precision):  # 1.7x a step here; the STFT stays float32
-                    logit = model(x)
-                return loss_fn(logit.float(), y)
-
             if sam:
-                loss = sharpness_aware_step(model, loss_of, opt, sam)
+                loss = sharpness_aware_step(model, functools.partial(loss_of, x, y), opt, sam)
             else:
-                loss = loss_of()
+                loss = loss_of(x, y)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
