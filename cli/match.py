@@ -7,14 +7,14 @@ from pathlib import Path
 import click
 
 from cli.exit_codes import ExitCode, combine
-from cli.options import output_options, sampling_options
+from cli.options import InputPath, output_options, sampling_options
 from cli.output import check_output_path, echo_error, finish
 from cli.registry import open_registry, registry_option
 from veracity.errors import VeracityError
 
 
 @click.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=InputPath(path_type=Path))
 @output_options(("text", "json"))
 @registry_option
 @click.option(

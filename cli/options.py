@@ -11,6 +11,19 @@ import click
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class InputPath(click.Path):
+    """A path argument naming input media. As ``click.Path``, but an empty argument is a usage
+    error (exit 2): ``Path("")`` is the current folder, so ``veracity scan "$FILE"`` with
+    ``FILE`` unset would otherwise scan everything below the working directory."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and value == "":
+            self.fail(
+                "an empty path (is a shell variable unset?); name '.' for the current folder", param, ctx
+            )
+        return super().convert(value, param, ctx)
+
+
 def output_options(formats: tuple[str, ...]) -> Callable[[F], F]:
     """``--format``, ``-o/--output`` and ``--force``."""
 

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from cli.exit_codes import ExitCode, combine
-from cli.options import operating_point_option, sampling_options, trust_options
+from cli.options import InputPath, operating_point_option, sampling_options, trust_options
 from cli.output import check_output_path, echo_error, render_lines, to_json, write_atomic
 from risk.policy import LEVELS, USES
 from veracity.errors import ConfigError, OutputError
@@ -49,7 +49,7 @@ def _parse_reports(items: tuple[str, ...], force: bool) -> list[tuple[str, Path]
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True)
+@click.argument("paths", nargs=-1, required=True, type=InputPath())
 @click.option(
     "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Report format."
 )

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from cli.exit_codes import ExitCode, combine
-from cli.options import output_options, trust_options
+from cli.options import InputPath, output_options, trust_options
 from cli.output import check_output_path, finish
 from provenance.trust import load_trust
 from provenance.verify import VerifyOptions, VerifyResult, verify_file
@@ -16,7 +16,7 @@ from veracity.errors import ConfigError
 
 
 @click.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=InputPath(path_type=Path))
 @output_options(("text", "json"))
 @trust_options
 @click.option(

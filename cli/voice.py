@@ -7,12 +7,12 @@ from pathlib import Path
 import click
 
 from cli.loading import voice_analyzer
-from cli.options import operating_point_option, output_options
+from cli.options import InputPath, operating_point_option, output_options
 from cli.output import analyze_files, check_output_path
 
 
 @click.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=InputPath(path_type=Path))
 @output_options(("text", "json"))
 @operating_point_option("validation real speech [default: 0.05]")
 @click.option(

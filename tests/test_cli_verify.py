@@ -68,6 +68,18 @@ def test_version_and_help(run):
         assert "--trust-anchors" in result.output
 
 
+@pytest.mark.parametrize("command", ["verify", "face", "voice", "match", "scan"])
+def test_an_empty_path_argument_is_a_usage_error_not_the_current_folder(run, command, tmp_path, monkeypatch):
+    """``Path("")`` is ".", so ``veracity scan "$FILE"`` with FILE unset would scan every file
+    below the working directory; an empty argument is refused (exit 2) before anything runs."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "private.jpg").write_bytes(b"not looked at")
+    result = run(command, "", "--format", "json")
+    assert result.exit_code == 2, result.output
+    assert "empty path" in result.output
+    assert "private.jpg" not in result.output
+
+
 def test_python_dash_m_cli_works():
     proc = subprocess.run(
         [sys.executable, "-m", "cli", "--version"], cwd=ROOT, capture_output=True, text=True, check=False
