@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat as stat_mod
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,6 +151,14 @@ def check_file(path: Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> FileCheck
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", path=str(path)) from None
     if stat_mod.S_ISDIR(st.st_mode):
+        try:
+            with os.scandir(path):
+                pass
+        except OSError as exc:  # a scan names a folder it could not list, so that it is not missed
+            reason = exc.strerror or str(exc)
+            raise InputError(
+                f"a folder that could not be listed ({reason}): its files were not read", path=str(path)
+            ) from None
         raise InputError("is a directory, not a file", path=str(path))
     if not stat_mod.S_ISREG(st.st_mode):
         raise InputError("not a regular file", path=str(path))

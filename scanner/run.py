@@ -41,7 +41,8 @@ def collect(
 
     ``include``/``exclude`` are glob patterns matched against the path relative to its folder
     and against the file name; files named directly are always kept. Returns the paths, each
-    once, in order (a missing one stays: scanning it gives its error record).
+    once, in order (a missing one stays: scanning it gives its error record, and so does a
+    folder that cannot be listed, rather than its files being left out unseen).
     """
     out: list[Path] = []
     seen: set[str] = set()
@@ -68,7 +69,7 @@ def collect(
             continue
         p = Path(target)
         if p.is_dir():
-            for root, dirs, files in os.walk(p):
+            for root, dirs, files in os.walk(p, onerror=lambda err: add(Path(err.filename))):
                 dirs.sort()
                 for name in sorted(files):
                     f = Path(root) / name

@@ -372,6 +372,35 @@ def test_collect_walks_folders_with_globs_and_reads_stdin(tmp_path: Path) -> Non
     assert [p.name for p in paths] == ["a.jpg", "d.txt"]  # each path once
 
 
+def test_a_folder_that_cannot_be_listed_is_an_error_not_a_silent_gap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """os.walk skips a folder it cannot list unless told otherwise; a scan would then leave its
+    files out and exit 0. The folder becomes a path of its own, whose record says why."""
+    from detectors.sniff import check_file
+    from veracity.errors import InputError
+
+    for name in ("a.jpg", "locked/b.jpg", "z/c.jpg"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    real_scandir = os.scandir
+
+    def scandir(path: Any = ".") -> Any:  # as a folder without read permission does (tests run as root)
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    paths = collect([str(tmp_path)])
+    assert [p.relative_to(tmp_path).as_posix() for p in paths] == ["a.jpg", "locked", "z/c.jpg"]
+    with pytest.raises(
+        InputError, match=r"could not be listed \(Permission denied\): its files were not read"
+    ):
+        check_file(tmp_path / "locked")
+    with pytest.raises(InputError, match="is a directory, not a file"):
+        check_file(tmp_path / "z")
+
+
 def test_time_limit_interrupts_a_slow_step() -> None:
     t0 = time.perf_counter()
     with pytest.raises(ScanTimeout), time_limit(0.2):
