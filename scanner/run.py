@@ -42,7 +42,8 @@ def collect(
     ``include``/``exclude`` are glob patterns matched against the path relative to its folder
     and against the file name; files named directly are always kept. Returns the paths, each
     once, in order (a missing one stays: scanning it gives its error record, and so does a
-    folder that cannot be listed, rather than its files being left out unseen).
+    folder that cannot be listed, rather than its files being left out unseen; a link to a folder
+    is not followed but stays, so that its record says so).
     """
     out: list[Path] = []
     seen: set[str] = set()
@@ -71,6 +72,10 @@ def collect(
         if p.is_dir():
             for root, dirs, files in os.walk(p, onerror=lambda err: add(Path(err.filename))):
                 dirs.sort()
+                for name in dirs:  # links to folders are not followed (loops, other trees) but listed
+                    d = Path(root) / name
+                    if d.is_symlink() and wanted(d.relative_to(p).as_posix()):
+                        add(d)
                 for name in sorted(files):
                     f = Path(root) / name
                     if wanted(f.relative_to(p).as_posix()):

@@ -226,6 +226,10 @@ class Worker:
         from risk.assess import assess
         from risk.signals import from_record
 
+        if path.is_symlink() and path.is_dir():  # only a folder walk passes one: not followed
+            record["notes"].append("skipped: a link to a folder, not followed (name its target to scan it)")
+            record["status"] = "skipped"
+            return
         try:
             check = check_file(path)
             record["sha256"] = sha256_file(path)

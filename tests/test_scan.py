@@ -401,6 +401,31 @@ def test_a_folder_that_cannot_be_listed_is_an_error_not_a_silent_gap(
         check_file(tmp_path / "z")
 
 
+def test_links_to_folders_are_listed_as_skipped_not_followed(
+    run: Any, weights: Path, media: Path, tmp_path: Path
+) -> None:
+    """A link to a folder inside a scanned folder is not followed (it may loop or lead out of the
+    tree), and not left out unseen either: its record is skipped with the reason."""
+    up, other = tmp_path / "uploads", tmp_path / "elsewhere"
+    up.mkdir()
+    other.mkdir()
+    shutil.copy(media / "tampered.jpg", up / "a.jpg")
+    shutil.copy(media / "tampered.jpg", other / "b.jpg")
+    (up / "linked").symlink_to(other, target_is_directory=True)
+    (up / "loop").symlink_to(up, target_is_directory=True)
+    res = scan(
+        run, env_for(weights, tmp_path), str(up), "--skip", "face", "--skip", "voice", "--format", "json"
+    )
+    doc = json.loads(res.output)
+    records = by_name(doc)
+    assert sorted(records) == ["a.jpg", "linked", "loop"]  # b.jpg, behind the link, was not read
+    for name in ("linked", "loop"):
+        assert records[name]["status"] == "skipped"
+        assert "a link to a folder, not followed" in records[name]["notes"][0]
+    assert records["a.jpg"]["status"] == "ok"
+    assert doc["summary"]["status"]["skipped"] == 2
+
+
 def test_time_limit_interrupts_a_slow_step() -> None:
     t0 = time.perf_counter()
     with pytest.raises(ScanTimeout), time_limit(0.2):
