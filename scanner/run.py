@@ -62,11 +62,8 @@ def collect(
 
     for target in targets:
         if target == "-":
-            source = stdin if stdin is not None else sys.stdin
-            for line in source:
-                line = line.rstrip("\n")
-                if line.strip():
-                    add(Path(line))
+            for name in stdin_paths(stdin if stdin is not None else sys.stdin):
+                add(Path(name))
             continue
         p = Path(target)
         if p.is_dir():
@@ -83,6 +80,17 @@ def collect(
         else:
             add(p)  # a missing file becomes an error record when scanned
     return out
+
+
+def stdin_paths(source: TextIO) -> list[str]:
+    """The paths listed on ``source``: one a line (a Windows line end is taken off, blank lines
+    are passed over) or, when the text holds a NUL, NUL-separated as ``find -print0`` and
+    ``xargs -0`` write them, so that a name may hold any character but NUL, even a line break."""
+    text = source.read()
+    if "\0" in text:
+        return [name for name in text.split("\0") if name]
+    lines = (line[:-1] if line.endswith("\r") else line for line in text.split("\n"))
+    return [line for line in lines if line.strip()]
 
 
 # ------------------------------------------------------------------ journal and resume

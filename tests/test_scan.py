@@ -372,6 +372,17 @@ def test_collect_walks_folders_with_globs_and_reads_stdin(tmp_path: Path) -> Non
     assert [p.name for p in paths] == ["a.jpg", "d.txt"]  # each path once
 
 
+def test_stdin_lists_paths_by_line_or_nul_separated() -> None:
+    import io
+
+    from scanner.run import stdin_paths
+
+    assert stdin_paths(io.StringIO("a.jpg\r\n\r\n b.jpg\nc.wav")) == ["a.jpg", " b.jpg", "c.wav"]
+    # find -print0: a name may hold a line break, and the list may end with a NUL
+    assert stdin_paths(io.StringIO("line\nbreak.jpg\0b.jpg\0")) == ["line\nbreak.jpg", "b.jpg"]
+    assert stdin_paths(io.StringIO("")) == []
+
+
 def test_a_folder_that_cannot_be_listed_is_an_error_not_a_silent_gap(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
