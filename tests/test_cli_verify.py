@@ -204,6 +204,18 @@ def test_output_file_is_atomic_and_never_overwritten_without_force(run, sign, tm
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".report")] == []
 
 
+@pytest.mark.parametrize("command", ["verify", "face", "voice", "scan"])
+def test_an_output_in_a_missing_folder_is_refused_before_any_work(run, command, tmp_path):
+    """Found at the start, not once a long batch has been analysed and its report is lost."""
+    asset = tmp_path / "a.jpg"
+    asset.write_bytes(b"\xff\xd8\xff")
+    for out in (tmp_path / "no" / "such" / "r.json", asset / "r.json"):  # no folder; a file
+        result = run(command, str(asset), "-o", str(out))
+        assert result.exit_code == 2, result.output
+        assert f"cannot write there, {out.parent} is not an existing folder" in result.output
+        assert "1 file(s)" not in result.output  # nothing was analysed
+
+
 def test_config_file_and_environment_variable(run, sign, tmp_path, pki_dir):
     asset = tmp_path / "a.jpg"
     asset.write_bytes(sign("jpg"))
