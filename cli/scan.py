@@ -187,6 +187,15 @@ def scan(**kw: Any) -> None:
         raise click.UsageError("no files to scan")
     wants_html = fmt == "html" or any(f == "html" for f, _ in extra)
     evidence_dir: Path | None = kw["evidence_dir"]
+    if evidence_dir is not None:  # else every face would fail on it, one file at a time
+        try:
+            evidence_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise click.UsageError(
+                f"--evidence {evidence_dir}: cannot make the folder ({exc.strerror})"
+            ) from exc
+        if not os.access(evidence_dir, os.W_OK | os.X_OK):
+            raise click.UsageError(f"--evidence {evidence_dir}: the folder is not writable")
     tmp_evidence = None
     if evidence_dir is None and wants_html:
         tmp_evidence = tempfile.TemporaryDirectory(prefix="veracity-evidence-")

@@ -437,6 +437,25 @@ def test_links_to_folders_are_listed_as_skipped_not_followed(
     assert doc["summary"]["status"]["skipped"] == 2
 
 
+def test_an_evidence_folder_that_cannot_be_made_is_refused_at_the_start(
+    run: Any, weights: Path, media: Path, tmp_path: Path
+) -> None:
+    """Else the face step of every file would fail on it, one file after another."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    res = scan(
+        run, env_for(weights, tmp_path), str(media / "tampered.jpg"), "--evidence", str(blocker / "ev")
+    )
+    assert res.exit_code == 2, res.output
+    assert "cannot make the folder" in res.output and "file(s)" not in res.output
+    made = tmp_path / "new" / "ev"  # a folder that does not exist yet is made, parents too
+    res = scan(
+        run, env_for(weights, tmp_path), str(media / "tampered.jpg"), "--evidence", str(made), "--exit-zero"
+    )
+    assert res.exit_code == 0, res.output
+    assert made.is_dir()
+
+
 def test_time_limit_interrupts_a_slow_step() -> None:
     t0 = time.perf_counter()
     with pytest.raises(ScanTimeout), time_limit(0.2):
