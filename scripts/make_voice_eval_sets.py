@@ -40,6 +40,12 @@ HierSpeech++ set, whose files name no speaker, has no such column) under ``--out
   consecutive prompts of one voice joined per file, at most ``IVR_FILES`` files per voice; unseen
   speakers and narrow-band audio, so what it measures is how many real files get flagged.
 
+- ``processed/`` (where ffmpeg is installed): real speech only, the held-back speakers' real
+  recordings through common post-production chains (``PROCESSING``: a podcast chain of
+  compression, presence boost and loudness normalisation to MP3; FFT noise suppression, mild and
+  strong; an echo; AAC at 48 kbit/s), each chain's files one group per speaker. What it measures
+  is how many real files each kind of processing gets flagged.
+
 ``--corpus`` names the built corpus whose ``split=val`` reals are the held-back recordings;
 without one, the same split is worked out from the data (``voice_data.split_for``).
 """
@@ -48,6 +54,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import shutil
 import sys
 from functools import cache
 from pathlib import Path
@@ -91,7 +98,7 @@ def main() -> int:
     )
     ap.add_argument(
         "--only",
-        choices=("ivr_prompts", "splices", "joined", "edits"),
+        choices=("ivr_prompts", "splices", "joined", "edits", "processed"),
         help="write only this set",
     )
     args = ap.parse_args()
@@ -99,6 +106,10 @@ def main() -> int:
         rows = ivr_prompts(args.out / "ivr_prompts")
         if rows or args.only:
             write(args.out / "ivr_prompts", rows)
+    if args.only == "processed":
+        held, _ = heldback(args.data, args.corpus)
+        write(args.out / "processed", processed(args.out / "processed", args.data, held))
+        return 0
     if args.only in ("splices", "joined"):
         held, fakes = heldback(args.data, args.corpus)
         make = splices if args.only == "splices" else joined
@@ -134,7 +145,42 @@ def main() -> int:
     write(args.out / "joined", joined(args.out / "joined", args.data, held, fakes))
     for name, fake_rows in neural_tts_sets(args.out).items():
         write(args.out / name, fake_rows + reals)
+    if shutil.which("ffmpeg"):
+        write(args.out / "processed", processed(args.out / "processed", args.data, held))
+    else:
+        print("ffmpeg not found: the processed set is not written")
     return 0
+
+
+# post-production chains (ffmpeg audio filters, output suffix, codec options) for ``processed/``
+PROCESSING = {
+    "podcast": (
+        "highpass=f=80,acompressor=threshold=-24dB:ratio=4:attack=5:release=100:makeup=6,"
+        "equalizer=f=3000:t=q:w=1:g=3,loudnorm=I=-16:TP=-1.5:LRA=7",
+        ".mp3",
+        ("-ar", "44100", "-b:a", "128k"),
+    ),
+    "denoise-mild": ("afftdn=nr=12,loudnorm=I=-16:TP=-1.5:LRA=7", ".wav", ()),
+    "denoise-strong": ("afftdn=nr=20:nf=-40,loudnorm=I=-16:TP=-1.5:LRA=7", ".wav", ()),
+    "echo": ("aecho=0.8:0.7:40|70:0.25|0.15,loudnorm=I=-16:TP=-1.5:LRA=7", ".wav", ()),
+    "aac48": ("anull", ".m4a", ("-c:a", "aac", "-b:a", "48k")),
+}
+
+
+def processed(folder: Path, data: Path, held: list[tuple[str, str]]) -> list[Row]:
+    """The held-back real recordings through each chain of ``PROCESSING`` (ffmpeg), real only;
+    group ``chain:speaker``."""
+    import subprocess
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rows: list[Row] = []
+    for chain, (filters, suffix, codec) in PROCESSING.items():
+        for k, (source, speaker) in enumerate(held):
+            path = folder / f"{chain}-{k:03d}{suffix}"
+            cmd = ["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", str(voice_data.source_path(data, source))]
+            subprocess.run([*cmd, "-af", filters, *codec, str(path)], check=True)
+            rows.append((path.name, "real", f"{chain}:{speaker}"))
+    return rows
 
 
 SPLICE_SECONDS = (1.0, 2.0, 4.0)  # one partial fake of each length per joined real file
