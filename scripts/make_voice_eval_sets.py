@@ -40,11 +40,11 @@ HierSpeech++ set, whose files name no speaker, has no such column) under ``--out
   consecutive prompts of one voice joined per file, at most ``IVR_FILES`` files per voice; unseen
   speakers and narrow-band audio, so what it measures is how many real files get flagged.
 
-- ``processed/`` (where ffmpeg is installed): real speech only, the held-back speakers' real
-  recordings through common post-production chains (``PROCESSING``: a podcast chain of
+- ``processed/<chain>/`` (where ffmpeg is installed): real speech only, the held-back speakers'
+  real recordings through common post-production chains (``PROCESSING``: a podcast chain of
   compression, presence boost and loudness normalisation to MP3; FFT noise suppression, mild and
-  strong; an echo; AAC at 48 kbit/s), each chain's files one group per speaker. What it measures
-  is how many real files each kind of processing gets flagged.
+  strong; an echo; AAC at 48 kbit/s), a set per chain, a group per speaker. What it measures is
+  how many real files each kind of processing gets flagged.
 
 ``--corpus`` names the built corpus whose ``split=val`` reals are the held-back recordings;
 without one, the same split is worked out from the data (``voice_data.split_for``).
@@ -108,7 +108,8 @@ def main() -> int:
             write(args.out / "ivr_prompts", rows)
     if args.only == "processed":
         held, _ = heldback(args.data, args.corpus)
-        write(args.out / "processed", processed(args.out / "processed", args.data, held))
+        for chain, rows in processed(args.out / "processed", args.data, held).items():
+            write(args.out / "processed" / chain, rows)
         return 0
     if args.only in ("splices", "joined"):
         held, fakes = heldback(args.data, args.corpus)
@@ -146,7 +147,8 @@ def main() -> int:
     for name, fake_rows in neural_tts_sets(args.out).items():
         write(args.out / name, fake_rows + reals)
     if shutil.which("ffmpeg"):
-        write(args.out / "processed", processed(args.out / "processed", args.data, held))
+        for chain, rows in processed(args.out / "processed", args.data, held).items():
+            write(args.out / "processed" / chain, rows)
     else:
         print("ffmpeg not found: the processed set is not written")
     return 0
@@ -167,20 +169,21 @@ PROCESSING = {
 }
 
 
-def processed(folder: Path, data: Path, held: list[tuple[str, str]]) -> list[Row]:
-    """The held-back real recordings through each chain of ``PROCESSING`` (ffmpeg), real only;
-    group ``chain:speaker``."""
+def processed(folder: Path, data: Path, held: list[tuple[str, str]]) -> dict[str, list[Row]]:
+    """The held-back real recordings through each chain of ``PROCESSING`` (ffmpeg), written to
+    ``folder/<chain>/``: each chain's rows (real only, a group per speaker)."""
     import subprocess
 
-    folder.mkdir(parents=True, exist_ok=True)
-    rows: list[Row] = []
+    out: dict[str, list[Row]] = {}
     for chain, (filters, suffix, codec) in PROCESSING.items():
+        (folder / chain).mkdir(parents=True, exist_ok=True)
+        rows: list[Row] = out.setdefault(chain, [])
         for k, (source, speaker) in enumerate(held):
-            path = folder / f"{chain}-{k:03d}{suffix}"
+            name = f"{k:03d}{suffix}"
             cmd = ["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", str(voice_data.source_path(data, source))]
-            subprocess.run([*cmd, "-af", filters, *codec, str(path)], check=True)
-            rows.append((path.name, "real", f"{chain}:{speaker}"))
-    return rows
+            subprocess.run([*cmd, "-af", filters, *codec, str(folder / chain / name)], check=True)
+            rows.append((name, "real", speaker))
+    return out
 
 
 SPLICE_SECONDS = (1.0, 2.0, 4.0)  # one partial fake of each length per joined real file

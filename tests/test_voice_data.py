@@ -350,20 +350,15 @@ def test_processed_set_runs_each_chain_over_each_held_back_recording(
     calls: list[list[str]] = []
     monkeypatch.setattr("subprocess.run", lambda cmd, check: calls.append(cmd))
     held = [("speech/real/a/1.flac", "a"), ("speech/real/b/2.flac", "b")]
-    rows = sets.processed(tmp_path / "out", tmp_path, held)
-    assert len(rows) == len(calls) == 2 * len(sets.PROCESSING)
-    assert {r[1] for r in rows} == {"real"}
-    assert rows[0] == ("podcast-000.mp3", "real", "podcast:a") and rows[-1] == (
-        "aac48-001.m4a",
-        "real",
-        "aac48:b",
-    )
-    for cmd, row in zip(calls, rows, strict=True):
-        chain = row[2].split(":")[0]
-        assert cmd[cmd.index("-i") + 1] == str(tmp_path / held[int(row[0][-7:-4])][0])
-        assert cmd[cmd.index("-af") + 1] == sets.PROCESSING[chain][0] and cmd[-1] == str(
-            tmp_path / "out" / row[0]
-        )
+    out = sets.processed(tmp_path / "out", tmp_path, held)
+    assert list(out) == list(sets.PROCESSING) and len(calls) == 2 * len(sets.PROCESSING)
+    assert out["podcast"] == [("000.mp3", "real", "a"), ("001.mp3", "real", "b")]
+    assert out["aac48"] == [("000.m4a", "real", "a"), ("001.m4a", "real", "b")]
+    done = [(chain, row) for chain, rows in out.items() for row in rows]
+    for cmd, (chain, (name, _, _)) in zip(calls, done, strict=True):
+        assert cmd[cmd.index("-i") + 1] == str(tmp_path / held[int(name[:3])][0])
+        assert cmd[cmd.index("-af") + 1] == sets.PROCESSING[chain][0]
+        assert cmd[-1] == str(tmp_path / "out" / chain / name)
 
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
@@ -372,12 +367,12 @@ def test_processed_set_writes_decodable_files_with_ffmpeg(tmp_path: Path) -> Non
     src = tmp_path / "speech" / "real" / "a"
     src.mkdir(parents=True)
     sf.write(src / "1.wav", vowelish(1.5), 16000, subtype="PCM_16")
-    rows = sets.processed(tmp_path / "out", tmp_path, [("speech/real/a/1.wav", "a")])
+    out = sets.processed(tmp_path / "out", tmp_path, [("speech/real/a/1.wav", "a")])
     from detectors.audio import load_audio
 
-    for name, _, _ in rows:
-        x = load_audio(tmp_path / "out" / name, 16000)
-        assert 1.3 * 16000 < len(x) < 1.8 * 16000 and np.abs(x).max() > 0.01, name
+    for chain, rows in out.items():
+        x = load_audio(tmp_path / "out" / chain / rows[0][0], 16000)
+        assert 1.3 * 16000 < len(x) < 1.8 * 16000 and np.abs(x).max() > 0.01, chain
 
 
 def test_edits_set_pairs_each_demo_edit_with_its_own_original(tmp_path: Path) -> None:
