@@ -17,7 +17,7 @@ class InputPath(click.Path):
     ``FILE`` unset would otherwise scan everything below the working directory."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, str) and value == "":
+        if value == "":
             self.fail(
                 "an empty path (is a shell variable unset?); name '.' for the current folder", param, ctx
             )

@@ -66,7 +66,7 @@ def check_output_path(output: Path | None, force: bool) -> None:
         raise click.UsageError(f"{output} exists; use --force to overwrite it")
     if output.is_dir():
         raise click.UsageError(f"{output} is a directory")
-    folder = output.parent if str(output.parent) else Path(".")
+    folder = output.parent  # "." for a bare file name
     if not folder.is_dir():  # found now, not after hours of scanning
         raise click.UsageError(f"{output}: cannot write there, {folder} is not an existing folder")
     if not os.access(folder, os.W_OK | os.X_OK):

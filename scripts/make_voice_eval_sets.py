@@ -107,9 +107,7 @@ def main() -> int:
         if rows or args.only:
             write(args.out / "ivr_prompts", rows)
     if args.only == "processed":
-        held, _ = heldback(args.data, args.corpus)
-        for chain, rows in processed(args.out / "processed", args.data, held).items():
-            write(args.out / "processed" / chain, rows)
+        write_processed(args.out / "processed", args.data, heldback(args.data, args.corpus)[0])
         return 0
     if args.only in ("splices", "joined"):
         held, fakes = heldback(args.data, args.corpus)
@@ -147,8 +145,7 @@ def main() -> int:
     for name, fake_rows in neural_tts_sets(args.out).items():
         write(args.out / name, fake_rows + reals)
     if shutil.which("ffmpeg"):
-        for chain, rows in processed(args.out / "processed", args.data, held).items():
-            write(args.out / "processed" / chain, rows)
+        write_processed(args.out / "processed", args.data, held)
     else:
         print("ffmpeg not found: the processed set is not written")
     return 0
@@ -177,13 +174,20 @@ def processed(folder: Path, data: Path, held: list[tuple[str, str]]) -> dict[str
     out: dict[str, list[Row]] = {}
     for chain, (filters, suffix, codec) in PROCESSING.items():
         (folder / chain).mkdir(parents=True, exist_ok=True)
-        rows: list[Row] = out.setdefault(chain, [])
+        rows: list[Row] = []
+        out[chain] = rows
         for k, (source, speaker) in enumerate(held):
             name = f"{k:03d}{suffix}"
             cmd = ["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", str(voice_data.source_path(data, source))]
             subprocess.run([*cmd, "-af", filters, *codec, str(folder / chain / name)], check=True)
             rows.append((name, "real", speaker))
     return out
+
+
+def write_processed(folder: Path, data: Path, held: list[tuple[str, str]]) -> None:
+    """``processed`` and a ``labels.csv`` per chain."""
+    for chain, rows in processed(folder, data, held).items():
+        write(folder / chain, rows)
 
 
 SPLICE_SECONDS = (1.0, 2.0, 4.0)  # one partial fake of each length per joined real file
