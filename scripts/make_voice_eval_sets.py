@@ -55,6 +55,7 @@ from __future__ import annotations
 import argparse
 import csv
 import shutil
+import subprocess
 import sys
 from functools import cache
 from pathlib import Path
@@ -169,8 +170,6 @@ PROCESSING = {
 def processed(folder: Path, data: Path, held: list[tuple[str, str]]) -> dict[str, list[Row]]:
     """The held-back real recordings through each chain of ``PROCESSING`` (ffmpeg), written to
     ``folder/<chain>/``: each chain's rows (real only, a group per speaker)."""
-    import subprocess
-
     out: dict[str, list[Row]] = {}
     for chain, (filters, suffix, codec) in PROCESSING.items():
         (folder / chain).mkdir(parents=True, exist_ok=True)
@@ -178,8 +177,9 @@ def processed(folder: Path, data: Path, held: list[tuple[str, str]]) -> dict[str
         out[chain] = rows
         for k, (source, speaker) in enumerate(held):
             name = f"{k:03d}{suffix}"
-            cmd = ["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", str(voice_data.source_path(data, source))]
-            subprocess.run([*cmd, "-af", filters, *codec, str(folder / chain / name)], check=True)
+            src = str(voice_data.source_path(data, source))
+            cmd = ["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", src, "-af", filters, *codec]
+            subprocess.run([*cmd, str(folder / chain / name)], check=True)
             rows.append((name, "real", speaker))
     return out
 
