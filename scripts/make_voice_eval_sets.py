@@ -40,11 +40,12 @@ HierSpeech++ set, whose files name no speaker, has no such column) under ``--out
   consecutive prompts of one voice joined per file, at most ``IVR_FILES`` files per voice; unseen
   speakers and narrow-band audio, so what it measures is how many real files get flagged.
 
-- ``processed/<chain>/`` (where ffmpeg is installed): real speech only, the held-back speakers'
+- ``processed/<chain>/`` (where ffmpeg and sox are installed): real speech only, the held-back speakers'
   real recordings through common post-production chains (``PROCESSING``: a podcast chain of
   compression, presence boost and loudness normalisation to MP3; FFT noise suppression, mild and
-  strong; an echo; AAC at 48 kbit/s), a set per chain, a group per speaker. What it measures is
-  how many real files each kind of processing gets flagged.
+  strong; wavelet noise suppression; an echo; AAC at 48 kbit/s; and, with sox, ``SOX_PROCESSING``:
+  profile-based spectral noise reduction), a set per chain, a group per speaker. What it measures
+  is how many real files each kind of processing gets flagged. Needs ffmpeg and sox.
 
 ``--corpus`` names the built corpus whose ``split=val`` reals are the held-back recordings;
 without one, the same split is worked out from the data (``voice_data.split_for``).
@@ -108,6 +109,9 @@ def main() -> int:
         if rows or args.only:
             write(args.out / "ivr_prompts", rows)
     if args.only == "processed":
+        if missing := [tool for tool in ("ffmpeg", "sox") if shutil.which(tool) is None]:
+            print(f"{' and '.join(missing)} not found: the processed set needs them", file=sys.stderr)
+            return 1
         write_processed(args.out / "processed", args.data, heldback(args.data, args.corpus)[0])
         return 0
     if args.only in ("splices", "joined"):
@@ -145,10 +149,10 @@ def main() -> int:
     write(args.out / "joined", joined(args.out / "joined", args.data, held, fakes))
     for name, fake_rows in neural_tts_sets(args.out).items():
         write(args.out / name, fake_rows + reals)
-    if shutil.which("ffmpeg"):
+    if shutil.which("ffmpeg") and shutil.which("sox"):
         write_processed(args.out / "processed", args.data, held)
     else:
-        print("ffmpeg not found: the processed set is not written")
+        print("ffmpeg or sox not found: the processed set is not written")
     return 0
 
 
@@ -162,9 +166,16 @@ PROCESSING = {
     ),
     "denoise-mild": ("afftdn=nr=12,loudnorm=I=-16:TP=-1.5:LRA=7", ".wav", ()),
     "denoise-strong": ("afftdn=nr=20:nf=-40,loudnorm=I=-16:TP=-1.5:LRA=7", ".wav", ()),
+    # held out of any training augmentation (the trainer's --views use FFT noise suppression and
+    # spectral gating): wavelet thresholding
+    "denoise-wavelet": ("afwtdn=sigma=0.05,loudnorm=I=-16:TP=-1.5:LRA=7", ".wav", ()),
     "echo": ("aecho=0.8:0.7:40|70:0.25|0.15,loudnorm=I=-16:TP=-1.5:LRA=7", ".wav", ()),
     "aac48": ("anull", ".m4a", ("-c:a", "aac", "-b:a", "48k")),
 }
+# sox's profile-based spectral noise reduction (the kind of tool a newsroom reaches for), with the
+# recording's first NOISE_PROFILE_S as the noise profile: chain name -> reduction amount
+SOX_PROCESSING = {"denoise-profile": 0.3}
+NOISE_PROFILE_S = 0.25
 
 
 def processed(folder: Path, data: Path, held: list[tuple[str, str]]) -> dict[str, list[Row]]:
@@ -180,6 +191,20 @@ def processed(folder: Path, data: Path, held: list[tuple[str, str]]) -> dict[str
             src = str(voice_data.source_path(data, source))
             cmd = ["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", src, "-af", filters, *codec]
             subprocess.run([*cmd, str(folder / chain / name)], check=True)
+            rows.append((name, "real", speaker))
+    for chain, amount in SOX_PROCESSING.items():
+        (folder / chain).mkdir(parents=True, exist_ok=True)
+        rows = []
+        out[chain] = rows
+        for k, (source, speaker) in enumerate(held):
+            name, profile = f"{k:03d}.wav", folder / chain / f"{k:03d}.prof"
+            src = str(voice_data.source_path(data, source))
+            subprocess.run(
+                ["sox", src, "-n", "trim", "0", str(NOISE_PROFILE_S), "noiseprof", str(profile)], check=True
+            )
+            dst = str(folder / chain / name)
+            subprocess.run(["sox", src, dst, "noisered", str(profile), str(amount), "norm", "-3"], check=True)
+            profile.unlink(missing_ok=True)
             rows.append((name, "real", speaker))
     return out
 

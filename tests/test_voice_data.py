@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -351,17 +352,38 @@ def test_processed_set_runs_each_chain_over_each_held_back_recording(
     monkeypatch.setattr("subprocess.run", lambda cmd, check: calls.append(cmd))
     held = [("speech/real/a/1.flac", "a"), ("speech/real/b/2.flac", "b")]
     out = sets.processed(tmp_path / "out", tmp_path, held)
-    assert list(out) == list(sets.PROCESSING) and len(calls) == 2 * len(sets.PROCESSING)
+    assert list(out) == [*sets.PROCESSING, *sets.SOX_PROCESSING]
+    assert len(calls) == 2 * len(sets.PROCESSING) + 2 * 2 * len(sets.SOX_PROCESSING)
     assert out["podcast"] == [("000.mp3", "real", "a"), ("001.mp3", "real", "b")]
     assert out["aac48"] == [("000.m4a", "real", "a"), ("001.m4a", "real", "b")]
-    done = [(chain, row) for chain, rows in out.items() for row in rows]
-    for cmd, (chain, (name, _, _)) in zip(calls, done, strict=True):
+    done = [(chain, row) for chain, rows in out.items() for row in rows if chain in sets.PROCESSING]
+    for cmd, (chain, (name, _, _)) in zip(calls, done, strict=False):
         assert cmd[cmd.index("-i") + 1] == str(tmp_path / held[int(name[:3])][0])
         assert cmd[cmd.index("-af") + 1] == sets.PROCESSING[chain][0]
         assert cmd[-1] == str(tmp_path / "out" / chain / name)
+    sox = calls[len(done) :]  # per file: the noise profile from its start, then the reduction
+    assert out["denoise-profile"] == [("000.wav", "real", "a"), ("001.wav", "real", "b")]
+    for k, (profile, reduce) in enumerate(zip(sox[::2], sox[1::2], strict=True)):
+        src, dst = str(tmp_path / held[k][0]), str(tmp_path / "out" / "denoise-profile" / f"{k:03d}.wav")
+        assert profile[:2] == ["sox", src] and "noiseprof" in profile
+        assert reduce[:3] == ["sox", src, dst] and reduce[reduce.index("noisered") + 1] == profile[-1]
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+def test_processed_set_says_what_it_lacks_without_ffmpeg(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sets = eval_sets_module()
+    monkeypatch.setattr(sets.shutil, "which", lambda tool: None if tool == "ffmpeg" else "/usr/bin/" + tool)
+    monkeypatch.setattr(
+        sys, "argv", ["make_voice_eval_sets.py", "--data", "d", "--out", "o", "--only", "processed"]
+    )
+    assert sets.main() == 1
+    assert "ffmpeg not found" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(
+    shutil.which("ffmpeg") is None or shutil.which("sox") is None, reason="ffmpeg or sox is not installed"
+)
 def test_processed_set_writes_decodable_files_with_ffmpeg(tmp_path: Path) -> None:
     sets = eval_sets_module()
     src = tmp_path / "speech" / "real" / "a"
