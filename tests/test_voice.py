@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -910,3 +911,93 @@ def test_linear_band_specnet_member_keeps_its_bands_through_combine(
     (tmp_path / "n" / "n.json").write_text(json.dumps(relabelled))
     again = train_voice.combine(corpus, tmp_path / "m", "m", [tmp_path / "n" / "n.json"])
     assert "note" not in again["training"]
+
+
+def test_views_are_noise_suppressed_copies_of_training_clips_only(tmp_path: Path) -> None:
+    from training import voice_views
+    from training.train_voice import load_corpus
+
+    corpus = _tiny_corpus(tmp_path / "corpus")
+    assert voice_views.main(["--corpus", str(corpus), "--per-clip", "2", "--seed", "1"]) == 0
+    rows, waves = load_corpus(corpus)
+    views = voice_views.load_views(corpus, rows)
+    assert sorted(views) == [i for i, r in enumerate(rows) if r["split"] == "train"]  # no val clip
+    for i, copies in views.items():
+        assert len(copies) == 2
+        for v in copies:  # same length and level, but not the same samples
+            assert len(v) == len(waves[i])
+            assert np.sqrt(np.mean(v**2)) == pytest.approx(np.sqrt(np.mean(waves[i] ** 2)), rel=0.05)
+            assert not np.allclose(v, waves[i], atol=1e-3)
+    with (corpus / voice_views.VIEWS_CSV).open() as fh:
+        made = [r["made"] for r in csv.DictReader(fh)]
+    assert any("afftdn" in m for m in made) == (shutil.which("ffmpeg") is not None) or not made
+
+
+def test_gate_removes_steady_noise_between_bursts() -> None:
+    from training.voice_views import spectral_gate
+
+    rng = np.random.default_rng(0)
+    x = 0.01 * rng.normal(size=32000).astype(np.float32)  # steady noise, a tone burst in the middle
+    x[12000:20000] += 0.3 * np.sin(np.arange(8000) * 2 * np.pi * 200 / 16000).astype(np.float32)
+    y, how = spectral_gate(x, np.random.default_rng(3))
+    assert how.startswith("gate") and len(y) == len(x)
+    quiet_before, quiet_after = np.mean(x[:8000] ** 2), np.mean(y[:8000] ** 2)
+    assert quiet_after < quiet_before / 2  # the noise-only stretch is turned down
+    assert np.mean(y[13000:19000] ** 2) > 0.5 * np.mean(x[13000:19000] ** 2)  # the tone stays
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+def test_fft_denoise_undoes_the_filter_delay() -> None:
+    from training.voice_views import fft_denoise
+
+    rng = np.random.default_rng(0)
+    t = np.arange(32000) / 16000
+    x = (0.3 * np.sin(2 * np.pi * 150 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+    y, how = fft_denoise(x + 0.003 * rng.normal(size=x.size).astype(np.float32), rng)
+    assert how.startswith("afftdn") and len(y) == len(x)
+    assert np.corrcoef(x[4000:-4000], y[4000:-4000])[0, 1] > 0.95  # aligned, not 25 ms late
+
+
+def test_view_swaps_change_only_the_clips_drawn() -> None:
+    """With --views the batches draw the same clips, lengths and crops as without (the swaps have a
+    generator of their own); at p 1 every clip with views comes from them, at p 0 none does."""
+    from training.train_voice import ViewSwap, draw_batch, view_generator
+
+    rng = np.random.default_rng(0)
+    waves = [rng.normal(0, 0.1, 48000).astype(np.float32) for _ in range(6)]
+    views = {k: [rng.normal(0, 0.1, 48000).astype(np.float32)] for k in range(6)}
+    labels = np.array([0, 0, 0, 1, 1, 1], np.float32)
+    third = np.full(3, 1 / 3)
+    pools = (np.array([0, 1, 2]), third, np.array([3, 4, 5]), third)
+
+    def batch(clips: list[np.ndarray], p: float | None) -> tuple[torch.Tensor, torch.Tensor]:
+        swap = None if p is None else (ViewSwap(views, p), view_generator(7))
+        return draw_batch(clips, labels, pools, 8, np.random.default_rng(7), [], swap)
+
+    plain, y = batch(waves, None)
+    only_views, _ = batch([views[k][0] for k in range(6)], None)
+    none, y0 = batch(waves, 0.0)
+    every, y1 = batch(waves, 1.0)
+    half, _ = batch(waves, 0.5)
+    assert torch.equal(plain, none) and torch.equal(y, y0) and torch.equal(y, y1)
+    assert torch.equal(every, only_views)  # same clips, crops and augmentation, from the views
+    from_views = [torch.equal(h, v) for h, v in zip(half, only_views, strict=True)]
+    from_clips = [torch.equal(h, c) for h, c in zip(half, plain, strict=True)]
+    assert all(a != b for a, b in zip(from_views, from_clips, strict=True)) and 0 < sum(from_views) < 8
+
+
+def test_training_with_views_records_them_and_fits_the_probe_on_them(tmp_path: Path) -> None:
+    from training import train_voice
+
+    corpus = _tiny_corpus(tmp_path / "corpus")
+    meta = train_voice.train(
+        corpus, tmp_path / "out", name="voice-v", epochs=1, batch=4, seed=1, arch=TINY, view_p=0.5
+    )  # the corpus has no views yet: the trainer writes them
+    assert (corpus / "views.csv").is_file()
+    views = meta["training"]["views"]
+    assert views["p"] == 0.5 and views["per_clip"] == 2 and views["clips"] == 12
+    assert views["fft"] + views["gate"] == 24
+    assert "--views 0.5" in meta["training"]["command"]
+    assert "noise suppression (p 0.5)" in meta["training"]["augmentation"]
+    with pytest.raises(SystemExit, match="probability"):
+        train_voice.train(corpus, tmp_path / "x", name="voice-x", epochs=1, batch=4, arch=TINY, view_p=1.5)

@@ -40,7 +40,8 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,7 @@ from detectors.models.lcnn import (
 )
 from detectors.models.specnet import SpecNet
 from detectors.weights import WeightInfo, load_state, save_weights
-from training import fastmalloc, voice_card
+from training import fastmalloc, voice_card, voice_views
 from training import precision as precision_mod
 from training.averaging import WeightAverage
 from training.sam import sharpness_aware_step
@@ -73,6 +74,7 @@ DEMO_SOURCE = "speech/demos/"  # corpus ``source`` prefix of clips cut from demo
 # model selection uses only the held-back speakers of the trained families; the held-out
 # families (flite, Griffin-Lim, HierSpeech++) are never looked at before the final report
 SELECT_ON = "heldback_speakers"
+VIEW_STREAM = 0x7669  # the view swaps' generator: (seed, [batch,] VIEW_STREAM)
 MIN_S, MAX_S = 1.5, 3.5
 MUSIC_P = 0.15  # share of training clips mixed over music
 # trained families split by voice rather than by speaker (training.voice_data.KOKORO_VAL_VOICES): their
@@ -208,16 +210,43 @@ class BatchDraws(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor]]):
         seed: int,
         total: int,
         beds: Sequence[np.ndarray],
+        swap: ViewSwap | None = None,
     ) -> None:
         self.waves, self.labels, self.pools = waves, labels, pools
-        self.batch, self.seed, self.total, self.beds = batch, seed, total, beds
+        self.batch, self.seed, self.total, self.beds, self.swap = batch, seed, total, beds, swap
 
     def __len__(self) -> int:
         return self.total
 
     def __getitem__(self, g: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, g])
-        return draw_batch(self.waves, self.labels, self.pools, self.batch, rng, self.beds)
+        swap = None if self.swap is None else (self.swap, view_generator(self.seed, g))
+        return draw_batch(self.waves, self.labels, self.pools, self.batch, rng, self.beds, swap)
+
+
+@dataclass(frozen=True)
+class ViewSwap:
+    """``--views P``: each drawn training clip is swapped, with probability ``p``, for one of its
+    noise-suppressed views (``training.voice_views``), decided by a generator of its own so that
+    every other draw of a run is the plain run's."""
+
+    views: Mapping[int, Sequence[np.ndarray]]
+    p: float
+
+    def apply(
+        self, waves: Sequence[np.ndarray], idx: np.ndarray, vrng: np.random.Generator
+    ) -> list[np.ndarray]:
+        out = []
+        for i in idx:
+            swap, pick = vrng.random() < self.p, vrng.random()  # two draws a clip, whatever happens
+            have = self.views.get(int(i), ())
+            out.append(have[int(pick * len(have))] if swap and have else waves[i])
+        return out
+
+
+def view_generator(seed: int, *index: int) -> np.random.Generator:
+    """The view swaps' own generator for a run (and batch ``index`` where batches are made apart)."""
+    return np.random.default_rng([seed, *index, VIEW_STREAM])
 
 
 def draw_batch(
@@ -227,12 +256,16 @@ def draw_batch(
     batch: int,
     rng: np.random.Generator,
     beds: Sequence[np.ndarray],
+    swap: tuple[ViewSwap, np.random.Generator] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A class-balanced training batch (half real, half fake) and its labels."""
     real_tr, p_real, fake_tr, p_fake = pools
     idx = np.concatenate(
         [rng.choice(real_tr, batch // 2, p=p_real), rng.choice(fake_tr, batch - batch // 2, p=p_fake)]
     )
+    if swap is not None:
+        clips = swap[0].apply(waves, idx, swap[1])
+        return batch_of(clips, np.arange(len(idx)), rng, beds=beds), torch.from_numpy(labels[idx])
     return batch_of(waves, idx, rng, beds=beds), torch.from_numpy(labels[idx])
 
 
@@ -512,11 +545,15 @@ def fit_probe(
     layers: int = WHISPER_LAYERS,
     l2: float = WHISPER_L2,
     seed: int = 0,
+    views: Mapping[int, Sequence[np.ndarray]] | None = None,
+    view_p: float = 0.0,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """A linear probe on a frozen Whisper encoder: pooled features of every training clip (as
     written, computed in float32 whatever the CPU), standardised, then a weighted logistic
     regression by L-BFGS (each class weighs half; within a class, the corpus's balancing weights).
-    The fit is convex: there is no epoch to pick, and nothing of the validation clips is used."""
+    The fit is convex: there is no epoch to pick, and nothing of the validation clips is used. With
+    ``view_p`` > 0 each clip's noise-suppressed ``views`` join the fit, sharing ``view_p`` of its
+    weight (the clip keeps the rest), as often as the networks' swaps draw them."""
     from detectors.models.whisper import WhisperEncoder, WhisperProbe, pooled
 
     t0 = time.time()  # (``seed`` is recorded only: zero start and L-BFGS draw nothing at random)
@@ -533,6 +570,23 @@ def fit_probe(
     for cls in (0, 1):
         sel = y == cls
         w[sel] = 0.5 * draw_probabilities(rows, train_idx[sel])
+    if view_p and views:
+        extra_f, extra_y, extra_w = [], [], []
+        for j, i in enumerate(train_idx):
+            have = views.get(int(i), ())
+            if not have:
+                continue
+            with torch.inference_mode():
+                extra_f += [
+                    pooled(reference(torch.from_numpy(np.asarray(v, np.float32))[None])) for v in have
+                ]
+            extra_y += [y[j]] * len(have)
+            extra_w += [w[j] * view_p / len(have)] * len(have)
+            w[j] *= 1 - view_p
+        if extra_f:
+            feats = torch.cat([feats, *extra_f])
+            y = np.concatenate([y, np.array(extra_y, dtype=np.float32)])
+            w = np.concatenate([w, np.array(extra_w)])
     mean, std = feats.mean(0), feats.std(0).clamp_min(1e-6)
     x = (feats - mean) / std
     target, weight = torch.from_numpy(y), torch.from_numpy(w).float()
@@ -605,13 +659,16 @@ def fit(
     precision: str = "float32",
     average_last: float = 0.0,
     sam: float = 0.0,
+    views: Mapping[int, Sequence[np.ndarray]] | None = None,
+    view_p: float = 0.0,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Train one member (an LCNN, or with ``kind`` specnet the spectrogram network); keep the epoch
     with the lowest EER on the held-back speakers. With ``average_last`` F (0 < F <= 1), keep
     instead the uniform average of the weights after every step of the last F of the run (no
     epoch is selected; the held-back speakers' EER of the plain weights and of the average is
     logged at each reading, and the plain weights' best reading is recorded). With ``sam`` rho > 0,
-    every step is a sharpness-aware one of that radius (``training.sam``; twice the compute)."""
+    every step is a sharpness-aware one of that radius (``training.sam``; twice the compute). With
+    ``view_p`` > 0, training clips are swapped for their ``views`` that often (``ViewSwap``)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     train_idx = np.array([i for i, r in enumerate(rows) if r["split"] == "train"])
@@ -634,11 +691,15 @@ def fit(
     select_idx = validation_sets(rows).get(SELECT_ON)
     best: tuple[float, int, dict[str, torch.Tensor] | None] = (float("inf"), epochs, None)
     pools = (real_tr, p_real, fake_tr, p_fake)
+    swap = ViewSwap(views, view_p) if view_p and views else None
+    if view_p and not views:
+        raise SystemExit("--views needs the corpus's views (python -m training.voice_views --corpus ...)")
+    vrng = view_generator(seed)
     draws: Any = None
     if workers:  # batches made by worker processes, each seeded by its index in the run
         draws = iter(
             torch.utils.data.DataLoader(
-                BatchDraws(waves, labels, pools, batch, seed, total, beds),
+                BatchDraws(waves, labels, pools, batch, seed, total, beds, swap),
                 batch_size=None,
                 num_workers=workers,
                 prefetch_factor=4,
@@ -659,7 +720,12 @@ def fit(
         model.train()
         losses = []
         for _ in range(steps_per_epoch):
-            x, y = next(draws) if draws is not None else draw_batch(waves, labels, pools, batch, rng, beds)
+            if draws is not None:
+                x, y = next(draws)
+            else:
+                x, y = draw_batch(
+                    waves, labels, pools, batch, rng, beds, None if swap is None else (swap, vrng)
+                )
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             if sam:
                 loss = sharpness_aware_step(model, functools.partial(loss_of, x, y), opt, sam)
@@ -718,6 +784,21 @@ def fit(
     return model.cpu(), info
 
 
+def views_info(corpus: Path, view_p: float, views: Mapping[int, Sequence[np.ndarray]]) -> dict[str, Any]:
+    """What the training record says of the views: the swap probability, copies per clip, and
+    how many copies each kind of suppressor made (from ``views.csv``)."""
+    with (corpus / voice_views.VIEWS_CSV).open(newline="") as fh:
+        made = [r["made"] for r in csv.DictReader(fh)]
+    per_clip = round(sum(len(v) for v in views.values()) / max(len(views), 1))
+    return {
+        "p": view_p,
+        "per_clip": per_clip,
+        "clips": len(views),
+        "fft": sum("afftdn" in m for m in made),
+        "gate": sum(m.split(", ")[-1].startswith("gate") for m in made),
+    }
+
+
 def _fit_member(
     job: tuple[Path, str, dict[str, Any], int, bool],
     common: dict[str, Any],
@@ -734,7 +815,10 @@ def _fit_member(
         beds = music_beds(corpus=corpus) if music_beds_on else []
     if kind in SPECNETS:  # its own recipe: fewer epochs, a lower learning rate (pretrained weights)
         common = {**common, "epochs": SPECNET_RECIPE["epochs"], "lr": SPECNET_RECIPE["lr"]}
-    model, info = fit(rows, waves, member_arch, kind=kind, seed=member_seed, beds=beds or [], **common)
+    views = voice_views.load_views(corpus, rows) if common.get("view_p") else None
+    model, info = fit(
+        rows, waves, member_arch, kind=kind, seed=member_seed, beds=beds or [], views=views, **common
+    )
     return member_arch, model.state_dict(), info
 
 
@@ -760,6 +844,7 @@ def train(
     precision: str = "float32",
     average_last: float = 0.0,
     sam: float = 0.0,
+    view_p: float = 0.0,
 ) -> dict[str, Any]:
     """Train each member (member k with seed ``seed + k``); one member is shipped as an LCNN (or a
     WhisperProbe), several LCNNs as an LCNN-ensemble (the mean of their logits), LCNNs with a
@@ -774,7 +859,19 @@ def train(
         raise SystemExit(f"unknown member kinds {unknown}; known: {', '.join(KINDS)}")
     rows, waves = load_corpus(corpus)
     beds = music_beds(corpus=corpus) if music_beds_on else []
-    probes = {k: fit_probe(rows, waves, seed=seed + k) for k, kind in enumerate(members) if kind == WHISPER}
+    views: dict[int, list[np.ndarray]] = {}
+    if view_p:
+        if not 0.0 < view_p <= 1.0:
+            raise SystemExit(f"--views takes a probability in (0, 1], not {view_p}")
+        if not (corpus / voice_views.VIEWS_CSV).is_file():  # the one command makes them too
+            log.info("no views in %s yet: writing them (training.voice_views)", corpus)
+            voice_views.build(corpus)
+        views = voice_views.load_views(corpus, rows)
+    probes = {
+        k: fit_probe(rows, waves, seed=seed + k, views=views, view_p=view_p)
+        for k, kind in enumerate(members)
+        if kind == WHISPER
+    }
     lcnn_members = [(k, kind) for k, kind in enumerate(members) if kind in MEMBERS]
     spec_members = [(k, kind) for k, kind in enumerate(members) if kind in SPECNETS]
     parallel = parallel and len(lcnn_members) > 1
@@ -795,6 +892,7 @@ def train(
         "precision": precision,
         "average_last": average_last,
         "sam": sam,
+        "view_p": view_p,
     }
     if parallel:
         import multiprocessing
@@ -833,6 +931,7 @@ def train(
             name,
             average_last,
             sam,
+            view_p,
         ),
         "corpus": str(corpus),
         **_shortcut(corpus),
@@ -846,6 +945,7 @@ def train(
         **({"precision": precision} if precision != "float32" else {}),
         **({"average_last": average_last} if average_last else {}),
         **({"sam_rho": sam} if sam else {}),
+        **({"views": views_info(corpus, view_p, views)} if view_p else {}),
         **(
             {
                 "device": torch.cuda.get_device_name(device) if device.startswith("cuda") else device,
@@ -862,7 +962,15 @@ def train(
             if beds
             else ""
         )
-        + (PROBE_AUGMENTATION if probes else ""),
+        + (PROBE_AUGMENTATION if probes else "")
+        + (
+            f"; noise suppression (p {view_p:g}): each training clip swapped for one of its "
+            f"{views_info(corpus, view_p, views)['per_clip']} noise-suppressed copies (ffmpeg afftdn or spectral "
+            "gating, random settings, after noise at 10–35 dB SNR 60 % of the time; training.voice_views)"
+            + ("; the Whisper probe fits those copies beside the clips" if probes else "")
+            if view_p
+            else ""
+        ),
     }
     return write(out, name, rows, waves, trained, training)
 
@@ -1085,6 +1193,7 @@ def _command(
     name: str = DEFAULT_NAME,
     average_last: float = 0.0,
     sam: float = 0.0,
+    view_p: float = 0.0,
 ) -> str:
     """The one command that trains these weights (trainer options after ``--`` when not the defaults)."""
     extra = (
@@ -1099,6 +1208,7 @@ def _command(
         + ([f"--precision {precision}"] if precision != "float32" else [])
         + ([f"--average-last {average_last:g}"] if average_last else [])
         + ([f"--sam {sam:g}"] if sam else [])
+        + ([f"--views {view_p:g}"] if view_p else [])
     )
     return f"python -m training.voice --data ../shared/data --out {out} --seed {seed}" + (
         " -- " + " ".join(extra) if extra else ""
@@ -1205,7 +1315,17 @@ def main(argv: list[str] | None = None) -> int:
         help="train with sharpness-aware steps of radius RHO (Foret et al. 2021; e.g. 0.05; twice the "
         "compute a step; default 0: plain steps)",
     )
+    ap.add_argument(
+        "--views",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="swap each training clip, with probability P, for one of its noise-suppressed copies "
+        "(written by training.voice_views when the corpus has none; default 0: none)",
+    )
     args = ap.parse_args(argv)
+    if not 0.0 <= args.views <= 1.0:
+        ap.error("--views takes a probability between 0 and 1")
     if not 0.0 <= args.average_last <= 1.0:
         ap.error("--average-last takes a fraction between 0 and 1")
     if not 0.0 <= args.sam < 10.0:
@@ -1239,6 +1359,7 @@ def main(argv: list[str] | None = None) -> int:
         precision=args.precision,
         average_last=args.average_last,
         sam=args.sam,
+        view_p=args.views,
     )
     return 0
 
