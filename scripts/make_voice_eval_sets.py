@@ -198,12 +198,23 @@ def processed(folder: Path, data: Path, held: list[tuple[str, str]]) -> dict[str
         out[chain] = rows
         for k, (source, speaker) in enumerate(held):
             name, profile = f"{k:03d}.wav", folder / chain / f"{k:03d}.prof"
-            src = str(voice_data.source_path(data, source))
+            src = str(folder / chain / f"{k:03d}-source.wav")  # sox here may lack MP3 and FLAC
+            decode = [
+                "ffmpeg",
+                "-v",
+                "error",
+                "-nostdin",
+                "-y",
+                "-i",
+                str(voice_data.source_path(data, source)),
+            ]
+            subprocess.run([*decode, src], check=True)
             subprocess.run(
                 ["sox", src, "-n", "trim", "0", str(NOISE_PROFILE_S), "noiseprof", str(profile)], check=True
             )
             dst = str(folder / chain / name)
             subprocess.run(["sox", src, dst, "noisered", str(profile), str(amount), "norm", "-3"], check=True)
+            Path(src).unlink(missing_ok=True)
             profile.unlink(missing_ok=True)
             rows.append((name, "real", speaker))
     return out

@@ -353,7 +353,7 @@ def test_processed_set_runs_each_chain_over_each_held_back_recording(
     held = [("speech/real/a/1.flac", "a"), ("speech/real/b/2.flac", "b")]
     out = sets.processed(tmp_path / "out", tmp_path, held)
     assert list(out) == [*sets.PROCESSING, *sets.SOX_PROCESSING]
-    assert len(calls) == 2 * len(sets.PROCESSING) + 2 * 2 * len(sets.SOX_PROCESSING)
+    assert len(calls) == 2 * len(sets.PROCESSING) + 2 * 3 * len(sets.SOX_PROCESSING)
     assert out["podcast"] == [("000.mp3", "real", "a"), ("001.mp3", "real", "b")]
     assert out["aac48"] == [("000.m4a", "real", "a"), ("001.m4a", "real", "b")]
     done = [(chain, row) for chain, rows in out.items() for row in rows if chain in sets.PROCESSING]
@@ -361,11 +361,13 @@ def test_processed_set_runs_each_chain_over_each_held_back_recording(
         assert cmd[cmd.index("-i") + 1] == str(tmp_path / held[int(name[:3])][0])
         assert cmd[cmd.index("-af") + 1] == sets.PROCESSING[chain][0]
         assert cmd[-1] == str(tmp_path / "out" / chain / name)
-    sox = calls[len(done) :]  # per file: the noise profile from its start, then the reduction
+    sox = calls[len(done) :]  # per file: decoded by ffmpeg, the noise profile from its start, the reduction
     assert out["denoise-profile"] == [("000.wav", "real", "a"), ("001.wav", "real", "b")]
-    for k, (profile, reduce) in enumerate(zip(sox[::2], sox[1::2], strict=True)):
-        src, dst = str(tmp_path / held[k][0]), str(tmp_path / "out" / "denoise-profile" / f"{k:03d}.wav")
-        assert profile[:2] == ["sox", src] and "noiseprof" in profile
+    for k, (decode, profile, reduce) in enumerate(zip(sox[::3], sox[1::3], sox[2::3], strict=True)):
+        folder = tmp_path / "out" / "denoise-profile"
+        src, dst = str(folder / f"{k:03d}-source.wav"), str(folder / f"{k:03d}.wav")
+        assert decode[0] == "ffmpeg" and decode[decode.index("-i") + 1] == str(tmp_path / held[k][0])
+        assert decode[-1] == src and profile[:2] == ["sox", src] and "noiseprof" in profile
         assert reduce[:3] == ["sox", src, dst] and reduce[reduce.index("noisered") + 1] == profile[-1]
 
 
