@@ -614,7 +614,12 @@ def fit_probe(
     probe.eval()
     seconds = round(time.time() - t0, 1)
     log.info(
-        "whisper probe: %d clips, %d features, loss %.4f (%.0f s)", len(train_idx), x.shape[1], loss, seconds
+        "whisper probe: %d clips and %d views, %d features, loss %.4f (%.0f s)",
+        len(train_idx),
+        len(y) - len(train_idx),
+        x.shape[1],
+        loss,
+        seconds,
     )
     return probe, {
         "seconds": seconds,
