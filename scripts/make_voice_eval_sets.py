@@ -175,6 +175,7 @@ PROCESSING = {
 # sox's profile-based spectral noise reduction (the kind of tool a newsroom reaches for), with the
 # recording's first NOISE_PROFILE_S as the noise profile: chain name -> reduction amount
 SOX_PROCESSING = {"denoise-profile": 0.3}
+FFMPEG = ("ffmpeg", "-v", "error", "-nostdin", "-y")
 NOISE_PROFILE_S = 0.25
 
 
@@ -189,7 +190,7 @@ def processed(folder: Path, data: Path, held: list[tuple[str, str]]) -> dict[str
         for k, (source, speaker) in enumerate(held):
             name = f"{k:03d}{suffix}"
             src = str(voice_data.source_path(data, source))
-            cmd = ["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", src, "-af", filters, *codec]
+            cmd = [*FFMPEG, "-i", src, "-af", filters, *codec]
             subprocess.run([*cmd, str(folder / chain / name)], check=True)
             rows.append((name, "real", speaker))
     for chain, amount in SOX_PROCESSING.items():
@@ -199,15 +200,7 @@ def processed(folder: Path, data: Path, held: list[tuple[str, str]]) -> dict[str
         for k, (source, speaker) in enumerate(held):
             name, profile = f"{k:03d}.wav", folder / chain / f"{k:03d}.prof"
             src = str(folder / chain / f"{k:03d}-source.wav")  # sox here may lack MP3 and FLAC
-            decode = [
-                "ffmpeg",
-                "-v",
-                "error",
-                "-nostdin",
-                "-y",
-                "-i",
-                str(voice_data.source_path(data, source)),
-            ]
+            decode = [*FFMPEG, "-i", str(voice_data.source_path(data, source))]
             subprocess.run([*decode, src], check=True)
             subprocess.run(
                 ["sox", src, "-n", "trim", "0", str(NOISE_PROFILE_S), "noiseprof", str(profile)], check=True

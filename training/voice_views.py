@@ -55,9 +55,8 @@ def with_noise(x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str
         spec /= np.sqrt(np.maximum(np.arange(len(spec)), 1))
         noise, colour = np.fft.irfft(spec, n=len(x)), "pink"
     p_x, p_n = float(np.mean(x**2)) + 1e-10, float(np.mean(noise**2)) + 1e-12
-    return (x + noise * np.sqrt(p_x / p_n / 10 ** (snr / 10))).astype(
-        np.float32
-    ), f"{colour} noise {snr:.0f} dB, "
+    noisy = x + noise * np.sqrt(p_x / p_n / 10 ** (snr / 10))
+    return noisy.astype(np.float32), f"{colour} noise {snr:.0f} dB, "
 
 
 def fft_denoise(x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
