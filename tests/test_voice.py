@@ -471,6 +471,7 @@ def test_two_step_training_run_writes_verified_weights_and_card(tmp_path: Path) 
     for section in REQUIRED_CARD_SECTIONS:
         assert f"## {section}" in card
     assert meta["sha256"] in card
+    assert meta["training"]["debian_recordings"] == [] and "none was installed" in card
     iv = meta["evaluation"]["heldback_speakers"]["intervals"]
     assert (
         "groups" in iv["method"]
@@ -1001,3 +1002,13 @@ def test_training_with_views_records_them_and_fits_the_probe_on_them(tmp_path: P
     assert "noise suppression (p 0.5)" in meta["training"]["augmentation"]
     with pytest.raises(SystemExit, match="probability"):
         train_voice.train(corpus, tmp_path / "x", name="voice-x", epochs=1, batch=4, arch=TINY, view_p=1.5)
+
+
+def test_card_names_only_the_debian_recordings_the_corpus_held() -> None:
+    from training.voice_card import _debian_text
+
+    assert "klettres-data" in _debian_text({}) and "where installed" in _debian_text({})  # older records
+    only_alsa = _debian_text({"debian_recordings": ["alsa-utils"]})
+    assert only_alsa.startswith("the human recordings of the Debian package alsa-utils (channel")
+    assert "(klettres-data and fillets-ng-data were not installed" in only_alsa
+    assert "none was installed" in _debian_text({"debian_recordings": []})

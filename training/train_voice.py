@@ -1026,6 +1026,7 @@ def write(
         fam = families.setdefault(f"{r['split']}:{r['family']}", {"real": 0, "fake": 0})
         fam[r["label"]] += 1
     first = trained[0][2]
+    debian = sorted({r["source"].split("/")[1] for r in rows if r["source"].startswith("debian/")})
     meta = {
         "task": "voice-forgery",
         "architecture": architecture,
@@ -1050,6 +1051,7 @@ def write(
         "training": {
             **training,
             "clips": families,
+            "debian_recordings": debian,  # which packages' human recordings the corpus held
             "seconds": round(sum(info["seconds"] for _, _, info in trained), 1),
             "selected_epoch": first["selected_epoch"] if len(trained) == 1 else None,
             "members": [
@@ -1121,6 +1123,7 @@ def _members_of(path: Path, info: WeightInfo) -> list[tuple[str, torch.nn.Module
 # what a source weight's training record says of its own members, not of the ensemble combined
 MEMBER_RECORDS = (
     "clips",
+    "debian_recordings",
     "seconds",
     "selected_epoch",
     "members",

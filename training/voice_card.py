@@ -47,6 +47,33 @@ def _member_name(m: dict[str, Any]) -> str:
     return "phase" if m.get("phase") else "linear"
 
 
+DEBIAN_RECORDINGS = {  # package (as the corpus names its source) -> what its human recordings are
+    "klettres": "klettres-data (letters and syllables read in 20 languages; GPL-2+)",
+    "fillets-ng": "fillets-ng-data (voice acting; GPL-2+)",
+    "alsa-utils": "alsa-utils (channel announcements; GPL-2+)",
+}
+
+
+def _debian_text(tr: dict[str, Any]) -> str:
+    """Which Debian packages' human recordings the corpus held (``debian_recordings`` in the training
+    record; older records do not say, and get the builder's general rule)."""
+    joined = "four consecutive short recordings of a folder joined"
+    if "debian_recordings" not in tr:
+        names = _joined(list(DEBIAN_RECORDINGS.values()), " and ")
+        return f"(where installed) the human recordings of the Debian packages {names}, {joined}"
+    present = [DEBIAN_RECORDINGS.get(p, p) for p in tr["debian_recordings"]]
+    if not present:
+        return "no human recordings from Debian packages (none was installed when the corpus was built)"
+    absent = [
+        name.split(" (")[0] for p, name in DEBIAN_RECORDINGS.items() if p not in tr["debian_recordings"]
+    ]
+    return (
+        f"the human recordings of the Debian package{'s' if len(present) > 1 else ''} {_joined(present, ' and ')}, "
+        f"{joined}"
+        + (f" ({_joined(absent, ' and ')} were not installed when the corpus was built)" if absent else "")
+    )
+
+
 def _joined(items: list[str], last: str) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + last + items[-1]
 
@@ -275,9 +302,7 @@ def render(meta: dict[str, Any]) -> str:
         *(f"| {k} | {v['real']} | {v['fake']} |" for k, v in sorted(clips.items())),
         "",
         "- real: LibriSpeech/VCTK/AISHELL/speechocean762/broadcast recordings and the real references of the "
-        "neural demos, plus (where installed) the human recordings of the Debian packages klettres-data "
-        "(letters and syllables read in 20 languages; GPL-2+), fillets-ng-data (voice acting; GPL-2+) and "
-        "alsa-utils (channel announcements; GPL-2+), four consecutive short recordings of a folder joined; "
+        "neural demos, plus " + _debian_text(tr) + "; "
         "espeak: espeak-ng voices and variants made here; festival: festival's ked diphone and CMU slt HTS "
         "voices at random speaking rates (festival's kal voice is left out: it shares its diphones with the "
         "held-out flite kal voice); world: WORLD vocoder re-synthesis of real utterances (pyworld); neural: "
