@@ -810,6 +810,7 @@ def _fit_member(
     rows: list[dict[str, str]] | None = None,
     waves: list[np.ndarray] | None = None,
     beds: Sequence[np.ndarray] | None = None,
+    views: Mapping[int, Sequence[np.ndarray]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict[str, Any]]:
     """Train one member (in this process, or in a worker that loads the corpus itself)."""
     corpus, kind, member_arch, member_seed, music_beds_on = job
@@ -818,9 +819,9 @@ def _fit_member(
         logging.basicConfig(level=logging.INFO, format=f"%(asctime)s [seed {member_seed}] %(message)s")
         rows, waves = load_corpus(corpus)
         beds = music_beds(corpus=corpus) if music_beds_on else []
+        views = voice_views.load_views(corpus, rows) if common.get("view_p") else None
     if kind in SPECNETS:  # its own recipe: fewer epochs, a lower learning rate (pretrained weights)
         common = {**common, "epochs": SPECNET_RECIPE["epochs"], "lr": SPECNET_RECIPE["lr"]}
-    views = voice_views.load_views(corpus, rows) if common.get("view_p") else None
     model, info = fit(
         rows, waves, member_arch, kind=kind, seed=member_seed, beds=beds or [], views=views, **common
     )
@@ -909,10 +910,10 @@ def train(
         with ProcessPoolExecutor(len(jobs), mp_context=ctx) as pool:
             results = list(pool.map(_fit_member, jobs, [common] * len(jobs)))
     else:
-        results = [_fit_member(job, common, rows, waves, beds) for job in jobs]
+        results = [_fit_member(job, common, rows, waves, beds, views) for job in jobs]
     # the spectrogram network after the LCNNs, in this process on all its threads (one thread each
     # would not finish beside the LCNNs before they do)
-    results += [_fit_member(job, common, rows, waves, beds) for job in spec_jobs]
+    results += [_fit_member(job, common, rows, waves, beds, views) for job in spec_jobs]
     by_position: dict[int, tuple[str, torch.nn.Module, dict[str, Any]]] = {
         k: (WHISPER, probe, {**info, "kind": WHISPER}) for k, (probe, info) in probes.items()
     }
@@ -921,6 +922,7 @@ def train(
         model.load_state_dict(state)  # a new member masks nothing (spec_mask (0, 0))
         by_position[k] = (kind, model, {**info, "kind": kind, "arch": member_arch})
     trained = [by_position[k] for k in range(len(members))]
+    viewed = views_info(corpus, view_p, views) if view_p else {}
     training = {
         "command": _command(
             out,
@@ -950,7 +952,7 @@ def train(
         **({"precision": precision} if precision != "float32" else {}),
         **({"average_last": average_last} if average_last else {}),
         **({"sam_rho": sam} if sam else {}),
-        **({"views": views_info(corpus, view_p, views)} if view_p else {}),
+        **({"views": viewed} if viewed else {}),
         **(
             {
                 "device": torch.cuda.get_device_name(device) if device.startswith("cuda") else device,
@@ -970,10 +972,10 @@ def train(
         + (PROBE_AUGMENTATION if probes else "")
         + (
             f"; noise suppression (p {view_p:g}): each training clip swapped for one of its "
-            f"{views_info(corpus, view_p, views)['per_clip']} noise-suppressed copies (ffmpeg afftdn or spectral "
+            f"{viewed['per_clip']} noise-suppressed copies (ffmpeg afftdn or spectral "
             "gating, random settings, after noise at 10–35 dB SNR 60 % of the time; training.voice_views)"
             + ("; the Whisper probe fits those copies beside the clips" if probes else "")
-            if view_p
+            if viewed
             else ""
         ),
     }

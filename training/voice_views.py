@@ -10,7 +10,7 @@ draws one of two kinds of suppressor (both classes alike, so the suppression its
 nothing about the label):
 
 - ``fft``: ffmpeg's FFT denoiser (``afftdn``) at a random reduction (6–30 dB) and noise floor
-  (-50 to -25 dB);
+  (-50 to -25 dB); where ffmpeg is not installed, gating takes its place (``views.csv`` says which);
 - ``gate``: spectral gating written here (a per-bin noise estimate from a low percentile of the
   clip's power, a gain with a random over-subtraction and floor, smoothed over frames).
 
@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -115,7 +116,8 @@ def view_of(x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
     y = x.astype(np.float32)
     if rng.random() < NOISE_P:
         y, made = with_noise(y, rng)
-    y, how = (fft_denoise if rng.random() < 0.5 else spectral_gate)(y, rng)
+    use_fft = rng.random() < 0.5 and shutil.which("ffmpeg") is not None  # else gating: same draws
+    y, how = (fft_denoise if use_fft else spectral_gate)(y, rng)
     rms_x, rms_y = float(np.sqrt(np.mean(x**2))), float(np.sqrt(np.mean(y**2)))
     if rms_y > 1e-8:
         y = y * (rms_x / rms_y)
@@ -129,6 +131,8 @@ def build(corpus: Path, per_clip: int = 2, seed: int = 0) -> int:
     with (corpus / "meta.csv").open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     (corpus / VIEWS_DIR).mkdir(exist_ok=True)
+    if shutil.which("ffmpeg") is None:
+        log.warning("ffmpeg not found: every view is made by spectral gating")
     out = []
     for i, row in enumerate(rows):
         if row["split"] != "train":
