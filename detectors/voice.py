@@ -8,6 +8,9 @@ into a stream (as in training, where clips are speech only) and cut into windows
 in the original file. Windows are loudness-normalised and scored; the file's score is a high
 quantile of its window scores. Each window is also scored by the music-or-speech model
 (``detectors.music``); when the median of those says music, the file is music without speech.
+The speech regions' spectrogram statistics also say whether the speech looks noise-suppressed
+(``detectors.suppression``), a caution beside the verdict, since real speech after noise
+suppression is flagged far more often than untouched speech.
 The result is an answer or an abstention with a reason (no audio, no speech, too little speech,
 a steady tone, heavy clipping, music only); a file that cannot be read is an error result, and
 the caller's batch goes on.
@@ -36,6 +39,7 @@ from detectors.speech import (
     check,
     loudness_normalise,
 )
+from detectors.suppression import FrameCollector, SuppressionCheck
 from detectors.weights import WEIGHTS_DIR, WeightInfo, WeightsError, find_weights, weights_dir
 from veracity.errors import InputError, VeracityError
 
@@ -58,6 +62,11 @@ NARROWBAND_SHARE = 2e-4
 NARROWBAND_TEXT = (
     "narrow-band audio (nothing above telephone bandwidth): the model saw little of it, and it "
     "flags real telephone prompts more often than its operating point says"
+)
+SUPPRESSION_TEXT = (
+    "the speech looks noise-suppressed: real recordings after noise suppression are flagged as "
+    "synthetic far more often than the operating point says (see the noise-suppression weight's card); "
+    "ask for the unprocessed recording"
 )
 
 
@@ -161,6 +170,8 @@ class VoiceResult:
     windows: tuple[Window, ...] = ()
     music_score: float | None = None  # median music probability of the windows
     narrowband: bool = False  # the speech has (almost) no energy above NARROWBAND_HZ
+    suppression: float | None = None  # probability that the speech was noise-suppressed
+    suppressed: bool = False  # ``suppression`` at or over the check's threshold
     damage: str | None = None  # what damage inside the audio stream cost (packets left out)
     model: dict[str, str] = field(default_factory=dict)
     error: dict[str, Any] | None = None
@@ -192,8 +203,9 @@ class VoiceResult:
     @property
     def cautions(self) -> list[str]:
         """What a reviewer should know before trusting the score or the abstention: narrow-band
-        speech (only where scored), a damaged stream (always)."""
+        and noise-suppressed speech (only where scored), a damaged stream (always)."""
         out = [NARROWBAND_TEXT] if self.narrowband and self.score is not None else []
+        out += [SUPPRESSION_TEXT] if self.suppressed and self.score is not None else []
         return out + ([self.damage] if self.damage else [])
 
     def as_dict(self) -> dict[str, Any]:
@@ -206,6 +218,7 @@ class VoiceResult:
                 "truncated": self.truncated,
                 "music_score": None if self.music_score is None else round(self.music_score, 4),
                 "narrowband": self.narrowband,
+                "suppression": None if self.suppression is None else round(self.suppression, 4),
                 "cautions": self.cautions,
                 "windows": [[round(w.start, 2), round(w.end, 2), round(w.score, 4)] for w in self.windows],
                 "segments": [[round(a, 2), round(b, 2), round(top, 4)] for a, b, top in self.segments],
@@ -256,15 +269,15 @@ class _SpeechStream:
         return []
 
 
-def _music_beside(classifier: VoiceClassifier) -> MusicClassifier:
-    """The music-or-speech model from the voice weight's folder, else from the weights folder in
-    use, else from the weights shipped with this checkout."""
+def _beside(classifier: VoiceClassifier, kind: type[MusicClassifier] | type[SuppressionCheck]) -> Any:
+    """A helper model (music-or-speech, noise suppression) from the voice weight's folder, else
+    from the weights folder in use, else from the weights shipped with this checkout."""
     for folder in (classifier.info.folder, weights_dir()):
         try:
-            return MusicClassifier.default(folder)
+            return kind.default(folder)
         except WeightsError:
             continue
-    return MusicClassifier.default(WEIGHTS_DIR)
+    return kind.default(WEIGHTS_DIR)
 
 
 class VoiceAnalyzer:
@@ -275,10 +288,13 @@ class VoiceAnalyzer:
         classifier: VoiceClassifier,
         options: VoiceOptions | None = None,
         music: MusicClassifier | None = None,
+        suppression: SuppressionCheck | None = None,
     ) -> None:
         self.classifier = classifier
-        self.music = music or _music_beside(classifier)
+        self.music = music or _beside(classifier, MusicClassifier)
         self.music_threshold = self.music.threshold()
+        self.suppression = suppression or _beside(classifier, SuppressionCheck)
+        self.suppression_threshold = self.suppression.threshold()
         self.options = options or VoiceOptions()
         hop = self.options.hop_s
         if hop is not None and not 0.25 <= hop <= classifier.window_s:
@@ -339,6 +355,7 @@ class VoiceAnalyzer:
                 pending.clear()
 
         damage = StreamDamage("audio")
+        frames = FrameCollector()
         for chunk in iter_audio(path, RATE, opts.chunk_s, opts.max_seconds, damage):
             sc = check(chunk)
             offset = duration
@@ -350,9 +367,12 @@ class VoiceAnalyzer:
                 a, b = int(s * RATE), int(e * RATE)
                 pending.extend(stream.add(chunk[a:b], offset + a / RATE))
                 hi, total = band_energy(chunk[a:b])
+                frames.add(chunk[a:b])
                 high_energy, energy = high_energy + hi, energy + total
             flush()
         truncated = duration >= opts.max_seconds - 1e-6
+        feats = frames.features()
+        suppression = None if feats is None else float(self.suppression.probability(feats)[0])
         reason = abstain_reason(
             speech_s, tone_weighted / speech_s if speech_s else 0.0, clipped / duration if duration else 0.0
         )
@@ -361,6 +381,8 @@ class VoiceAnalyzer:
             "speech_s": speech_s,
             "truncated": truncated,
             "narrowband": energy > 0 and high_energy < NARROWBAND_SHARE * energy,
+            "suppression": suppression,
+            "suppressed": suppression is not None and suppression >= self.suppression_threshold,
             "damage": damage.note(),
         }
         if reason is not None:

@@ -101,16 +101,26 @@ def new_record(path: Path) -> dict[str, Any]:
 
 def model_ids(steps: tuple[str, ...]) -> list[dict[str, str]]:
     """The weights a scan with these steps uses (name, task, sha256), as its report records."""
-    from detectors.weights import find_weights
+    from detectors.weights import WEIGHTS_DIR, find_weights
 
     out = []
-    for task, step in (("face-forgery", "face"), ("voice-forgery", "voice"), ("music-detection", "voice")):
-        if step in steps:
+    for task, step in (
+        ("face-forgery", "face"),
+        ("voice-forgery", "voice"),
+        ("music-detection", "voice"),
+        ("noise-suppression", "voice"),
+    ):
+        if step not in steps:
+            continue
+        # the voice detector's helpers come from the shipped weights where the folder in use has none
+        folders = (None, WEIGHTS_DIR) if task in ("music-detection", "noise-suppression") else (None,)
+        for folder in folders:
             try:
-                info = find_weights(task)
+                info = find_weights(task, folder=folder)
             except VeracityError:
                 continue
             out.append({"name": info.name, "task": task, "sha256": info.sha256})
+            break
     return out
 
 

@@ -101,7 +101,12 @@ def test_json_report_validates_and_every_file_is_accounted_for(
     assert files["corrupt.mp4"]["status"] == "error" and files["corrupt.mp4"]["errors"]
     assert files["notes.txt"]["status"] == "skipped" and not files["notes.txt"]["errors"]
     assert files[f"{HOSTILE}.png"]["face"]["verdict"] == "abstained"
-    assert {w["task"] for w in doc["weights"]} == {"face-forgery", "voice-forgery", "music-detection"}
+    assert {w["task"] for w in doc["weights"]} == {
+        "face-forgery",
+        "voice-forgery",
+        "music-detection",
+        "noise-suppression",
+    }
     assert doc["summary"]["status"] == {"ok": 1, "abstained": 3, "skipped": 1, "error": 1}
     assert all(len(r["sha256"]) == 64 for r in doc["results"] if r["status"] != "error")
 
