@@ -22,7 +22,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -269,7 +269,10 @@ class _SpeechStream:
         return []
 
 
-def _beside(classifier: VoiceClassifier, kind: type[MusicClassifier] | type[SuppressionCheck]) -> Any:
+Helper = TypeVar("Helper", MusicClassifier, SuppressionCheck)
+
+
+def _beside(classifier: VoiceClassifier, kind: type[Helper]) -> Helper:
     """A helper model (music-or-speech, noise suppression) from the voice weight's folder, else
     from the weights folder in use, else from the weights shipped with this checkout."""
     for folder in (classifier.info.folder, weights_dir()):
