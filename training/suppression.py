@@ -182,7 +182,9 @@ def render(meta: dict[str, Any]) -> str:
             "after a codec round trip), untouched, against their noise-suppressed copies from "
             "`training.voice_views` (ffmpeg `afftdn` at 6–30 dB reduction, or spectral gating at random "
             "over-subtraction and floor; white or pink noise at 10–35 dB SNR added first 60 % of the time).",
-            f"- One training speaker in five held out for validation. Rows: {tr['rows']}.",
+            "- One training speaker in five held out for validation. Rows: "
+            + ", ".join(f"{k.replace(':', ' ')} {v}" for k, v in sorted(tr["rows"].items()))
+            + ".",
             "",
             "## Training procedure",
             "",
