@@ -40,7 +40,7 @@ from detectors.speech import (
     loudness_normalise,
 )
 from detectors.suppression import FrameCollector, SuppressionCheck
-from detectors.weights import WEIGHTS_DIR, WeightInfo, WeightsError, find_weights, weights_dir
+from detectors.weights import WeightInfo, WeightsError, find_weights, helper_folders
 from veracity.errors import InputError, VeracityError
 
 log = logging.getLogger(__name__)
@@ -273,14 +273,15 @@ Helper = TypeVar("Helper", MusicClassifier, SuppressionCheck)
 
 
 def _beside(classifier: VoiceClassifier, kind: type[Helper]) -> Helper:
-    """A helper model (music-or-speech, noise suppression) from the voice weight's folder, else
-    from the weights folder in use, else from the weights shipped with this checkout."""
-    for folder in (classifier.info.folder, weights_dir()):
+    """A helper model (music-or-speech, noise suppression) from the first of ``helper_folders``
+    (the voice weight's folder first) that has one that loads."""
+    *earlier, last = helper_folders(classifier.info.folder)
+    for folder in earlier:
         try:
             return kind.default(folder)
         except WeightsError:
             continue
-    return kind.default(WEIGHTS_DIR)
+    return kind.default(last)
 
 
 class VoiceAnalyzer:

@@ -125,6 +125,17 @@ def read_info(meta_path: Path) -> WeightInfo:
     return WeightInfo(meta_path.parent, meta)
 
 
+# models that serve a detector rather than give a verdict (the voice detector's music-or-speech
+# and noise-suppression checks): looked for in ``helper_folders``
+HELPER_TASKS = ("music-detection", "noise-suppression")
+
+
+def helper_folders(first: Path | None = None) -> tuple[Path, ...]:
+    """Where a helper model is looked for, in order: ``first`` (the folder of the weight it serves),
+    the weights folder in use, the weights shipped with this checkout (each folder once)."""
+    return tuple(dict.fromkeys(f for f in (first, weights_dir(), WEIGHTS_DIR) if f is not None))
+
+
 def list_weights(folder: Path | None = None) -> list[WeightInfo]:
     """Every ``*.json`` metadata file in the weights folder, sorted by name."""
     folder = folder or weights_dir()

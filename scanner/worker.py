@@ -101,19 +101,18 @@ def new_record(path: Path) -> dict[str, Any]:
 
 def model_ids(steps: tuple[str, ...]) -> list[dict[str, str]]:
     """The weights a scan with these steps uses (name, task, sha256), as its report records."""
-    from detectors.weights import WEIGHTS_DIR, find_weights
+    from detectors.weights import HELPER_TASKS, find_weights, helper_folders, weights_dir
 
     out = []
     for task, step in (
         ("face-forgery", "face"),
         ("voice-forgery", "voice"),
-        ("music-detection", "voice"),
-        ("noise-suppression", "voice"),
+        *((helper, "voice") for helper in HELPER_TASKS),
     ):
         if step not in steps:
             continue
-        # the voice detector's helpers come from the shipped weights where the folder in use has none
-        folders = (None, WEIGHTS_DIR) if task in ("music-detection", "noise-suppression") else (None,)
+        # the voice detector's helpers are looked for where the detector looks for them
+        folders = helper_folders() if task in HELPER_TASKS else (weights_dir(),)
         for folder in folders:
             try:
                 info = find_weights(task, folder=folder)

@@ -18,7 +18,7 @@ from detectors.voice import SUPPRESSION_TEXT, VoiceAnalyzer, VoiceClassifier, Vo
 from detectors.weights import WeightInfo, save_weights
 from tests.face_helpers import CARD
 from tests.test_speech import RATE, vowelish
-from tests.test_voice import tiny_voice_weights, wav
+from tests.test_voice import helper_meta, tiny_voice_weights, wav
 from training.voice_data import held_back
 
 
@@ -87,18 +87,9 @@ def tiny_suppression_weights(folder: Path, bias: float) -> WeightInfo:
     with torch.no_grad():
         model.linear.weight.zero_()
         model.linear.bias.fill_(bias)
-    meta = {
-        "task": "noise-suppression",
-        "architecture": "SuppressionLogReg",
-        "arch": {},
-        "input": {"rate": RATE, "features": list(FEATURES)},
-        "calibration": {"method": "platt", "a": 1.0, "b": 0.0},
-        "operating_points": {"0.05": 0.5},
-        "default_operating_point": "0.05",
-        "evaluation": {},
-        "training": {"command": "test"},
-        "license": "test",
-    }
+    meta = helper_meta(
+        "noise-suppression", "SuppressionLogReg", {}, {"rate": RATE, "features": list(FEATURES)}, "0.05"
+    )
     return save_weights(folder, "suppression-test", model.state_dict(), meta, card=CARD)
 
 

@@ -40,24 +40,38 @@ def voice_meta() -> dict[str, Any]:
     }
 
 
+def helper_meta(
+    task: str, architecture: str, arch: dict[str, Any], inputs: dict[str, Any], op: str
+) -> dict[str, Any]:
+    """Metadata of a tiny helper model (music-or-speech, noise suppression): identity calibration,
+    one operating point ``op`` at probability 0.5."""
+    return {
+        "task": task,
+        "architecture": architecture,
+        "arch": arch,
+        "input": inputs,
+        "calibration": {"method": "platt", "a": 1.0, "b": 0.0},
+        "operating_points": {op: 0.5},
+        "default_operating_point": op,
+        "evaluation": {},
+        "training": {"command": "test"},
+        "license": "test",
+    }
+
+
 def tiny_music_weights(folder: Path, bias: float, name: str = "music-test") -> WeightInfo:
     """A music-or-speech model whose output is ``bias`` whatever the audio."""
     model = build_music_model()
     with torch.no_grad():
         model.net[-1].weight.mul_(0.0)
         model.net[-1].bias.fill_(bias)
-    meta = {
-        "task": "music-detection",
-        "architecture": "MusicMLP",
-        "arch": {"hidden": 32},
-        "input": {"rate": RATE, "window_s": 4.0, "features": N_MUSIC_FEATURES},
-        "calibration": {"method": "platt", "a": 1.0, "b": 0.0},
-        "operating_points": {"0.01": 0.5},
-        "default_operating_point": "0.01",
-        "evaluation": {},
-        "training": {"command": "test"},
-        "license": "test",
-    }
+    meta = helper_meta(
+        "music-detection",
+        "MusicMLP",
+        {"hidden": 32},
+        {"rate": RATE, "window_s": 4.0, "features": N_MUSIC_FEATURES},
+        "0.01",
+    )
     return save_weights(folder, name, model.state_dict(), meta, card=CARD)
 
 

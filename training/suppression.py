@@ -105,6 +105,11 @@ def train(x: np.ndarray, y: np.ndarray, seed: int) -> Any:
     return model
 
 
+def called(p: np.ndarray, ops: dict[str, float]) -> dict[str, Any]:
+    """How many probabilities ``p`` there are, and the share at or over each operating point."""
+    return {"n": len(p), "called_suppressed": {op: float(np.mean(p >= t)) for op, t in ops.items()}}
+
+
 def probabilities(model: Any, platt: metrics.Platt, x: np.ndarray) -> np.ndarray:
     import torch
 
@@ -133,11 +138,7 @@ def evaluate_sets(
             if f is not None:
                 by_label.setdefault(r["label"], []).append(f)
         for label, fs in sorted(by_label.items()):
-            p = probabilities(model, platt, np.stack(fs))
-            out[f"{name}:{label}"] = {
-                "n": len(fs),
-                "called_suppressed": {op: float(np.mean(p >= t)) for op, t in ops.items()},
-            }
+            out[f"{name}:{label}"] = called(probabilities(model, platt, np.stack(fs)), ops)
     return out
 
 
@@ -145,14 +146,14 @@ def render(meta: dict[str, Any]) -> str:
     ev, tr = meta["evaluation"], meta["training"]
     v = ev["validation"]
     ops = meta["operating_points"]
-    kinds = [
-        f"| {k} | {d['n']} | {' / '.join(_f(d['called_suppressed'][op]) for op in OPS)} |"
-        for k, d in ev["validation_by_kind"].items()
-    ]
-    sets = [
-        f"| {k} | {d['n']} | {' / '.join(_f(d['called_suppressed'][op]) for op in OPS)} |"
-        for k, d in ev.get("evaluation_sets", {}).items()
-    ]
+
+    def rows(table: dict[str, dict[str, Any]]) -> list[str]:
+        return [
+            f"| {k} | {d['n']} | {' / '.join(_f(d['called_suppressed'][op]) for op in OPS)} |"
+            for k, d in table.items()
+        ]
+
+    kinds, sets = rows(ev["validation_by_kind"]), rows(ev.get("evaluation_sets", {}))
     coef = ", ".join(f"{n} {c:+.3f}" for n, c in zip(FEATURES, meta["coefficients"], strict=True))
     return "\n".join(
         [
@@ -267,14 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     pv = np.asarray(platt(val_logits))
     ops = {op: metrics.threshold_at_fpr(pv[y[va] == 0], float(op)) for op in OPS}
     kinds = np.array([m["kind"] for m in meta])[va]
-    by_kind = {
-        k: {
-            "n": int((kinds == k).sum()),
-            "called_suppressed": {op: float(np.mean(pv[kinds == k] >= t)) for op, t in ops.items()},
-        }
-        for k in ("untouched", "fft", "gate")
-        if (kinds == k).any()
-    }
+    by_kind = {k: called(pv[kinds == k], ops) for k in ("untouched", "fft", "gate") if (kinds == k).any()}
     evaluation: dict[str, Any] = {"validation": metrics.summary(y[va], pv), "validation_by_kind": by_kind}
     if args.eval_sets is not None:
         evaluation["evaluation_sets"] = evaluate_sets(args.eval_sets, model, platt, ops)

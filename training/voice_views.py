@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import logging
 import shutil
 import subprocess
@@ -39,6 +40,12 @@ VIEWS_DIR = "views"
 VIEWS_CSV = "views.csv"
 NOISE_P = 0.6
 MAX_LAG = 4000  # samples: the most a suppressor may delay its output (afftdn: 400 here)
+
+
+@functools.cache
+def have_ffmpeg() -> bool:
+    """Whether ffmpeg is on the PATH (looked up once per process, not once per copy)."""
+    return shutil.which("ffmpeg") is not None
 
 
 def fit_to(y: np.ndarray, n: int) -> np.ndarray:
@@ -116,7 +123,7 @@ def view_of(x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
     y = x.astype(np.float32)
     if rng.random() < NOISE_P:
         y, made = with_noise(y, rng)
-    use_fft = rng.random() < 0.5 and shutil.which("ffmpeg") is not None  # else gating: same draws
+    use_fft = rng.random() < 0.5 and have_ffmpeg()  # else gating: same draws
     y, how = (fft_denoise if use_fft else spectral_gate)(y, rng)
     rms_x, rms_y = float(np.sqrt(np.mean(x**2))), float(np.sqrt(np.mean(y**2)))
     if rms_y > 1e-8:
@@ -131,7 +138,7 @@ def build(corpus: Path, per_clip: int = 2, seed: int = 0) -> int:
     with (corpus / "meta.csv").open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     (corpus / VIEWS_DIR).mkdir(exist_ok=True)
-    if shutil.which("ffmpeg") is None:
+    if not have_ffmpeg():
         log.warning("ffmpeg not found: every view is made by spectral gating")
     out = []
     for i, row in enumerate(rows):
