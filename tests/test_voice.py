@@ -880,6 +880,51 @@ def test_stacked_specnet_reads_mel_linear_and_phase_channels() -> None:
     assert "phase stability" in voice_card._specnet_text({"scale": "stack"})
 
 
+def test_small_specnet_member_is_the_network_cut_after_twelve_blocks() -> None:
+    """``specnet-small``: EfficientNet-Lite0 cut after its 12th block (the first 192-channel one),
+    pooled straight into the head; ImageNet weights fill everything kept, the metadata's ``blocks``
+    rebuilds the same network, and the card says it is cut."""
+    from detectors.models.efficientnet_lite import FULL_BLOCKS, EfficientNetLite0
+    from detectors.models.lcnn import build_member
+    from detectors.models.specnet import SpecNet
+    from training import train_voice, voice_card
+    from training.train_face import pretrained_backbone
+
+    arch = {**train_voice.SPECNET_ARCH, **train_voice.SPECNETS["specnet-small"]}
+    small = train_voice.new_member("specnet-small", arch)
+    assert isinstance(small, SpecNet) and len(small.net._blocks) == 12 < FULL_BLOCKS
+    assert small.net._fc.in_features == 192 and not hasattr(small.net, "_conv_head")
+    trained = sum(p.numel() for p in small.parameters() if p.requires_grad)
+    full = sum(p.numel() for p in SpecNet().parameters() if p.requires_grad)
+    assert 0.9e6 < trained < 1.0e6 and full > 3 * trained
+    imagenet = pretrained_backbone()
+    cut, whole = EfficientNetLite0(1, blocks=12).eval(), EfficientNetLite0(1).eval()
+    missing, unexpected = cut.load_state_dict(imagenet, strict=False)
+    assert sorted(missing) == ["_fc.bias", "_fc.weight"]  # every kept layer starts from ImageNet
+    assert unexpected and all(k.startswith(("_blocks.1", "_conv_head", "_bn1")) for k in unexpected)
+    assert not any(k.startswith(tuple(f"_blocks.{i}." for i in range(12))) for k in unexpected)
+    whole.load_state_dict(imagenet, strict=False)
+    x = torch.randn(1, 3, 128, 101)
+    with torch.no_grad():  # the cut network's features are the whole one's after its 12th block
+        h = torch.nn.functional.relu6(whole._bn0(whole._conv_stem(x)))
+        for block in whole._blocks[:12]:
+            h = block(h)
+        assert torch.allclose(cut.features(x), h, atol=1e-5) and h.shape[1] == 192
+    with pytest.raises(ValueError, match="blocks"):
+        EfficientNetLite0(1, blocks=17)
+
+    rebuilt = build_member({"kind": "specnet", **arch})
+    assert rebuilt.state_dict().keys() == small.state_dict().keys()
+    small.eval()
+    assert small(torch.from_numpy(vowelish(1.5)[None])).shape == (1,)
+    assert train_voice.trainer_kind("specnet", arch) == "specnet-small"
+    assert train_voice.trainer_kind("specnet", train_voice.SPECNET_ARCH) == "specnet"
+    assert "cut to its first 12 blocks" in voice_card._specnet_text(arch)
+    assert voice_card._specnet_text(train_voice.SPECNET_ARCH).endswith(
+        "EfficientNet-Lite0 fine-tuned on 128-band log-mel spectrograms read as pictures"
+    )
+
+
 def test_linear_band_specnet_member_keeps_its_bands_through_combine(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

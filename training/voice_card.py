@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from detectors.models.efficientnet_lite import FULL_BLOCKS
 from training import cards
 from training.cards import _f, _row
 
@@ -36,14 +37,21 @@ SPECNET_PICTURES = {  # a spectrogram member's scale → what its pictures are, 
 
 def _specnet_text(arch: dict[str, Any]) -> str:
     pictures = SPECNET_PICTURES[arch.get("scale", "mel")][0]
-    return f"an ImageNet-pretrained EfficientNet-Lite0 fine-tuned on 128-band {pictures} read as pictures"
+    net = "EfficientNet-Lite0" + (f" cut to its first {arch['blocks']} blocks" if _cut(arch) else "")
+    return f"an ImageNet-pretrained {net} fine-tuned on 128-band {pictures} read as pictures"
+
+
+def _cut(arch: dict[str, Any]) -> bool:
+    """Whether a spectrogram member's network stops before EfficientNet-Lite0's last block."""
+    return int(arch.get("blocks", FULL_BLOCKS)) < FULL_BLOCKS
 
 
 def _member_name(m: dict[str, Any]) -> str:
     if m.get("kind") == "whisper":
         return f"Whisper probe ({m.get('layers')} blocks)"
     if m.get("kind") == "specnet":
-        return "spectrogram EfficientNet-Lite0" + SPECNET_PICTURES[m.get("scale", "mel")][1]
+        net = f"EfficientNet-Lite0 ({m['blocks']} blocks)" if _cut(m) else "EfficientNet-Lite0"
+        return f"spectrogram {net}" + SPECNET_PICTURES[m.get("scale", "mel")][1]
     return "phase" if m.get("phase") else "linear"
 
 
