@@ -7,7 +7,14 @@ from pathlib import Path
 import click
 
 from cli.loading import face_analyzer
-from cli.options import InputPath, operating_point_option, output_options, sampling_options
+from cli.options import (
+    InputPath,
+    evidence_folder,
+    evidence_option,
+    operating_point_option,
+    output_options,
+    sampling_options,
+)
 from cli.output import analyze_files, check_output_path
 
 
@@ -23,12 +30,7 @@ from cli.output import analyze_files, check_output_path
     help="Smallest face (shorter box side, pixels) to judge.",
 )
 @operating_point_option("validation real faces [default: 0.05]")
-@click.option(
-    "--evidence",
-    "evidence_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Write each track's face crop and Grad-CAM heatmap (PNG) into this folder.",
-)
+@evidence_option("each track's face crop and Grad-CAM heatmap")
 @click.option(
     "--weights", "weights_name", help="Use the face weights with this name (see `veracity weights list`)."
 )
@@ -56,6 +58,7 @@ def face(
     from reports.face_text import result_lines, summary_line
 
     check_output_path(output, force)
+    evidence_folder(evidence_dir)
     options = FaceOptions(
         fps=fps,
         max_frames=max_frames,

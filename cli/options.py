@@ -106,3 +106,28 @@ def operating_point_option(what: str) -> Callable[[F], F]:
         default=None,
         help=f"Decision threshold by its false-positive rate on {what}.",
     )
+
+
+def evidence_option(what: str) -> Callable[[F], F]:
+    """``--evidence DIR``: where evidence pictures (``what``) go; checked by ``evidence_folder``."""
+    return click.option(
+        "--evidence",
+        "evidence_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help=f"Write {what} (PNG) into this folder.",
+    )
+
+
+def evidence_folder(folder: Path | None) -> None:
+    """Make the ``--evidence`` folder and check that it is writable, once, before any file is read:
+    else every file would fail on it, one at a time."""
+    import os
+
+    if folder is None:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.UsageError(f"--evidence {folder}: cannot make the folder ({exc.strerror})") from exc
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise click.UsageError(f"--evidence {folder}: the folder is not writable")

@@ -15,7 +15,14 @@ from typing import Any
 import click
 
 from cli.exit_codes import ExitCode, combine
-from cli.options import InputPath, operating_point_option, sampling_options, trust_options
+from cli.options import (
+    InputPath,
+    evidence_folder,
+    evidence_option,
+    operating_point_option,
+    sampling_options,
+    trust_options,
+)
 from cli.output import check_output_path, echo_error, render_lines, to_json, write_atomic
 from risk.policy import LEVELS, USES
 from veracity.errors import ConfigError, OutputError
@@ -137,12 +144,7 @@ def _parse_reports(items: tuple[str, ...], force: bool) -> list[tuple[str, Path]
     envvar="VERACITY_REGISTRY",
     help="Likeness registry [default: $VERACITY_REGISTRY or the default registry, if it exists].",
 )
-@click.option(
-    "--evidence",
-    "evidence_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Keep face crops and heatmaps (PNG) in this folder.",
-)
+@evidence_option("face crops and heatmaps, and voice spectrograms and heatmaps")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @sampling_options
 @trust_options
@@ -187,15 +189,7 @@ def scan(**kw: Any) -> None:
         raise click.UsageError("no files to scan")
     wants_html = fmt == "html" or any(f == "html" for f, _ in extra)
     evidence_dir: Path | None = kw["evidence_dir"]
-    if evidence_dir is not None:  # else every face would fail on it, one file at a time
-        try:
-            evidence_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise click.UsageError(
-                f"--evidence {evidence_dir}: cannot make the folder ({exc.strerror})"
-            ) from exc
-        if not os.access(evidence_dir, os.W_OK | os.X_OK):
-            raise click.UsageError(f"--evidence {evidence_dir}: the folder is not writable")
+    evidence_folder(evidence_dir)
     tmp_evidence = None
     if evidence_dir is None and wants_html:
         tmp_evidence = tempfile.TemporaryDirectory(prefix="veracity-evidence-")

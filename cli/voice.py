@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from cli.loading import voice_analyzer
-from cli.options import InputPath, operating_point_option, output_options
+from cli.options import InputPath, evidence_folder, evidence_option, operating_point_option, output_options
 from cli.output import analyze_files, check_output_path
 
 
@@ -31,6 +31,10 @@ from cli.output import analyze_files, check_output_path
     "scores each stretch of speech in more windows (a finer timeline, short spliced fakes less diluted) "
     "and takes longer.",
 )
+@evidence_option(
+    "the highest-scoring window's spectrogram and, where the weights have a spectrogram network, "
+    "its Grad-CAM heatmap"
+)
 @click.option(
     "--weights", "weights_name", help="Use the voice weights with this name (see `veracity weights list`)."
 )
@@ -42,6 +46,7 @@ def voice(
     operating_point: str | None,
     max_seconds: float,
     hop_s: float | None,
+    evidence_dir: Path | None,
     weights_name: str | None,
 ) -> None:
     """Score the speech in audio and video FILES for synthesis or voice cloning.
@@ -56,7 +61,9 @@ def voice(
     from reports.voice_text import result_lines, summary_line
 
     check_output_path(output, force)
-    analyzer = voice_analyzer(
-        weights_name, VoiceOptions(operating_point=operating_point, max_seconds=max_seconds, hop_s=hop_s)
+    evidence_folder(evidence_dir)
+    options = VoiceOptions(
+        operating_point=operating_point, max_seconds=max_seconds, hop_s=hop_s, evidence_dir=evidence_dir
     )
+    analyzer = voice_analyzer(weights_name, options)
     analyze_files("voice", analyzer, files, "synthetic", result_lines, summary_line, fmt, output)

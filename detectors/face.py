@@ -7,7 +7,6 @@ is an error result, and the caller's batch goes on.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ import cv2
 import numpy as np
 
 from detectors.calibrated import result_dict
+from detectors.evidence import heatmap_overlay, safe_stem, write_png
 from detectors.face_align import align, to_model_input
 from detectors.face_classifier import FaceClassifier
 from detectors.face_detect import DetectedFace, FaceFinder
@@ -189,23 +189,6 @@ class Tracker:
                 self._last_frame.append(frame)
 
 
-def _safe_stem(path: str) -> str:
-    """A file-name-safe label for evidence: never the untrusted name itself."""
-    return hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()[:12]
-
-
-def _heatmap_overlay(crop: np.ndarray, cam: np.ndarray) -> np.ndarray:
-    colour = cv2.applyColorMap((cam * 255).astype(np.uint8), cv2.COLORMAP_JET)
-    colour = cv2.cvtColor(colour, cv2.COLOR_BGR2RGB)
-    return (crop.astype(np.float32) * 0.55 + colour.astype(np.float32) * 0.45).astype(np.uint8)
-
-
-def _write_png(path: Path, rgb: np.ndarray) -> None:
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    if ok:
-        path.write_bytes(buf.tobytes())
-
-
 class FaceAnalyzer:
     """Runs the face pipeline on files. One instance loads the models once and is reused."""
 
@@ -369,10 +352,10 @@ class FaceAnalyzer:
         out_dir = self.options.evidence_dir
         assert out_dir is not None
         out_dir.mkdir(parents=True, exist_ok=True)
-        stem = f"{_safe_stem(str(path))}-t{tid}"
+        stem = f"{safe_stem(str(path))}-t{tid}"
         files = {"crop": out_dir / f"{stem}-crop.png"}
-        _write_png(files["crop"], crop)
+        write_png(files["crop"], crop)
         if used:
             files["heatmap"] = out_dir / f"{stem}-heatmap.png"
-            _write_png(files["heatmap"], _heatmap_overlay(crop, self.classifier.gradcam(crop)))
+            write_png(files["heatmap"], heatmap_overlay(crop, self.classifier.gradcam(crop)))
         return {k: str(v) for k, v in files.items()}

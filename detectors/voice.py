@@ -146,6 +146,7 @@ class VoiceOptions:
     max_seconds: float = 3600.0  # decode at most this much of a file
     chunk_s: float = 30.0
     hop_s: float | None = None  # seconds between window starts; None: the weights' own
+    evidence_dir: Path | None = None  # write the top window's spectrogram and heatmap here
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,8 @@ class VoiceResult:
     suppression: float | None = None  # probability that the speech was noise-suppressed
     suppressed: bool = False  # ``suppression`` at or over the check's threshold
     damage: str | None = None  # what damage inside the audio stream cost (packets left out)
+    evidence: dict[str, str] = field(default_factory=dict)  # kind → PNG of the top window
+    evidence_window: tuple[float, float] | None = None  # that window's span in the file
     model: dict[str, str] = field(default_factory=dict)
     error: dict[str, Any] | None = None
     seconds: float = 0.0
@@ -222,6 +225,10 @@ class VoiceResult:
                 "cautions": self.cautions,
                 "windows": [[round(w.start, 2), round(w.end, 2), round(w.score, 4)] for w in self.windows],
                 "segments": [[round(a, 2), round(b, 2), round(top, 4)] for a, b, top in self.segments],
+                "evidence": dict(self.evidence),
+                "evidence_window": None
+                if self.evidence_window is None
+                else [round(self.evidence_window[0], 2), round(self.evidence_window[1], 2)],
             },
         )
 
@@ -347,6 +354,7 @@ class VoiceAnalyzer:
         stream = _SpeechStream(int(clf.window_s * RATE), int(self.hop_s * RATE))
         pending: list[tuple[float, float, np.ndarray]] = []
         windows: list[Window] = []
+        top: list[tuple[float, float, float, np.ndarray]] = []  # the best-scoring window and its audio
         music: list[float] = []
         duration = speech_s = clipped = tone_weighted = high_energy = energy = 0.0
 
@@ -356,6 +364,11 @@ class VoiceAnalyzer:
                 probs = clf.calibrate(clf.logits(audio))
                 music.extend(float(m) for m in self.music.music_probability(audio))
                 windows.extend(Window(s, e, float(p)) for (s, e, _), p in zip(pending, probs, strict=True))
+                if opts.evidence_dir is not None:
+                    best = int(np.argmax(probs))
+                    if not top or probs[best] > top[0][0]:
+                        s, e, w = pending[best]
+                        top[:] = [(float(probs[best]), s, e, w)]
                 pending.clear()
 
         damage = StreamDamage("audio")
@@ -402,6 +415,23 @@ class VoiceAnalyzer:
             )
         score = float(np.quantile([w.score for w in windows], TRACK_QUANTILE))
         verdict = "synthetic" if score >= self.threshold else "not-detected"
+        if top and opts.evidence_dir is not None:
+            common.update(self._evidence(opts.evidence_dir, path, *top[0][1:]))
         return self._result(
             path, media, t0, verdict, score=score, windows=tuple(windows), music_score=music_score, **common
         )
+
+    def _evidence(
+        self, out_dir: Path, path: Path, start: float, end: float, wave: np.ndarray
+    ) -> dict[str, Any]:
+        """The top window's pictures (detectors.voice_evidence); a folder that cannot be written
+        costs the pictures, not the file's result."""
+        from detectors.voice_evidence import write_evidence
+
+        try:
+            wave = loudness_normalise(wave, self.classifier.loudness)  # as the window was scored
+            files = write_evidence(out_dir, str(path), self.classifier.model, wave, start)
+        except OSError as exc:
+            log.warning("voice evidence for %s not written: %s", path, exc.strerror or exc)
+            return {}
+        return {"evidence": files, "evidence_window": (start, end)}

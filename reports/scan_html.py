@@ -185,7 +185,7 @@ def _face(f: dict[str, Any] | None, root: Path | None) -> str:
     return out
 
 
-def _voice(v: dict[str, Any] | None) -> str:
+def _voice(v: dict[str, Any] | None, root: Path | None) -> str:
     if not v:
         return ""
     out = f"<h3>Voice</h3><p>{e(v.get('verdict'))}"
@@ -206,6 +206,17 @@ def _voice(v: dict[str, Any] | None) -> str:
     points = [((a + b) / 2, s) for a, b, s in v.get("windows") or []]
     if points:
         out += timeline_svg(points, v.get("threshold"), "voice window scores over time")
+    pictures = [
+        (k, _png_data_uri((v.get("evidence") or {}).get(k), root)) for k in ("spectrogram", "heatmap")
+    ]
+    if any(uri for _, uri in pictures) and v.get("evidence_window"):
+        a, b = (float(t) for t in v["evidence_window"])
+        out += (
+            f"<div>the top-scoring window, {a:.1f}–{b:.1f} s (time left to right, low frequencies at the bottom, up to 8 kHz"
+            "; the heatmap: where the spectrogram network's score came from)<br>"
+            + "".join(f'<img alt="{e(k)}" src="{uri}">' for k, uri in pictures if uri)
+            + "</div>"
+        )
     return out
 
 
@@ -255,7 +266,9 @@ def render(doc: dict[str, Any], evidence_root: Path | None = None) -> str:
         if risk:
             body += _reasons(risk)
         body += (
-            _provenance(r.get("provenance")) + _face(r.get("face"), evidence_root) + _voice(r.get("voice"))
+            _provenance(r.get("provenance"))
+            + _face(r.get("face"), evidence_root)
+            + _voice(r.get("voice"), evidence_root)
         )
         body += _likeness(r.get("likeness"))
         for n in r.get("notes") or []:

@@ -45,6 +45,10 @@ def result_lines(r: VoiceResult) -> Iterator[tuple[str, str]]:
             + " ".join(f"{w.start:.0f}–{w.end:.0f}s:{w.score:.2f}" for w in shown)
             + (" …" if len(r.windows) > len(shown) else ""),
         )
+    if r.evidence and r.evidence_window is not None:
+        a, b = r.evidence_window
+        for kind, path in r.evidence.items():
+            yield ("dim", f"  {kind} of the top window ({a:.1f}–{b:.1f} s): {path}")
 
 
 def summary_line(results: Sequence[VoiceResult]) -> tuple[str, str]:

@@ -177,7 +177,9 @@ class Worker:
             from detectors.voice import VoiceAnalyzer, VoiceClassifier, VoiceOptions
 
             o = self.options
-            opts = VoiceOptions(operating_point=o.operating_point, max_seconds=o.max_audio_s)
+            opts = VoiceOptions(
+                operating_point=o.operating_point, max_seconds=o.max_audio_s, evidence_dir=o.evidence_dir
+            )
             self._voice = VoiceAnalyzer(VoiceClassifier.default(), opts)
         return self._voice
 

