@@ -185,7 +185,7 @@ def _face(f: dict[str, Any] | None, root: Path | None) -> str:
     return out
 
 
-def _voice(v: dict[str, Any] | None, root: Path | None) -> str:
+def _voice(v: dict[str, Any] | None, root: Path | None = None) -> str:
     if not v:
         return ""
     out = f"<h3>Voice</h3><p>{e(v.get('verdict'))}"
