@@ -108,10 +108,11 @@ def test_analyzer_writes_the_top_windows_pictures_and_reports_them(tmp_path: Pat
     assert r.score is not None and len(r.windows) >= 3
     top = max(r.windows, key=lambda w: w.score)
     assert r.evidence_window == (top.start, top.end)
-    assert set(r.evidence) == {"spectrogram", "heatmap"} and all(Path(f).is_file() for f in r.evidence.values())
-    assert all(Path(f).parent == ev for f in r.evidence.values())
+    assert set(r.evidence) == {"spectrogram", "heatmap"}
+    assert all(Path(f).is_file() and Path(f).parent == ev for f in r.evidence.values())
     doc = r.as_dict()
-    assert doc["evidence"] == r.evidence and doc["evidence_window"] == [round(top.start, 2), round(top.end, 2)]
+    assert doc["evidence"] == r.evidence
+    assert doc["evidence_window"] == [round(top.start, 2), round(top.end, 2)]
     plain = _analyzer(info).analyze(p)  # no folder, no pictures, same scores
     assert plain.evidence == {} and plain.evidence_window is None
     assert [w.score for w in plain.windows] == pytest.approx([w.score for w in r.windows])
@@ -137,7 +138,13 @@ def test_html_report_embeds_only_the_scans_own_voice_pictures(tmp_path: Path) ->
     root.mkdir()
     wave = vowelish(4.0)
     files = write_evidence(root, "a.wav", SpecNet(**SMALL).eval(), wave, 1.0)
-    doc = {"verdict": "not-detected", "score": 0.2, "threshold": 0.7, "evidence": files, "evidence_window": [1.0, 5.0]}
+    doc = {
+        "verdict": "not-detected",
+        "score": 0.2,
+        "threshold": 0.7,
+        "evidence": files,
+        "evidence_window": [1.0, 5.0],
+    }
     html = _voice(doc, root)
     assert html.count('src="data:image/png;base64,') == 2 and "1.0–5.0 s" in html
     outside = tmp_path / "elsewhere.png"
