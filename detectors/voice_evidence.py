@@ -1,6 +1,6 @@
-"""Pictures of a voice file's most suspicious window, for a reviewer: its spectrogram as the voice
-model's spectrogram network reads it, and a Grad-CAM heatmap of where in time and frequency that
-network's synthetic logit came from.
+"""Pictures of a voice file's most suspicious window, for a reviewer: its spectrogram on the time
+and frequency grid of the voice model's spectrogram network, and a Grad-CAM heatmap of where in time
+and frequency that network's synthetic logit came from.
 
 The heatmap explains one member of the ensemble (the spectrogram network with the largest weight),
 not the whole score: the LCNNs and the Whisper probe have no map here. Weights without a spectrogram
@@ -45,29 +45,24 @@ def spectrogram_member(model: torch.nn.Module) -> SpecNet | None:
 
 def picture(spec: SpecNet | None, wave: np.ndarray) -> np.ndarray:
     """(bands, frames) log band energies of ``wave`` on the network's own grid (its STFT and bands;
-    else 128 linear bands 0–8 kHz), without the network's pre-emphasis, which would paint the high
-    bands as loud as the voice: the picture a person reads, cell for cell where the heatmap is."""
+    else a 1024-point STFT every 10 ms into 128 linear bands 0–8 kHz), without the network's
+    pre-emphasis, which would paint the high bands as loud as the voice: the picture a person reads,
+    cell for cell where the heatmap is."""
     import torch
 
-    net = spec if spec is not None else _plain()
+    from detectors.models.lcnn import RATE, linear_filterbank
+
+    if spec is not None:
+        n_fft, hop, win, fbank = spec.n_fft, spec.hop, spec.win, spec.fbank
+    else:
+        n_fft, hop, win = 1024, 160, 512
+        fbank = linear_filterbank(128, n_fft, RATE, 0.0, RATE / 2).T
     x = torch.from_numpy(np.asarray(wave, np.float32))[None]
     with torch.inference_mode():
-        stft = torch.stft(x, net.n_fft, net.hop, net.win, net.window, center=True, return_complex=True)
+        stft = torch.stft(x, n_fft, hop, win, torch.hann_window(win), center=True, return_complex=True)
         power = stft.real.square() + stft.imag.square()
-        bands = torch.log10(torch.einsum("bft,kf->bkt", power, net.fbank) + 1e-10)
+        bands = torch.log10(torch.einsum("bft,kf->bkt", power, fbank) + 1e-10)
     return bands[0].numpy()
-
-
-_PLAIN: list[SpecNet] = []
-
-
-def _plain() -> SpecNet:
-    """A linear-band SpecNet used only for its picture (its network is never run)."""
-    from detectors.models.specnet import SpecNet
-
-    if not _PLAIN:
-        _PLAIN.append(SpecNet(scale="linear", fmin=0.0, blocks=1).eval())
-    return _PLAIN[0]
 
 
 def gradcam(spec: SpecNet, wave: np.ndarray) -> np.ndarray:
