@@ -972,6 +972,33 @@ def test_linear_band_specnet_member_keeps_its_bands_through_combine(
     again = train_voice.combine(corpus, tmp_path / "m", "m", [tmp_path / "n" / "n.json"])
     assert "note" not in again["training"]
 
+    # one member of an ensemble (A.json@K) joined with others, no LCNN among them: each spectrogram
+    # network kind weighs alike, and no LCNN recipe is claimed
+    small = train_voice.train(corpus, tmp_path / "t", name="t", seed=3, members=["specnet-small"], **common)
+    assert small["arch"]["blocks"] == 12
+    picked = train_voice.combine(
+        corpus, tmp_path / "p", "p", [Path(f"{tmp_path / 'c' / 'c.json'}@1"), tmp_path / "t" / "t.json"]
+    )
+    assert [m["kind"] for m in picked["arch"]["members"]] == ["specnet", "specnet"]
+    assert picked["arch"]["weights"] == pytest.approx([0.5, 0.5])
+    from safetensors.numpy import load_file
+
+    state = load_file(tmp_path / "p" / "p.safetensors")
+    single_state = load_file(tmp_path / "s" / "s.safetensors")
+    assert all(np.array_equal(state[f"members.0.{k}"], v) for k, v in single_state.items())
+    tr = picked["training"]
+    assert tr["seed"] == 2 and "epochs" not in tr and "lr" not in tr
+    assert tr["command"].endswith("--seed 2 -- --name p --members specnet-linear,specnet-small")
+    card = voice_card.render(picked)
+    assert "the linear-band spectrogram network and the cut mel spectrogram network, weighs half" in card
+    assert "epochs of class-balanced" not in card and "Member specnet-small" in card
+    with pytest.raises(SystemExit, match="LCNN member first"):
+        train_voice.combine(
+            corpus, tmp_path / "q", "q", [tmp_path / "t" / "t.json", tmp_path / "l" / "l.json"]
+        )
+    with pytest.raises(SystemExit, match="members 0 to 1"):
+        train_voice.combine(corpus, tmp_path / "q", "q", [Path(f"{tmp_path / 'c' / 'c.json'}@2")])
+
 
 def test_views_are_noise_suppressed_copies_of_training_clips_only(tmp_path: Path) -> None:
     from training import voice_views

@@ -22,8 +22,8 @@ logits); ``--parallel`` trains them at the same time, each in its own process on
 encoder (``detectors/models/whisper.py``), fitted in about a minute; with LCNNs beside it the
 weights are a ``voice-ensemble`` in which the LCNNs together and the probe each weigh half (the
 shipped ``phase,phase,whisper``). ``--combine A.json,B.json,...`` assembles weights from members
-trained earlier by this command (same corpus, seeds SEED, SEED+1, ...; an LCNN first), instead of
-training them again.
+trained earlier by this command (same corpus, seeds SEED, SEED+1, ...; an LCNN, if any, first;
+``A.json@K`` takes only member K of an ensemble), instead of training them again.
 
 On a lent GPU: ``--device cuda`` runs the networks there while ``--workers N`` CPU processes make
 the batches (batch g drawn from a generator seeded by (seed, g)); ``--width`` widens the LCNN;
@@ -1007,10 +1007,12 @@ def write(
         # each member's logits on a common scale: shift and scale from all validation clips (the
         # clips that the calibration uses too); then each front end weighs alike: the Whisper
         # probes share one part, the LCNNs (one spectrogram front end, whatever their seeds) another,
-        # the spectrogram networks a third (v4's phase,phase,whisper: a quarter, a quarter, a half)
+        # the spectrogram networks of each kind one each (v4's phase,phase,whisper: a quarter, a
+        # quarter, a half; whisper,specnet-linear,specnet-small: a third each)
         scales = [[float(v.mean()), float(max(v.std(), 1e-6))] for v in member_logits]
         specs = [{"kind": f, **info["arch"]} for f, (_, _, info) in zip(family, trained, strict=True)]
-        weights = [1.0 / len(set(family)) / family.count(f) for f in family]
+        parts = [k if k in SPECNETS else f for k, f in zip(kinds, family, strict=True)]
+        weights = [1.0 / len(set(parts)) / parts.count(p) for p in parts]
         model = VoiceEnsemble([m for _, m, _ in trained], scales, weights)
         architecture, arch = "voice-ensemble", {"members": specs, "scales": scales, "weights": weights}
     else:
@@ -1141,6 +1143,19 @@ MEMBER_RECORDS = (
 )
 
 
+# what a training record says of its LCNNs alone (dropped when an ensemble has none)
+LCNN_RECORDS = ("epochs", "lr", "threads", "parallel_members", "width", "average_last", "sam_rho")
+
+
+def _member_pick(source: Path) -> tuple[Path, int | None]:
+    """``A.json@K`` → (A.json, K): member K (from 0) of the ensemble in A.json; else (source, None)."""
+    text = str(source)
+    head, at, tail = text.rpartition("@")
+    if at and head.endswith(".json") and tail.isdigit():
+        return Path(head), int(tail)
+    return source, None
+
+
 def combine(
     corpus: Path, out: Path, name: str, member_metas: Sequence[Path], note: str | None = None
 ) -> dict[str, Any]:
@@ -1154,15 +1169,24 @@ def combine(
     rows, waves = load_corpus(corpus)
     trained: list[tuple[str, torch.nn.Module, dict[str, Any]]] = []
     training: dict[str, Any] = {}
-    for path in member_metas:
+    for source in member_metas:
+        path, pick = _member_pick(source)
         weight = read_info(path)
         tr = weight.meta["training"]
-        for kind, model, info in _members_of(path, weight):
+        members = _members_of(path, weight)
+        if pick is not None:
+            if not 0 <= pick < len(members):
+                raise SystemExit(f"{path}: has members 0 to {len(members) - 1}, not {pick}")
+            members = [members[pick]]
+        for kind, model, info in members:
             k = len(trained)
             if k == 0:
-                if kind not in MEMBERS:
-                    raise SystemExit(f"{path}: put an LCNN member first (its recipe describes the ensemble)")
                 training = {key: v for key, v in tr.items() if key not in MEMBER_RECORDS}
+                if kind not in MEMBERS:  # no LCNN: no LCNN recipe (epochs, lr, threads) applies
+                    training = {key: v for key, v in training.items() if key not in LCNN_RECORDS}
+                    training["seed"] = info["seed"]
+            elif kind in MEMBERS and trained[0][0] not in MEMBERS:
+                raise SystemExit(f"{path}: put an LCNN member first (its recipe describes the ensemble)")
             elif info["seed"] != training.get("seed", 0) + k:
                 raise SystemExit(
                     f"{path}: member {k} must have been trained with seed {training.get('seed', 0) + k}"
@@ -1265,7 +1289,8 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         metavar="A.json,B.json",
         help="assemble the ensemble NAME from weights trained earlier by this command, single members or "
-        "the members of an ensemble (their seeds must be SEED, SEED+1, ...), instead of training them again",
+        "the members of an ensemble (A.json@K: only its member K, counted from 0); their seeds must be SEED, "
+        "SEED+1, ..., and an LCNN, if any, comes first; instead of training them again",
     )
     ap.add_argument(
         "--note",

@@ -37,8 +37,13 @@ SPECNET_PICTURES = {  # a spectrogram member's scale → what its pictures are, 
 
 def _specnet_text(arch: dict[str, Any]) -> str:
     pictures = SPECNET_PICTURES[arch.get("scale", "mel")][0]
-    net = "EfficientNet-Lite0" + (f" cut to its first {arch['blocks']} blocks" if _cut(arch) else "")
+    net = "EfficientNet-Lite0" + (f" cut to its first {arch['blocks']} blocks," if _cut(arch) else "")
     return f"an ImageNet-pretrained {net} fine-tuned on 128-band {pictures} read as pictures"
+
+
+def _specnet_key(arch: dict[str, Any]) -> tuple[str, int]:
+    """A spectrogram member's kind as the ensemble weighs it: its bands and its depth."""
+    return str(arch.get("scale", "mel")), int(arch.get("blocks", FULL_BLOCKS))
 
 
 def _cut(arch: dict[str, Any]) -> bool:
@@ -103,14 +108,17 @@ def _architecture(meta: dict[str, Any]) -> str:
                 "wheels, checked by sha256, and are not counted as trained)",
                 "the Whisper probe",
             ),
-            (
-                "specnet",
-                "; ".join(dict.fromkeys(_specnet_text(m) for m in members if m.get("kind") == "specnet")),
-                "the spectrogram network",
-            ),
         ]
         present = [(what, who) for kind, what, who in parts if kind in present_kinds]
-        share = {2: "half", 3: "a third"}.get(len(present), "alike")
+        # spectrogram networks: one part per network kind (its bands and depth), as the trainer weighs them
+        spec_kinds = list(dict.fromkeys(_specnet_key(m) for m in members if m.get("kind") == "specnet"))
+        for key in spec_kinds:
+            m = next(m for m in members if m.get("kind") == "specnet" and _specnet_key(m) == key)
+            scale = {"mel": "mel", "linear": "linear-band", "stack": "stacked"}[key[0]]
+            who = "the spectrogram network" if len(spec_kinds) == 1 else f"the {scale} spectrogram network"
+            who = who.replace("the ", "the cut ", 1) if _cut(m) else who
+            present.append((_specnet_text(m), who))
+        share = {2: "half", 3: "a third", 4: "a quarter"}.get(len(present), "alike")
         return (
             f"{len(names)} members: {', '.join(names)}; "
             + _joined([what for what, _ in present], ", and ")
@@ -331,9 +339,13 @@ def render(meta: dict[str, Any]) -> str:
         "## Training procedure",
         "",
         f"- Command: `{tr.get('command')}`.",
-        f"- Seed {tr.get('seed')}; {tr.get('epochs')} epochs of class-balanced batches of {tr.get('batch')}, "
-        f"AdamW one-cycle lr {tr.get('lr')}; random 1.5–3.5 s crops; augmentation for both classes: "
-        f"{tr.get('augmentation')}.",
+        f"- Seed {tr.get('seed')}; "
+        + (
+            f"{tr.get('epochs')} epochs of class-balanced batches of {tr.get('batch')}, AdamW one-cycle lr {tr.get('lr')}"
+            if "epochs" in tr
+            else f"class-balanced batches of {tr.get('batch')}, AdamW one-cycle (each network's epochs and rate below)"
+        )
+        + f"; random 1.5–3.5 s crops; augmentation for both classes: {tr.get('augmentation')}.",
         *_kept(tr),
         "- The held-out families (flite, Griffin-Lim, HierSpeech++) play no part in training or selection, so "
         "their numbers below are the honest estimate for unseen generators.",
