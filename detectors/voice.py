@@ -354,21 +354,20 @@ class VoiceAnalyzer:
         stream = _SpeechStream(int(clf.window_s * RATE), int(self.hop_s * RATE))
         pending: list[tuple[float, float, np.ndarray]] = []
         windows: list[Window] = []
-        top: list[tuple[float, float, float, np.ndarray]] = []  # the best-scoring window and its audio
+        top: tuple[float, float, float, np.ndarray] | None = None  # the best window: score, span, audio
         music: list[float] = []
         duration = speech_s = clipped = tone_weighted = high_energy = energy = 0.0
 
         def flush(force: bool = False) -> None:
+            nonlocal top
             if pending and (force or len(pending) >= clf.batch_size):
                 audio = [w for _, _, w in pending]
                 probs = clf.calibrate(clf.logits(audio))
                 music.extend(float(m) for m in self.music.music_probability(audio))
                 windows.extend(Window(s, e, float(p)) for (s, e, _), p in zip(pending, probs, strict=True))
-                if opts.evidence_dir is not None:
-                    best = int(np.argmax(probs))
-                    if not top or probs[best] > top[0][0]:
-                        s, e, w = pending[best]
-                        top[:] = [(float(probs[best]), s, e, w)]
+                best = int(np.argmax(probs))
+                if opts.evidence_dir is not None and (top is None or probs[best] > top[0]):
+                    top = (float(probs[best]), *pending[best])
                 pending.clear()
 
         damage = StreamDamage("audio")
@@ -415,8 +414,8 @@ class VoiceAnalyzer:
             )
         score = float(np.quantile([w.score for w in windows], TRACK_QUANTILE))
         verdict = "synthetic" if score >= self.threshold else "not-detected"
-        if top and opts.evidence_dir is not None:
-            common.update(self._evidence(opts.evidence_dir, path, *top[0][1:]))
+        if top is not None and opts.evidence_dir is not None:
+            common.update(self._evidence(opts.evidence_dir, path, *top[1:]))
         return self._result(
             path, media, t0, verdict, score=score, windows=tuple(windows), music_score=music_score, **common
         )
