@@ -6,6 +6,7 @@ interpreted, and the renderers escape it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -33,6 +34,11 @@ TRUST_ONLY_FAILURES = {
     "timeStamp.untrusted",
 }
 MAX_INGREDIENT_DEPTH = 16
+# An ingredient assertion records the status its manifest had when the ingredient was added (by
+# that tool, with that tool's trust list); the validator reports, per ingredient, only the codes it
+# finds now that differ ("ingredientDeltas", C2PA 2.x). A success found now makes the recorded
+# failure of the same check stale: the last part of its code names the outcome.
+STALE_WHEN = {"trusted": "untrusted", "match": "mismatch", "validated": "mismatch"}
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -176,8 +182,17 @@ class Ingredient:
     instance_id: str | None
     # valid | invalid | no-credentials
     state: str
+    # the status recorded in the ingredient assertion when the ingredient was added
     validation: tuple[StatusEntry, ...]
     manifest: ManifestSummary | None
+    # what this validation found that differs from the recorded status
+    deltas: tuple[StatusEntry, ...] = ()
+
+    def stale(self) -> list[tuple[StatusEntry, StatusEntry]]:
+        return stale_failures(self.validation, self.deltas)
+
+    def current(self) -> list[StatusEntry]:
+        return current_status(self.validation, self.deltas)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -187,6 +202,7 @@ class Ingredient:
             "instance_id": self.instance_id,
             "state": self.state,
             "validation": [s.as_dict() for s in self.validation],
+            "deltas": [s.as_dict() for s in self.deltas],
             "manifest": self.manifest.as_dict() if self.manifest else None,
         }
 
@@ -248,6 +264,45 @@ def status_entries(results: Any, scope: str) -> list[StatusEntry]:
                     explanation=explain(item["code"], sdk),
                     sdk_explanation=sdk,
                 )
+            )
+    return out
+
+
+def stale_failures(
+    recorded: Sequence[StatusEntry], found: Sequence[StatusEntry]
+) -> list[tuple[StatusEntry, StatusEntry]]:
+    """(recorded failure, success found now) for each recorded failure that no longer holds."""
+    out = []
+    for new in found:
+        head, _, outcome = new.code.rpartition(".")
+        if new.kind != "success" or outcome not in STALE_WHEN:
+            continue
+        failed = f"{head}.{STALE_WHEN[outcome]}"
+        out += [
+            (old, new)
+            for old in recorded
+            if old.kind == "failure"
+            and old.code == failed
+            and (old.url == new.url or not (old.url and new.url))
+        ]
+    return out
+
+
+def current_status(recorded: Sequence[StatusEntry], found: Sequence[StatusEntry]) -> list[StatusEntry]:
+    """An ingredient's status as validated now: the recorded codes less the stale failures, then
+    what was found now."""
+    gone = {id(old) for old, _ in stale_failures(recorded, found)}
+    return [e for e in recorded if id(e) not in gone] + list(found)
+
+
+def ingredient_deltas(store: dict[str, Any]) -> dict[str, list[StatusEntry]]:
+    """The validator's per-ingredient deltas, by the URI of the ingredient assertion they are for."""
+    results = store.get("validation_results")
+    out: dict[str, list[StatusEntry]] = {}
+    for delta in (results.get("ingredientDeltas") if isinstance(results, dict) else None) or []:
+        if isinstance(delta, dict) and isinstance(delta.get("ingredientAssertionURI"), str):
+            out.setdefault(delta["ingredientAssertionURI"], []).extend(
+                status_entries(delta.get("validationDeltas"), "ingredient")
             )
     return out
 
@@ -483,6 +538,7 @@ def summarize(
     evidence = _ai_evidence(label, actions)
     ingredients: list[Ingredient] = []
     inherited: list[AIEvidence] = []
+    deltas = ingredient_deltas(store)
     for ing in manifest.get("ingredients") or []:
         if not isinstance(ing, dict):
             continue
@@ -503,15 +559,18 @@ def summarize(
             else ing.get("validation_status"),
             "ingredient",
         )
+        uri = f"self#jumbf=/c2pa/{label}/c2pa.assertions/{ing.get('label')}"
+        found = tuple(deltas.get(uri, ())) if isinstance(ing.get("label"), str) else ()
         ingredients.append(
             Ingredient(
                 title=_text(ing.get("title"), 500),
                 format=_text(ing.get("format"), 100),
                 relationship=_text(ing.get("relationship"), 50),
                 instance_id=_text(ing.get("instance_id"), 200),
-                state=_ingredient_state(ing_entries, isinstance(child_label, str)),
+                state=_ingredient_state(current_status(ing_entries, found), isinstance(child_label, str)),
                 validation=tuple(ing_entries),
                 manifest=child,
+                deltas=found,
             )
         )
     claim_gen = manifest.get("claim_generator")

@@ -84,9 +84,14 @@ def _ingredient_lines(ings: tuple[Ingredient, ...], indent: str) -> Iterator[tup
             f"{indent}{branch}{ing.title or '(untitled)'} ({ing.relationship or 'ingredient'}): {ing.state}",
         )
         child_indent = indent + ("   " if last else "│  ")
-        for st in ing.validation:
+        for st in ing.current():
             if st.kind == "failure":
                 yield ("red", f"{child_indent}✗ {st.code}: {st.explanation}")
+        for old, now in ing.stale():  # e.g. a signer the adding tool did not trust and you do
+            yield (
+                "dim",
+                f"{child_indent}✓ {now.code}: {now.explanation} (recorded as {old.code} when it was added)",
+            )
         if ing.manifest:
             if ing.manifest.ai.declared:
                 yield ("", f"{child_indent}AI: {AI_WORDS[ing.manifest.ai.verdict]}")

@@ -14,6 +14,7 @@ from PIL import Image
 from provenance import demo
 from provenance.trust import TrustConfig, load_trust
 from provenance.verify import VerifyOptions, verify_file
+from reports.verify_text import result_lines
 
 from .conftest import MEDIA, encode_image, picture
 
@@ -116,6 +117,30 @@ def test_edited_with_ingredients_tree(pki, sign, tmp_path, anchored):
     assert by_title["plain.jpg"].state == "no-credentials"
     assert by_title["plain.jpg"].manifest is None
     assert result.c2pa.manifest_count == 2
+    # The parent's assertion recorded its signer as untrusted (the signing tool had no trust list);
+    # validated now against the anchors, it is trusted: the report says so, not the stale failure.
+    parent_ing = by_title["parent.jpg"]
+    assert "signingCredential.untrusted" in [e.code for e in parent_ing.validation]
+    assert [(old.code, new.code) for old, new in parent_ing.stale()] == [
+        ("signingCredential.untrusted", "signingCredential.trusted")
+    ]
+    assert not [e for e in parent_ing.current() if e.kind == "failure"]
+    text = [line for _, line in result_lines(result)]
+    tree = text[text.index("  Ingredients:") + 1 :]
+    assert tree[0] == "    ├─ parent.jpg (parentOf): valid"
+    assert tree[1].startswith("    │  ✓ signingCredential.trusted: ")
+    assert tree[1].endswith("(recorded as signingCredential.untrusted when it was added)")
+    assert tree[2] == "    │  AI: declares AI-generated"
+    assert tree[3] == "    └─ plain.jpg (componentOf): no-credentials"
+    assert not any("✗" in line for line in text)
+    assert result.as_dict()["c2pa"]["active_manifest"]["ingredients"][0]["deltas"][-1]["code"] == (
+        "signingCredential.trusted"
+    )
+    # Without trust anchors nothing differs from the record: the failure stands and is shown.
+    plain_result = _verify(path)
+    assert plain_result.c2pa.active_manifest.ingredients[0].stale() == []
+    lines = [line for _, line in result_lines(plain_result)]
+    assert any(line.startswith("    │  ✗ signingCredential.untrusted: ") for line in lines)
 
 
 def test_untrusted_signer_stays_valid_not_trusted(other_pki, sign, tmp_path, anchored):
@@ -247,3 +272,83 @@ def test_every_status_code_has_plain_words(sign, tmp_path):
     for status in result.c2pa.validation:
         assert status.explanation and status.explanation != status.code
     assert json.dumps(result.as_dict())
+
+
+def test_ingredient_status_is_the_record_updated_by_what_validation_finds_now():
+    """Per ingredient, the validator reports only codes that differ from the recorded status: a success
+    found now makes the recorded failure of the same check (same URL) stale; a failure found now makes
+    the ingredient invalid though its record was clean; junk deltas are ignored."""
+    from provenance.manifest import summarize
+
+    def uri(n: str) -> str:
+        return f"self#jumbf=/c2pa/urn:a/c2pa.assertions/c2pa.ingredient.v3{n}"
+
+    def ingredient(title: str, n: str, child: str, recorded: dict) -> dict:
+        return {
+            "title": title,
+            "relationship": "componentOf",
+            "label": f"c2pa.ingredient.v3{n}",
+            "active_manifest": child,
+            "validation_results": {"activeManifest": recorded},
+        }
+
+    sig = "self#jumbf=/c2pa/urn:{}/c2pa.signature"
+    store = {
+        "active_manifest": "urn:a",
+        "manifests": {
+            "urn:a": {
+                "title": "a.jpg",
+                "ingredients": [
+                    ingredient(
+                        "b",
+                        "",
+                        "urn:b",
+                        {"failure": [{"code": "signingCredential.untrusted", "url": sig.format("b")}]},
+                    ),
+                    ingredient("c", "__1", "urn:c", {"success": [{"code": "assertion.dataHash.match"}]}),
+                    ingredient(
+                        "d",
+                        "__2",
+                        "urn:d",
+                        {"failure": [{"code": "claimSignature.mismatch", "url": sig.format("d")}]},
+                    ),
+                ],
+            },
+            **{f"urn:{k}": {"title": k} for k in "bcd"},
+        },
+        "validation_results": {
+            "activeManifest": {"success": [{"code": "claimSignature.validated"}]},
+            "ingredientDeltas": [
+                {
+                    "ingredientAssertionURI": uri(""),
+                    "validationDeltas": {
+                        "success": [{"code": "signingCredential.trusted", "url": sig.format("b")}]
+                    },
+                },
+                {
+                    "ingredientAssertionURI": uri("__1"),
+                    "validationDeltas": {"failure": [{"code": "assertion.dataHash.mismatch"}]},
+                },
+                # a success for another manifest's signature leaves d's recorded mismatch standing
+                {
+                    "ingredientAssertionURI": uri("__2"),
+                    "validationDeltas": {
+                        "success": [{"code": "claimSignature.validated", "url": sig.format("x")}]
+                    },
+                },
+                "junk",
+                {"validationDeltas": {"failure": [{"code": "assertion.dataHash.mismatch"}]}},
+            ],
+        },
+    }
+    b, c, d = summarize(store).ingredients
+    assert (b.state, [e.code for e in b.current() if e.kind == "failure"]) == ("valid", [])
+    assert [(o.code, n.code) for o, n in b.stale()] == [
+        ("signingCredential.untrusted", "signingCredential.trusted")
+    ]
+    assert (c.state, [e.code for e in c.current() if e.kind == "failure"]) == (
+        "invalid",
+        ["assertion.dataHash.mismatch"],
+    )
+    assert (d.state, d.stale()) == ("invalid", [])
+    assert [e.code for e in d.deltas] == ["claimSignature.validated"]
