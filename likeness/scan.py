@@ -64,6 +64,8 @@ class MatchResult:
     error: dict[str, Any] | None = None
     sha256: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # the modalities searched (not skipped for want of templates, nor absent from the file)
+    searched: tuple[str, ...] = ()
 
     @property
     def matched(self) -> list[Match]:
@@ -133,20 +135,25 @@ class LikenessMatcher:
                 raise InputError(f"not an image, video or audio file ({check.media.label})", path=str(path))
             digest = sha256 or sha256_file(path)  # a caller that hashed the file already passes it
             subjects: list[Subject] = []
+            searched: list[str] = []
             notes: list[str] = [
                 f"{n} {m} template(s) made with another model were not searched (re-enrol those people)"
                 for m, n in self.matcher.skipped.items()
             ]
             if media in ("image", "video") and self.matcher.size("face"):
                 subjects += self._faces(path, media, notes)
+                searched.append("face")
             elif media in ("image", "video"):
                 notes.append("no faces enrolled: face matching skipped")
             if media in ("audio", "video") and self.matcher.size("voice"):
                 if media == "audio" or _has_audio(path):
                     subjects += self._voices(path, notes)
+                    searched.append("voice")
             elif media in ("audio", "video"):
                 notes.append("no voices enrolled: voice matching skipped")
-            result = MatchResult(str(path), media, tuple(subjects), tuple(notes), sha256=digest)
+            result = MatchResult(
+                str(path), media, tuple(subjects), tuple(notes), sha256=digest, searched=tuple(searched)
+            )
             if self.options.audit:
                 for m in result.matched:
                     self.matcher.registry.record_match(

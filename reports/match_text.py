@@ -15,8 +15,9 @@ def match_lines(results: Sequence[MatchResult]) -> list[tuple[str, str]]:
             lines.append(("bold magenta", f"  error: {r.error.get('message')}"))
             continue
         lines += [("dim", f"  {note}") for note in r.notes]
-        if not r.subjects:
-            lines.append(("", "  no face or speech to match"))
+        if not r.subjects and r.searched:  # where matching was skipped, the notes say why
+            what = " or ".join({"face": "face", "voice": "speech"}[m] for m in r.searched)
+            lines.append(("", f"  no {what} to match"))
         for s in r.subjects:
             where = f"{s.start:.1f}–{s.end:.1f} s" if s.end > 0 else "image"
             head = f"  {s.modality} {s.index} ({where})"

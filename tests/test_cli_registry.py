@@ -150,6 +150,42 @@ def test_likeness_matcher_on_images_videos_audio(tmp_path: Path) -> None:
     assert all("vector" not in json.dumps(a) for a in audit)
 
 
+def test_match_text_report(tmp_path: Path) -> None:
+    from reports.match_text import match_lines
+
+    _seed(tmp_path / "reg.db")
+    faces_only = tmp_path / "faces.db"
+    with Registry(faces_only, cipher=Cipher(None)) as reg:
+        reg.add_person(Person("ada", "Ada"), [Template("", "face", "m", vec(1))])
+    img = tmp_path / "a.jpg"
+    img.write_bytes(encode_image(picture(160, 120), "JPEG"))
+    wav = tmp_path / "c.wav"
+    wav.write_bytes(make_wav(2.0))
+
+    class NoFaces(StubFace):
+        finder = type("Nothing", (), {"detect": lambda self, image: []})()
+
+    with Registry(tmp_path / "reg.db", cipher=Cipher(None)) as reg:
+        lm = LikenessMatcher(Matcher(reg, THRESHOLDS), MatchOptions(), StubFace(), StubVoice())
+        found, heard, bad = lm.match(img), lm.match(wav), lm.match(tmp_path / "missing.jpg")
+        empty = LikenessMatcher(Matcher(reg, THRESHOLDS), MatchOptions(), NoFaces(), StubVoice()).match(img)
+    with Registry(faces_only, cipher=Cipher(None)) as reg:
+        untemplated = LikenessMatcher(
+            Matcher(reg, THRESHOLDS), MatchOptions(), StubFace(), StubVoice()
+        ).match(wav)
+    lines = match_lines([found, heard, bad, empty, untemplated])
+    text = [t for _, t in lines]
+    styles = dict((t, st) for st, t in lines)
+    hit = next(t for t in text if t.startswith("  face 0 (image): MATCH: Ada [ada] similarity "))
+    assert hit.endswith("(threshold 0.800, FAR 0.1 %)") and styles[hit] == "bold red"
+    assert any(t.startswith("  voice 0 (0.0–2.0 s): no match: Bob [bob] similarity ") for t in text)
+    assert text[text.index(str(tmp_path / "missing.jpg")) + 1].startswith("  error: ")
+    assert text[text.index(str(img), 1) + 1] == "  no face to match"  # the image where no face was found
+    # a registry without voices: the note says why, and no line claims the file has no speech
+    assert text[-3:-1] == [str(wav), "  no voices enrolled: voice matching skipped"]
+    assert text[-1] == "5 file(s), 1 with a registry match"
+
+
 def test_likeness_matching_goes_on_past_damage_and_says_so(tmp_path: Path) -> None:
     from tests.conftest import damage_packets
     from tests.test_speech import RATE, _encode, vowelish
