@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,17 @@ def _load(folder: Path | None) -> list[Any]:
         raise SystemExit(ExitCode.INTEGRITY) from exc
 
 
+def _points(points: Any) -> str:
+    """``{"0.05": 0.81, ...}`` (or ``{"0.05": {"threshold": 0.81}}``) as ``5 % → 0.8100, ...``."""
+    if not isinstance(points, dict) or not points:
+        return "none"
+    out = []
+    for fpr, value in sorted(points.items(), key=lambda kv: float(kv[0])):
+        t = value.get("threshold") if isinstance(value, dict) else value
+        out.append(f"{float(fpr) * 100:g} % → {t:.4f}" if isinstance(t, (int, float)) else f"{fpr} → {t}")
+    return ", ".join(out)
+
+
 @click.group()
 def weights() -> None:
     """Shipped model weights: list them, verify their sha256."""
@@ -40,11 +50,15 @@ def weights() -> None:
 @folder_option
 def list_cmd(fmt: str, folder: Path | None) -> None:
     """Show every shipped weight: name, task, file, size, sha256, operating points."""
+    from detectors.weights import defaults
+
     infos = _load(folder)
+    chosen = defaults(infos)
     rows = [
         {
             "name": w.name,
             "task": w.meta.get("task"),
+            "default": w.name in chosen,
             "file": w.meta.get("file"),
             "size_bytes": w.meta.get("size_bytes"),
             "sha256": w.meta.get("sha256"),
@@ -61,7 +75,7 @@ def list_cmd(fmt: str, folder: Path | None) -> None:
         return
     lines: list[tuple[str, str]] = []
     for r in rows:
-        lines.append(("bold", f"{r['name']}  ({r['task']})"))
+        lines.append(("bold", f"{r['name']}  ({r['task']}{', default' if r['default'] else ''})"))
         lines.append(
             (
                 "",
@@ -69,7 +83,12 @@ def list_cmd(fmt: str, folder: Path | None) -> None:
             )
         )
         lines.append(("", f"  sha256 {r['sha256']}"))
-        lines.append(("", f"  operating points (max FPR → threshold): {json.dumps(r['operating_points'])}"))
+        lines.append(
+            (
+                "",
+                f"  operating points (max false-positive rate → threshold): {_points(r['operating_points'])}",
+            )
+        )
         lines.append(("dim", f"  card {r['card']}; license: {r['license']}"))
     if not rows:
         lines.append(("", "no weights found"))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,24 @@ def list_weights(folder: Path | None = None) -> list[WeightInfo]:
     return [read_info(meta_path) for meta_path in sorted(folder.glob("*.json"))]
 
 
+def version_key(name: str) -> tuple[tuple[int, int, str], ...]:
+    """Order weight names by their numbers as numbers: ``...-v10`` after ``...-v9``."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name))
+
+
+def newest(infos: list[WeightInfo]) -> WeightInfo:
+    """The newest of ``infos`` by name (the default when several serve one task)."""
+    return max(infos, key=lambda w: version_key(w.name))
+
+
+def defaults(infos: list[WeightInfo]) -> set[str]:
+    """The names that commands use when no ``--weights`` is given: the newest of each task."""
+    tasks: dict[str, list[WeightInfo]] = {}
+    for w in infos:
+        tasks.setdefault(str(w.meta.get("task")), []).append(w)
+    return {newest(ws).name for ws in tasks.values()}
+
+
 def find_weights(task: str, name: str | None = None, folder: Path | None = None) -> WeightInfo:
     """The model for ``task`` (the newest name when several), or the one called ``name``."""
     candidates = [
@@ -150,7 +169,7 @@ def find_weights(task: str, name: str | None = None, folder: Path | None = None)
     if not candidates:
         want = f"{task} weights" + (f" named {name!r}" if name else "")
         raise WeightsError(f"no {want} in {folder or weights_dir()}")
-    return sorted(candidates, key=lambda w: w.name)[-1]
+    return newest(candidates)
 
 
 def load_tensors(info: WeightInfo) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,29 @@ def test_weights_list_and_verify(run, env) -> None:  # type: ignore[no-untyped-d
     assert r.exit_code == 0 and "OK   face-test" in r.output
     r = run("weights", "verify", "nope", env=env)
     assert r.exit_code == 2
+
+
+def test_the_default_weights_are_the_newest_by_version_number(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    from detectors.weights import find_weights
+
+    for name in ("face-t-v9", "face-t-v10", "face-t-v2"):
+        tiny_face_weights(tmp_path, name)
+    assert find_weights("face-forgery", folder=tmp_path).name == "face-t-v10"  # not v9, as by letters
+    env = {"VERACITY_WEIGHTS": str(tmp_path)}
+    r = run("weights", "list", env=env)
+    assert r.exit_code == 0
+    assert "face-t-v10  (face-forgery, default)\n" in r.output and "face-t-v9  (face-forgery)\n" in r.output
+    points = [line for line in r.output.splitlines() if "operating points" in line]
+    assert len(points) == 3 and all(
+        re.search(r"threshold\): 1 % → \d\.\d{4}, 5 % → \d\.\d{4}, 10 % → \d\.\d{4}$", line)
+        for line in points
+    )
+    rows = json.loads(run("weights", "list", "--format", "json", env=env).output)["results"]
+    assert {w["name"]: w["default"] for w in rows} == {
+        "face-t-v10": True,
+        "face-t-v2": False,
+        "face-t-v9": False,
+    }
 
 
 def test_shipped_weights_verify(run) -> None:  # type: ignore[no-untyped-def]
