@@ -60,6 +60,16 @@ def test_manifest_summary_fields(sign, tmp_path, anchored, pki):
     (tm,) = m.training_mining
     assert tm.label == "c2pa.training-mining"
     assert tm.entries["c2pa.ai_generative_training"]["use"] == "notAllowed"
+    text = [t for _, t in result_lines(_verify(path, anchored))]
+    assert text[0].endswith("cap.jpg: TRUSTED")
+    for line in (
+        "  Signer: Veracity Test Signer (Veracity Test), certificate issued by Veracity Test Intermediate CA",
+        "  Signed: no time-stamp (signing time unknown)",
+        "  Action: c2pa.created [digitalCapture] by Veracity demo signer",
+    ):
+        assert line in text
+    (tm_line,) = [t for t in text if t.startswith("  Training/mining (c2pa.training-mining): ")]
+    assert "c2pa.ai_generative_training=notAllowed" in tm_line
 
 
 @pytest.mark.parametrize(
