@@ -209,6 +209,24 @@ def test_usage_and_input_errors_never_share_a_code(
     assert scan(run, env, str(media / "speech.wav"), "-o", str(out)).exit_code == 2  # no --force
 
 
+def test_tampered_weights_stop_the_scan_with_exit_4_before_any_file(
+    run: Any, weights: Path, media: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "weights"
+    shutil.copytree(weights, bad)
+    [voice] = [p for p in bad.glob("*.safetensors") if p.stem.startswith("voice")]
+    data = bytearray(voice.read_bytes())
+    data[-1] ^= 1
+    voice.write_bytes(bytes(data))
+    out = tmp_path / "report.json"
+    res = scan(run, env_for(bad, tmp_path), str(media / "speech.wav"), "--format", "json", "-o", str(out))
+    assert res.exit_code == 4 and "sha256" in res.stderr and voice.name in res.stderr
+    assert not out.exists()
+    # a scan that leaves the voice step out never loads those weights, and runs
+    res = scan(run, env_for(bad, tmp_path), str(media / "speech.wav"), "--skip", "voice", "--format", "json")
+    assert res.exit_code == 0, res.output
+
+
 def test_file_names_cannot_forge_report_lines_or_send_escape_codes(weights: Path, tmp_path: Path) -> None:
     """A file name is untrusted: in the text report and the error lines on stderr (even on a
     colour terminal) its escape codes are neutralised and its line breaks cannot start a line
