@@ -229,6 +229,35 @@ def test_iso_media_brands(ftyp: bytes, mime: str) -> None:
     assert media is not None and media.mime == mime
 
 
+@pytest.mark.parametrize(
+    ("head", "mime"),
+    [
+        (b"RIFF\x00\x00\x00\x00AVI LIST", "video/avi"),
+        (b"RIFF\x00\x00\x00\x00WAVEfmt ", "audio/wav"),
+        (b"II*\x00\x08\x00\x00\x00", "image/tiff"),
+        (b"MM\x00*\x00\x00\x00\x08", "image/tiff"),
+        (b"BM" + bytes(20), "image/bmp"),
+        (b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  ", "video/quicktime"),
+        (b"\x00\x00\x00\x14ftypM4A \x00\x00\x00\x00M4A ", "audio/mp4"),
+        (b"\x00\x00\x00\x08wide\x00\x00\x00\x08mdat", "video/quicktime"),
+        (b"\x00\x00\x01\x00jumb", "application/c2pa"),
+        (b"%PDF-1.7\n", "application/pdf"),
+        (b"OggS\x00\x02", "audio/ogg"),
+        (b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81", "video/webm"),
+        (b"\xff\xfb\x90\x64", "audio/mpeg"),  # an MPEG audio frame without an ID3 tag
+        (b"\xff\x0a\xfa\x1f", "image/jxl"),
+        (b"\x00\x00\x00\x0cJXL \r\n\x87\n", "image/jxl"),
+        (b"wOF2\x00\x01\x00\x00", "font/sfnt"),
+        (b"\xef\xbb\xbf  <svg xmlns='http://www.w3.org/2000/svg'>", "image/svg+xml"),
+        (b"BM", None),  # too short to be a bitmap header
+        (b"hello, world", None),
+    ],
+)
+def test_signatures_are_sniffed_by_content(head: bytes, mime: str | None) -> None:
+    media = sniff_bytes(head)
+    assert (media.mime if media else None) == mime
+
+
 @pytest.mark.parametrize("fmt", ["AVIF", "HEIF"])
 def test_written_heif_family_files_are_sniffed_by_content(tmp_path: Path, fmt: str) -> None:
     p = tmp_path / "x.bin"
