@@ -259,3 +259,32 @@ def test_trust_anchor_file_without_certificates(run, sign, tmp_path):
     result = run("verify", "--trust-anchors", str(pem), str(asset))
     assert result.exit_code == 2
     assert "no PEM certificate could be read" in result.output
+
+
+def test_styled_terminal_output_never_reads_media_text_as_markup(monkeypatch, capsys):
+    """On a terminal the lines go through rich, as Text: markup and links in untrusted strings stay
+    literal, and control characters are still replaced."""
+    from cli import output
+
+    monkeypatch.setattr(output, "use_rich", lambda _: True)
+    monkeypatch.setenv("COLUMNS", "200")
+    evil = "[link=http://evil.example]click[/link] [bold red]FORGED[/] \x1b[2Jx"
+    output.render_lines([("bold", evil), ("", "plain")], None)
+    out = capsys.readouterr().out
+    assert "[link=http://evil.example]click[/link] [bold red]FORGED[/]" in out
+    assert "\x1b[2J" not in out and "\x1b]8;" not in out  # no screen clear, no hyperlink escape
+    assert "plain" in out
+
+
+def test_a_report_that_cannot_be_renamed_into_place_leaves_no_temporary_file(monkeypatch, tmp_path):
+    from cli import output
+    from veracity.errors import OutputError
+
+    def refuse(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(output.os, "replace", refuse)
+    target = tmp_path / "report.json"
+    with pytest.raises(OutputError, match="No space left on device"):
+        output.write_atomic(target, "{}")
+    assert list(tmp_path.iterdir()) == []  # neither the report nor its temporary file
