@@ -30,14 +30,13 @@ def _load(folder: Path | None) -> list[Any]:
 
 
 def _points(points: Any) -> str:
-    """``{"0.05": 0.81, ...}`` (or ``{"0.05": {"threshold": 0.81}}``) as ``5 % → 0.8100, ...``."""
+    """``{"0.05": 0.81, ...}`` (max false-positive rate → threshold) as ``5 % → 0.8100, ...``."""
     if not isinstance(points, dict) or not points:
         return "none"
-    out = []
-    for fpr, value in sorted(points.items(), key=lambda kv: float(kv[0])):
-        t = value.get("threshold") if isinstance(value, dict) else value
-        out.append(f"{float(fpr) * 100:g} % → {t:.4f}" if isinstance(t, (int, float)) else f"{fpr} → {t}")
-    return ", ".join(out)
+    return ", ".join(
+        f"{float(fpr) * 100:g} % → {t:.4f}" if isinstance(t, (int, float)) else f"{fpr} → {t}"
+        for fpr, t in sorted(points.items(), key=lambda kv: float(kv[0]))
+    )
 
 
 @click.group()

@@ -365,9 +365,10 @@ class VoiceAnalyzer:
                 probs = clf.calibrate(clf.logits(audio))
                 music.extend(float(m) for m in self.music.music_probability(audio))
                 windows.extend(Window(s, e, float(p)) for (s, e, _), p in zip(pending, probs, strict=True))
-                best = int(np.argmax(probs))
-                if opts.evidence_dir is not None and (top is None or probs[best] > top[0]):
-                    top = (float(probs[best]), *pending[best])
+                if opts.evidence_dir is not None:  # only evidence needs the top window's audio
+                    best = int(np.argmax(probs))
+                    if top is None or probs[best] > top[0]:
+                        top = (float(probs[best]), *pending[best])
                 pending.clear()
 
         damage = StreamDamage("audio")

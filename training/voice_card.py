@@ -111,12 +111,17 @@ def _architecture(meta: dict[str, Any]) -> str:
         ]
         present = [(what, who) for kind, what, who in parts if kind in present_kinds]
         # spectrogram networks: one part per network kind (its bands and depth), as the trainer weighs them
-        spec_kinds = list(dict.fromkeys(_specnet_key(m) for m in members if m.get("kind") == "specnet"))
-        for key in spec_kinds:
-            m = next(m for m in members if m.get("kind") == "specnet" and _specnet_key(m) == key)
-            scale = {"mel": "mel", "linear": "linear-band", "stack": "stacked"}[key[0]]
-            who = "the spectrogram network" if len(spec_kinds) == 1 else f"the {scale} spectrogram network"
-            who = who.replace("the ", "the cut ", 1) if _cut(m) else who
+        spec: dict[tuple[str, int], dict[str, Any]] = {}  # each kind's first member
+        for m in members:
+            if m.get("kind") == "specnet":
+                spec.setdefault(_specnet_key(m), m)
+        for (scale, _), m in spec.items():
+            bands = (
+                ""
+                if len(spec) == 1
+                else {"mel": "mel ", "linear": "linear-band ", "stack": "stacked "}[scale]
+            )
+            who = f"the {'cut ' if _cut(m) else ''}{bands}spectrogram network"
             present.append((_specnet_text(m), who))
         share = {2: "half", 3: "a third", 4: "a quarter"}.get(len(present), "alike")
         return (
