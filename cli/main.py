@@ -21,8 +21,9 @@ def cli(verbose: int) -> None:
     """Veracity: is this photo, video or voice recording what it claims to be?
 
     Exit codes are the same for every command: 0 ok, 1 findings at or above the
-    threshold, 2 usage error or unreadable input, 3 report not written,
-    4 weight integrity failure, 70 internal error.
+    threshold, 2 usage error, 3 report not written, 4 weight integrity failure,
+    5 a file could not be read or analysed (the others were; wins over 1),
+    70 internal error.
     """
     level = logging.WARNING - 10 * min(verbose, 2)
     handler = logging.StreamHandler(sys.stderr)

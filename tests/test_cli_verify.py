@@ -288,3 +288,15 @@ def test_a_report_that_cannot_be_renamed_into_place_leaves_no_temporary_file(mon
     with pytest.raises(OutputError, match="No space left on device"):
         output.write_atomic(target, "{}")
     assert list(tmp_path.iterdir()) == []  # neither the report nor its temporary file
+
+
+def test_the_top_level_help_names_every_exit_code(run):
+    """The group's help is the one place that lists the codes for all commands: it must
+    name each code of ``cli.exit_codes`` (5, unreadable input, was once missing)."""
+    from cli.exit_codes import ExitCode
+
+    result = run("--help")
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    for code in ExitCode:
+        assert f" {int(code)} " in text, (code, text)
