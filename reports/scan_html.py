@@ -59,36 +59,54 @@ def _png_data_uri(path: str | None, evidence_root: Path | None) -> str | None:
 
 
 def timeline_svg(
-    points: list[tuple[float, float]], threshold: float | None, label: str, width: int = 420, height: int = 90
+    points: list[tuple[float, float]],
+    threshold: float | None,
+    label: str,
+    width: int = 420,
+    height: int = 90,
+    *,
+    spans: list[tuple[float, float, float]] | None = None,
+    extent: tuple[float, float] | None = None,
 ) -> str:
-    """Scores (0–1) over time as an inline SVG line chart with the threshold dashed."""
-    if not points:
+    """Scores (0–1) over time as an inline SVG line chart with the threshold dashed.
+
+    ``spans`` (start, end, score) draws each scored stretch as a bar over the time it covers
+    (voice windows) instead of a point; ``extent`` fixes the time axis (the file's 0 s to its
+    duration), so that a file with one window still shows where in the file it lies."""
+    times = [t for t, _ in points] + [t for a, b, _ in spans or [] for t in (a, b)]
+    if not times:
         return ""
-    t0 = min(t for t, _ in points)
-    t1 = max(t for t, _ in points)
+    t0, t1 = extent if extent is not None else (min(times), max(times))
+    t0, t1 = min(t0, *times), max(t1, *times)
     span = (t1 - t0) or 1.0
     pad = 4
 
-    def xy(t: float, s: float) -> str:
-        x = pad + (t - t0) / span * (width - 2 * pad)
-        y = pad + (1 - max(0.0, min(1.0, s))) * (height - 2 * pad)
-        return f"{x:.1f},{y:.1f}"
+    def x_of(t: float) -> float:
+        return pad + (t - t0) / span * (width - 2 * pad)
+
+    def y_of(s: float) -> float:
+        return pad + (1 - max(0.0, min(1.0, s))) * (height - 2 * pad)
 
     parts = [
         f'<svg width="{width}" height="{height}" role="img" aria-label="{e(label)}" xmlns="http://www.w3.org/2000/svg">'
     ]
     if threshold is not None:
-        y = pad + (1 - threshold) * (height - 2 * pad)
+        y = y_of(threshold)
         parts.append(
             f'<line x1="0" x2="{width}" y1="{y:.1f}" y2="{y:.1f}" stroke="#c62828" stroke-dasharray="4 3"/>'
         )
-    parts.append(
-        f'<polyline fill="none" stroke="#1565c0" stroke-width="2" points="{" ".join(xy(t, s) for t, s in points)}"/>'
-    )
-    parts += [
-        f'<circle cx="{xy(t, s).split(",")[0]}" cy="{xy(t, s).split(",")[1]}" r="2.5" fill="#1565c0"/>'
-        for t, s in points
-    ]
+    if points:
+        xy = " ".join(f"{x_of(t):.1f},{y_of(s):.1f}" for t, s in points)
+        parts.append(f'<polyline fill="none" stroke="#1565c0" stroke-width="2" points="{xy}"/>')
+        parts += [
+            f'<circle cx="{x_of(t):.1f}" cy="{y_of(s):.1f}" r="2.5" fill="#1565c0"/>' for t, s in points
+        ]
+    for a, b, s in spans or []:
+        colour = "#c62828" if threshold is not None and s >= threshold else "#1565c0"
+        parts.append(
+            f'<line x1="{x_of(a):.1f}" x2="{x_of(b):.1f}" y1="{y_of(s):.1f}" y2="{y_of(s):.1f}" '
+            f'stroke="{colour}" stroke-width="3" stroke-opacity="0.7"><title>{a:.1f}–{b:.1f} s: {s:.2f}</title></line>'
+        )
     parts.append(f'<text x="{pad}" y="{height - 4}" font-size="10" fill="#666">{t0:.1f} s</text>')
     parts.append(f'<text x="{width - 40}" y="{height - 4}" font-size="10" fill="#666">{t1:.1f} s</text>')
     parts.append("</svg>")
@@ -203,9 +221,15 @@ def _voice(v: dict[str, Any] | None, root: Path | None = None) -> str:
         out += (
             f"{tag}Windows over the threshold: {spans(segments, len(segments))}{note if under else ''}.</p>"
         )
-    points = [((a + b) / 2, s) for a, b, s in v.get("windows") or []]
-    if points:
-        out += timeline_svg(points, v.get("threshold"), "voice window scores over time")
+    windows = [(float(a), float(b), float(s)) for a, b, s in v.get("windows") or []]
+    if windows:
+        out += timeline_svg(
+            [],
+            v.get("threshold"),
+            "voice window scores over time",
+            spans=windows,
+            extent=(0.0, float(v.get("duration_s") or 0.0)),
+        )
     pictures = [
         (k, _png_data_uri((v.get("evidence") or {}).get(k), root)) for k in ("spectrogram", "heatmap")
     ]

@@ -248,6 +248,30 @@ def test_windows_over_the_threshold_are_joined_into_segments_and_reported() -> N
     assert quiet.segments == [] and "over the threshold" not in _voice(quiet.as_dict())
 
 
+def test_the_html_timeline_draws_each_window_over_the_file_time_it_covers() -> None:
+    """A window is a bar from its start to its end on an axis from 0 s to the file's duration, red
+    where it reaches the threshold, so one window of a long file still shows where it lies."""
+    import re
+
+    from detectors.voice import VoiceResult, Window
+    from reports.scan_html import _voice
+
+    windows = (Window(10.0, 14.0, 0.9), Window(13.0, 17.0, 0.3))
+    r = VoiceResult("a.wav", "audio", "synthetic", 0.9, 0.8, "0.05", windows=windows, duration_s=40.0)
+    svg = _voice(r.as_dict())
+    assert ">0.0 s</text>" in svg and ">40.0 s</text>" in svg
+    bars = re.findall(
+        r'<line x1="([\d.]+)" x2="([\d.]+)" y1="([\d.]+)" y2="[\d.]+" stroke="(#\w+)" stroke-width="3"', svg
+    )
+    assert len(bars) == 2
+    (a1, b1, y1, c1), (a2, b2, y2, c2) = ((float(a), float(b), float(y), c) for a, b, y, c in bars)
+    assert (c1, c2) == ("#c62828", "#1565c0")  # over the threshold, under it
+    assert y1 < y2  # the higher score is drawn higher
+    # 420 px wide with 4 px padding: 10 s of 40 s lies a quarter of the way along
+    assert abs(a1 - (4 + 412 * 10 / 40)) < 0.2 and abs(b1 - (4 + 412 * 14 / 40)) < 0.2
+    assert a1 < a2 < b1 < b2  # the windows overlap by a second
+
+
 def test_band_energy_tells_telephone_band_from_wide_band() -> None:
     from detectors.voice import NARROWBAND_SHARE, band_energy
 
