@@ -108,7 +108,9 @@ def timeline_svg(
             f'stroke="{colour}" stroke-width="3" stroke-opacity="0.7"><title>{a:.1f}–{b:.1f} s: {s:.2f}</title></line>'
         )
     parts.append(f'<text x="{pad}" y="{height - 4}" font-size="10" fill="#666">{t0:.1f} s</text>')
-    parts.append(f'<text x="{width - 40}" y="{height - 4}" font-size="10" fill="#666">{t1:.1f} s</text>')
+    parts.append(
+        f'<text x="{width - pad}" y="{height - 4}" font-size="10" fill="#666" text-anchor="end">{t1:.1f} s</text>'
+    )
     parts.append("</svg>")
     return "".join(parts)
 
