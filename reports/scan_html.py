@@ -26,7 +26,7 @@ h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em;word-break:break-all}h3{fo
 table{border-collapse:collapse;width:100%}td,th{border:1px solid #ddd;padding:4px 6px;text-align:left;vertical-align:top}
 th{background:#f4f4f4}.lvl{color:#fff;padding:1px 6px;border-radius:3px;font-weight:600}
 .dim{color:#666}.err{color:#8e24aa}.file{border-top:2px solid #ccc;padding-top:.5em}
-code{word-break:break-all}img{border:1px solid #ccc;margin:2px;width:128px;height:128px;image-rendering:auto}
+code{word-break:break-all}code.rule{word-break:normal;overflow-wrap:break-word}img{border:1px solid #ccc;margin:2px;width:128px;height:128px;image-rendering:auto}
 svg{background:#fafafa;border:1px solid #ddd}ul{margin:.2em 0}
 """
 
@@ -120,7 +120,7 @@ def _reasons(risk: dict[str, Any]) -> str:
     for r in risk.get("reasons") or []:
         legal = "".join(f"<li>{e(x['note'])}</li>" for x in r.get("legal") or [])
         rows.append(
-            f"<tr><td>{badge(r['level'])}</td><td>{e(r['action'])}</td><td><code>{e(r['rule'])}</code></td>"
+            f"<tr><td>{badge(r['level'])}</td><td>{e(r['action'])}</td><td><code class='rule'>{e(r['rule'])}</code></td>"
             f"<td>{e(r['message'])}<div class='dim'>{e(_evidence_text(r.get('evidence') or {}))}</div>"
             + (f"<ul class='dim'>{legal}</ul>" if legal else "")
             + "</td></tr>"

