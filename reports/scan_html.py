@@ -76,8 +76,8 @@ def timeline_svg(
     times = [t for t, _ in points] + [t for a, b, _ in spans or [] for t in (a, b)]
     if not times:
         return ""
-    t0, t1 = extent if extent is not None else (min(times), max(times))
-    t0, t1 = min(t0, *times), max(t1, *times)
+    bounds = times + list(extent or ())
+    t0, t1 = min(bounds), max(bounds)
     span = (t1 - t0) or 1.0
     pad = 4
 
