@@ -22,6 +22,9 @@ statistics over the speech regions' frames (512-point Hann frames, hop 256, 16 k
 A logistic regression on them (``python -m training.suppression``) is trained on the voice corpus's
 training clips against their noise-suppressed copies (``training.voice_views``) and shipped as the
 ``noise-suppression`` weight, with its own card.
+
+Neural suppressors (RNNoise, DeepFilterNet3) leave shallower traces: after noise and such a
+suppressor most real files that the voice model flags carry no caution (the card's numbers).
 """
 
 from __future__ import annotations

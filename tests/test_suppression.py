@@ -154,3 +154,21 @@ def test_training_writes_a_verified_weight_and_card(tmp_path: Path) -> None:
     check = SuppressionCheck.default(out)
     assert check.info.name == "suppression-tiny"
     assert check.probability(np.zeros((2, len(FEATURES)))).shape == (2,)
+
+
+def test_card_states_the_neural_suppressors_shares_when_they_were_measured() -> None:
+    from training import suppression as trainer
+
+    shares = {"0.01": 0.05, "0.05": 0.169, "0.1": 0.3}
+    sets = {
+        "processed/noisy-rnnoise:real": {"n": 83, "called_suppressed": shares},
+        "processed/denoise-strong:real": {"n": 83, "called_suppressed": {**shares, "0.05": 0.771}},
+    }
+    text = trainer._neural_limit(sets)
+    assert "0.169 of `noisy-rnnoise`" in text and "5 % point" in text and "0.771" not in text
+    assert "not measured" in trainer._neural_limit(
+        {"processed/denoise-strong:real": sets["processed/denoise-strong:real"]}
+    )
+    shipped = (Path(__file__).parent.parent / "weights" / "suppression-logreg-v1.md").read_text()
+    meta = json.loads((Path(__file__).parent.parent / "weights" / "suppression-logreg-v1.json").read_text())
+    assert trainer._neural_limit(meta["evaluation"]["evaluation_sets"]) in shipped
