@@ -64,7 +64,7 @@ import sys
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -216,14 +216,11 @@ def pink_noise(x: np.ndarray, seed: int, snr_db: float = NOISE_SNR_DB) -> np.nda
     return (noise * np.sqrt(active / max((noise**2).mean(), 1e-20) / 10 ** (snr_db / 10))).astype(np.float32)
 
 
-def rnnoise(x: np.ndarray) -> np.ndarray:
-    """RNNoise (the library that the ``pyrnnoise`` wheel ships, with its built-in model) over 48 kHz
-    mono float32 ``x``; called through ctypes, since the wheel's Python wrapper needs packages
-    that the project does not install."""
+@cache
+def _rnnoise_library() -> Any:
+    """The ``pyrnnoise`` wheel's RNNoise library, loaded and typed once per process."""
     import ctypes
     import importlib.util
-
-    import numpy as np
 
     spec = importlib.util.find_spec("pyrnnoise")
     if spec is None or not spec.submodule_search_locations:
@@ -235,6 +232,18 @@ def rnnoise(x: np.ndarray) -> np.ndarray:
     floats = ctypes.POINTER(ctypes.c_float)
     lib.rnnoise_process_frame.argtypes = [ctypes.c_void_p, floats, floats]
     lib.rnnoise_process_frame.restype = ctypes.c_float
+    return lib
+
+
+def rnnoise(x: np.ndarray) -> np.ndarray:
+    """RNNoise (the library that the ``pyrnnoise`` wheel ships, with its built-in model) over 48 kHz
+    mono float32 ``x``; called through ctypes, since the wheel's Python wrapper needs packages
+    that the project does not install."""
+    import ctypes
+
+    import numpy as np
+
+    lib, floats = _rnnoise_library(), ctypes.POINTER(ctypes.c_float)
     n = lib.rnnoise_get_frame_size()  # 480 samples, 10 ms; it expects 16-bit scale
     y = np.concatenate([x, np.zeros(-len(x) % n)]).astype(np.float32) * 32768
     out = np.empty_like(y)
@@ -314,7 +323,8 @@ def processed(
     denoisers = neural_denoisers() if denoisers is None else denoisers
     for chain, (suppressor, noisy) in NEURAL_PROCESSING.items():
         if suppressor is None or suppressor in denoisers:
-            out[chain] = neural(folder / chain, data, held, denoisers.get(suppressor or ""), noisy)
+            denoise = None if suppressor is None else denoisers[suppressor]
+            out[chain] = neural(folder / chain, data, held, denoise, noisy)
         else:
             print(f"{SUPPRESSOR_PACKAGES[suppressor]} is not installed: {chain} is not written")
     return out
