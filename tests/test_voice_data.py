@@ -15,7 +15,7 @@ import soundfile as sf
 
 from tests.conftest import SHARED
 from tests.test_speech import vowelish
-from training import neural_tts
+from training import neural_suppressors, neural_tts
 from training import voice_data as vd
 
 needs_tts = pytest.mark.skipif(
@@ -428,12 +428,11 @@ def test_processed_set_writes_decodable_files_with_ffmpeg(tmp_path: Path) -> Non
 
 
 def test_pink_noise_is_seeded_pink_and_at_its_level_under_the_speech() -> None:
-    sets = eval_sets_module()
     x = np.zeros(48_000, np.float32)
     x[:24_000] = 0.1 * np.sin(2 * np.pi * 200 * np.arange(24_000) / 48_000)  # half speech, half silence
-    noise = sets.pink_noise(x, seed=3, snr_db=10.0)
-    assert np.array_equal(noise, sets.pink_noise(x, seed=3, snr_db=10.0))
-    assert not np.array_equal(noise, sets.pink_noise(x, seed=4, snr_db=10.0))
+    noise = neural_suppressors.pink_noise(x, seed=3, snr_db=10.0)
+    assert np.array_equal(noise, neural_suppressors.pink_noise(x, seed=3, snr_db=10.0))
+    assert not np.array_equal(noise, neural_suppressors.pink_noise(x, seed=4, snr_db=10.0))
     active = (x[:24_000] ** 2).mean()  # the silent half does not lower the level it is set against
     assert 10 * np.log10(active / (noise**2).mean()) == pytest.approx(10.0, abs=0.01)
     power = np.abs(np.fft.rfft(noise)) ** 2
@@ -450,16 +449,38 @@ def noisy_vowel(seconds: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.mark.parametrize("name", ["rnnoise", "deepfilternet"])
 def test_neural_suppressors_keep_the_length_and_lower_the_noise_in_the_gaps(name: str) -> None:
-    sets = eval_sets_module()
-    if name not in sets.neural_denoisers():
-        pytest.skip(f"{sets.SUPPRESSOR_PACKAGES[name]} is not installed (scripts/setup.sh installs it)")
+    if name not in neural_suppressors.neural_denoisers():
+        pytest.skip(
+            f"{neural_suppressors.SUPPRESSOR_PACKAGES[name]} is not installed (scripts/setup.sh installs it)"
+        )
     voice, noise = noisy_vowel()
-    out = sets.neural_denoisers()[name](voice + noise)
+    out = neural_suppressors.neural_denoisers()[name](voice + noise)
     assert out.shape == voice.shape and out.dtype == np.float32
     gaps = voice == 0
     gaps[: 48_000 // 2] = False  # after the suppressor has settled
     before, after = (noise[gaps] ** 2).mean(), (out[gaps] ** 2).mean()
     assert 10 * np.log10(before / after) > 6  # at least 6 dB less noise where there is no voice
+
+
+def test_a_suppressor_runs_at_16_khz_through_its_own_rate() -> None:
+    seen: list[int] = []
+
+    def halve_above_4k(x: np.ndarray) -> np.ndarray:  # a stand-in 48 kHz suppressor
+        seen.append(len(x))
+        spec = np.fft.rfft(x)
+        spec[np.fft.rfftfreq(len(x), 1 / 48_000) > 4000] *= 0.5
+        return np.fft.irfft(spec, len(x)).astype(np.float32)
+
+    t = np.arange(16_000) / 16_000
+    x = (0.1 * np.sin(2 * np.pi * 500 * t) + 0.1 * np.sin(2 * np.pi * 6000 * t)).astype(np.float32)
+    out = neural_suppressors.at_rate(halve_above_4k, x, 16_000)
+    assert seen == [48_000] and out.shape == x.shape and out.dtype == np.float32
+    spec_in, spec_out = np.abs(np.fft.rfft(x[2000:-2000])), np.abs(np.fft.rfft(out[2000:-2000]))
+    low, high = 500 * 12_000 // 16_000, 6000 * 12_000 // 16_000  # the two tones' bins
+    assert spec_out[low] / spec_in[low] == pytest.approx(1.0, abs=0.02)
+    assert spec_out[high] / spec_in[high] == pytest.approx(0.5, abs=0.02)
+    with pytest.raises(ValueError, match="does not divide"):
+        neural_suppressors.at_rate(halve_above_4k, x, 22_050)
 
 
 def test_edits_set_pairs_each_demo_edit_with_its_own_original(tmp_path: Path) -> None:
