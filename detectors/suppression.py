@@ -19,12 +19,17 @@ statistics over the speech regions' frames (512-point Hann frames, hop 256, 16 k
 - ``holes_tel``: the same within 300–3400 Hz, at 50 dB (telephone-band audio has no energy above
   3.4 kHz at all, which the first measure alone would take for suppression).
 
-A logistic regression on them (``python -m training.suppression``) is trained on the voice corpus's
-training clips against their noise-suppressed copies (``training.voice_views``) and shipped as the
-``noise-suppression`` weight, with its own card.
+- ``gap_drop`` (from the second version of the weight on): the noise floor under the speech (the
+  median, over the louder half of the frames, of each frame's 10th-percentile bin level,
+  300–7000 Hz) minus the level of the pauses (the median bin level of the quietest 15 % of
+  frames), in dB. A recording's noise lies both under the words and between them; a suppressor
+  takes more of it away between them, and neural suppressors (RNNoise, DeepFilterNet3), which
+  leave few deep holes, still leave that.
 
-Neural suppressors (RNNoise, DeepFilterNet3) leave shallower traces: after noise and such a
-suppressor most real files that the voice model flags carry no caution (the card's numbers).
+A logistic regression on them (``python -m training.suppression``) is trained on the voice corpus's
+training clips against their noise-suppressed copies (``training.voice_views``, and noisy copies
+through RNNoise) and shipped as the ``noise-suppression`` weight, with its own card; the weight's
+metadata names the statistics it reads.
 """
 
 from __future__ import annotations
@@ -39,7 +44,8 @@ from detectors.weights import WeightInfo, WeightsError, find_weights
 
 RATE = 16_000
 FRAME, HOP = 512, 256
-FEATURES = ("floor", "holes", "holes_tel")
+FEATURES = ("floor", "holes", "holes_tel")  # what the first version of the weight reads
+KNOWN_FEATURES = (*FEATURES, "gap_drop")
 MIN_FRAMES = 40  # about 0.65 s of speech: fewer frames say too little
 MAX_FRAMES = 250_000  # about 67 min of speech; later speech is not looked at (memory stays small)
 _FREQS = np.fft.rfftfreq(FRAME, 1 / RATE)
@@ -47,15 +53,17 @@ _BAND = (_FREQS >= 300) & (_FREQS <= 7000)
 _TEL = (_FREQS >= 300) & (_FREQS <= 3400)
 HOLE_DB, HOLE_TEL_DB = 60.0, 50.0
 ENERGY_FLOOR = 1e-10  # -100 dB: digital silence counts as this quiet, not as -200 dB
+QUIET_SHARE = 0.15  # the quietest frames, taken as the pauses
 
 
 def frame_stats(x: np.ndarray) -> np.ndarray:
     """Per frame of 16 kHz audio: band energy (dB), hole share (300–7000 Hz), hole share
-    (300–3400 Hz). Shape (frames, 3); no frame when ``x`` is shorter than one."""
+    (300–3400 Hz), the 10th-percentile and the median bin level (300–7000 Hz, dB, bins at least
+    -100 dB). Shape (frames, 5); no frame when ``x`` is shorter than one."""
     x = np.asarray(x, np.float32)
     n = (len(x) - FRAME) // HOP + 1
     if n <= 0:
-        return np.zeros((0, 3))
+        return np.zeros((0, 5))
     idx = np.arange(FRAME)[None, :] + HOP * np.arange(n)[:, None]
     power = np.abs(np.fft.rfft(x[idx].astype(np.float64) * np.hanning(FRAME), axis=1)) ** 2 + 1e-20
     band = 10 * np.log10(power[:, _BAND])
@@ -63,23 +71,31 @@ def frame_stats(x: np.ndarray) -> np.ndarray:
     energy = 10 * np.log10(np.maximum(power[:, _BAND].mean(axis=1), ENERGY_FLOOR))
     holes = (band < band.max(axis=1, keepdims=True) - HOLE_DB).mean(axis=1)
     holes_tel = (tel < tel.max(axis=1, keepdims=True) - HOLE_TEL_DB).mean(axis=1)
-    return np.stack([energy, holes, holes_tel], axis=1)
+    level = np.maximum(band, 10 * np.log10(ENERGY_FLOOR))
+    low, mid = np.percentile(level, [10, 50], axis=1)
+    return np.stack([energy, holes, holes_tel, low, mid], axis=1)
 
 
-def summarise(stats: np.ndarray) -> np.ndarray | None:
-    """The three features from ``frame_stats`` rows (of one file or clip); None under
-    ``MIN_FRAMES`` frames."""
+def summarise(stats: np.ndarray, names: tuple[str, ...] = FEATURES) -> np.ndarray | None:
+    """The features ``names`` (of ``KNOWN_FEATURES``) from ``frame_stats`` rows (of one file or
+    clip); None under ``MIN_FRAMES`` frames."""
     if len(stats) < MIN_FRAMES:
         return None
     energy = stats[:, 0]
     loud = energy >= np.median(energy)
-    floor = float(np.percentile(energy, 10) - np.percentile(energy, 95))
-    return np.array([floor, float(stats[loud, 1].mean()), float(stats[loud, 2].mean())], np.float32)
+    quiet = energy <= np.percentile(energy, 100 * QUIET_SHARE)
+    values = {
+        "floor": float(np.percentile(energy, 10) - np.percentile(energy, 95)),
+        "holes": float(stats[loud, 1].mean()),
+        "holes_tel": float(stats[loud, 2].mean()),
+        "gap_drop": float(np.median(stats[loud, 3]) - np.median(stats[quiet, 4])),
+    }
+    return np.array([values[n] for n in names], np.float32)
 
 
-def features(x: np.ndarray) -> np.ndarray | None:
-    """The features of one stretch of speech (16 kHz mono)."""
-    return summarise(frame_stats(x))
+def features(x: np.ndarray, names: tuple[str, ...] = FEATURES) -> np.ndarray | None:
+    """The features ``names`` of one stretch of speech (16 kHz mono)."""
+    return summarise(frame_stats(x), names)
 
 
 class FrameCollector:
@@ -97,11 +113,11 @@ class FrameCollector:
         self.parts.append(stats)
         self.frames += len(stats)
 
-    def features(self) -> np.ndarray | None:
-        return summarise(np.concatenate(self.parts)) if self.parts else None
+    def features(self, names: tuple[str, ...] = FEATURES) -> np.ndarray | None:
+        return summarise(np.concatenate(self.parts), names) if self.parts else None
 
 
-def build_model() -> Any:
+def build_model(n_features: int = len(FEATURES)) -> Any:
     """Standardisation (stored with the weights) then one linear unit: a logistic regression."""
     import torch
     from torch import nn
@@ -112,9 +128,9 @@ def build_model() -> Any:
 
         def __init__(self) -> None:
             super().__init__()
-            self.register_buffer("mean", torch.zeros(len(FEATURES)))
-            self.register_buffer("std", torch.ones(len(FEATURES)))
-            self.linear = nn.Linear(len(FEATURES), 1)
+            self.register_buffer("mean", torch.zeros(n_features))
+            self.register_buffer("std", torch.ones(n_features))
+            self.linear = nn.Linear(n_features, 1)
 
         def forward(self, f: torch.Tensor) -> torch.Tensor:
             out: torch.Tensor = self.linear((f - self.mean) / self.std).squeeze(-1)
@@ -130,24 +146,29 @@ class SuppressionCheck(CalibratedModel):
         meta = info.meta
         if meta.get("architecture") != "SuppressionLogReg":
             raise WeightsError(f"unsupported architecture {meta.get('architecture')!r}", path=str(info.path))
-        if tuple(meta["input"].get("features", ())) != FEATURES or int(meta["input"].get("rate", 0)) != RATE:
+        names = tuple(meta["input"].get("features", ()))
+        if not names or not set(names) <= set(KNOWN_FEATURES) or int(meta["input"].get("rate", 0)) != RATE:
             raise WeightsError("weights expect other input features", path=str(info.path))
-        super().__init__(info, build_model())
+        self.feature_names: tuple[str, ...] = names
+        super().__init__(info, build_model(len(names)))
 
     @classmethod
     def default(cls, folder: Path | None = None, name: str | None = None) -> SuppressionCheck:
         return cls(find_weights("noise-suppression", name, folder))
 
     def probability(self, feats: np.ndarray) -> np.ndarray:
-        """Calibrated probability that speech was noise-suppressed, per row of ``feats``."""
+        """Calibrated probability that speech was noise-suppressed, per row of ``feats`` (the
+        statistics ``feature_names``, in that order)."""
         f = np.atleast_2d(np.asarray(feats, np.float32))
         with self._torch.inference_mode():
             logits = self.model(self._torch.from_numpy(f)).double().numpy()
         return np.asarray(self.calibrate(logits), np.float64)
 
 
-def file_features(path: Path, max_seconds: float = 3600.0) -> np.ndarray | None:
-    """The features of a file's speech regions, found as the voice detector finds them."""
+def file_features(
+    path: Path, max_seconds: float = 3600.0, names: tuple[str, ...] = FEATURES
+) -> np.ndarray | None:
+    """The features ``names`` of a file's speech regions, found as the voice detector finds them."""
     from detectors.audio import iter_audio
     from detectors.speech import check
 
@@ -155,4 +176,4 @@ def file_features(path: Path, max_seconds: float = 3600.0) -> np.ndarray | None:
     for chunk in iter_audio(path, RATE, 30.0, max_seconds):
         for s, e in check(chunk).regions:
             frames.add(chunk[int(s * RATE) : int(e * RATE)])
-    return frames.features()
+    return frames.features(names)

@@ -13,12 +13,20 @@ import soundfile as sf
 import torch
 
 from detectors import suppression
-from detectors.suppression import FEATURES, FrameCollector, SuppressionCheck, build_model, features
+from detectors.suppression import (
+    FEATURES,
+    KNOWN_FEATURES,
+    FrameCollector,
+    SuppressionCheck,
+    build_model,
+    features,
+)
 from detectors.voice import SUPPRESSION_TEXT, VoiceAnalyzer, VoiceClassifier, VoiceOptions, VoiceResult
 from detectors.weights import WeightInfo, save_weights
 from tests.face_helpers import CARD
 from tests.test_speech import RATE, vowelish
 from tests.test_voice import helper_meta, tiny_voice_weights, wav
+from training import neural_suppressors
 from training.voice_data import held_back
 
 
@@ -52,6 +60,20 @@ def test_statistics_see_the_holes_and_the_floor_that_gating_leaves() -> None:
     silent = np.concatenate([vowelish(2.0), np.zeros(RATE, np.float32)])
     f = features(silent)
     assert f is not None and -110 < f[0] < -50
+
+
+def test_gap_drop_rises_when_suppression_empties_the_pauses() -> None:
+    """Noise lies under the words and between them alike; a gate takes it from between them."""
+    t = np.arange(4 * RATE) / RATE
+    for seed, snr in ((0, 20.0), (1, 30.0)):
+        x = vowelish(4.0, seed=seed).astype(np.float64) * (np.sin(2 * np.pi * 1.5 * t) > -0.3)  # with pauses
+        n = np.random.default_rng(seed).normal(size=len(x))
+        x += n * np.sqrt(np.mean(x**2) / np.mean(n**2) / 10 ** (snr / 10))
+        before = features(x.astype(np.float32), ("gap_drop",))
+        after = features(gated(x.astype(np.float32)), ("gap_drop",))
+        assert before is not None and after is not None
+        assert abs(float(before[0])) < 5 and float(after[0] - before[0]) > 5, (before, after)
+    assert features(vowelish(4.0), KNOWN_FEATURES)[:3].tolist() == features(vowelish(4.0)).tolist()  # type: ignore[index]
 
 
 def test_collector_equals_one_pass_and_stops_at_its_cap(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -145,15 +167,23 @@ def test_training_writes_a_verified_weight_and_card(tmp_path: Path) -> None:
     assert trainer.main(["--corpus", str(corpus), "--out", str(out), "--name", "suppression-tiny"]) == 0
     assert (corpus / "views.csv").is_file()  # the copies were made where the corpus had none
     meta = json.loads((out / "suppression-tiny.json").read_text())
-    assert meta["training"]["rows"]["val:untouched"] == sum(r["speaker"] in val for r in rows)
+    counts, n_val = meta["training"]["rows"], sum(r["speaker"] in val for r in rows)
+    assert counts["val:untouched"] == n_val and counts["train:untouched"] == len(rows) - n_val
+    if "rnnoise" in neural_suppressors.neural_denoisers():  # a noisy copy and its RNNoise copy per clip
+        assert (
+            counts["val:noisy"] == counts["val:noisy-rnnoise"] == n_val and meta["training"]["neural_copies"]
+        )
+    assert meta["input"]["features"] == list(KNOWN_FEATURES)
     assert (
-        set(meta["operating_points"]) == {"0.01", "0.05", "0.1"} and meta["parameters"] == len(FEATURES) + 1
+        set(meta["operating_points"]) == {"0.01", "0.05", "0.1"}
+        and meta["parameters"] == len(KNOWN_FEATURES) + 1
     )
     card = (out / "suppression-tiny.md").read_text()
     assert "## Intended use" in card and meta["sha256"] in card
     check = SuppressionCheck.default(out)
     assert check.info.name == "suppression-tiny"
-    assert check.probability(np.zeros((2, len(FEATURES)))).shape == (2,)
+    assert check.feature_names == KNOWN_FEATURES
+    assert check.probability(np.zeros((2, len(KNOWN_FEATURES)))).shape == (2,)
 
 
 def test_card_states_the_neural_suppressors_shares_when_they_were_measured() -> None:
