@@ -169,21 +169,34 @@ def test_training_writes_a_verified_weight_and_card(tmp_path: Path) -> None:
     meta = json.loads((out / "suppression-tiny.json").read_text())
     counts, n_val = meta["training"]["rows"], sum(r["speaker"] in val for r in rows)
     assert counts["val:untouched"] == n_val and counts["train:untouched"] == len(rows) - n_val
+    assert counts["val:suppressed"] == 2 * n_val and not meta["training"]["neural_copies"]  # two views a clip
+    assert meta["input"]["features"] == list(FEATURES) and meta["parameters"] == len(FEATURES) + 1
+    assert set(meta["operating_points"]) == {"0.01", "0.05", "0.1"}
+    card = (out / "suppression-tiny.md").read_text()
+    assert "## Intended use" in card and meta["sha256"] in card and "three statistics" in card
+    check = SuppressionCheck.default(out)
+    assert check.info.name == "suppression-tiny" and check.feature_names == FEATURES
+    assert check.probability(np.zeros((2, len(FEATURES)))).shape == (2,)
+
+    # the measured variant: the fourth statistic and, where RNNoise is installed, the neural copies
+    args = ["--corpus", str(corpus), "--out", str(out), "--name", "suppression-tiny-v2"]
+    assert trainer.main([*args, "--features", ",".join(KNOWN_FEATURES), "--neural-copies"]) == 0
+    meta = json.loads((out / "suppression-tiny-v2.json").read_text())
+    counts = meta["training"]["rows"]
     if "rnnoise" in neural_suppressors.neural_denoisers():  # a noisy copy and its RNNoise copy per clip
         assert (
             counts["val:noisy"] == counts["val:noisy-rnnoise"] == n_val and meta["training"]["neural_copies"]
         )
-    assert meta["input"]["features"] == list(KNOWN_FEATURES)
-    assert (
-        set(meta["operating_points"]) == {"0.01", "0.05", "0.1"}
-        and meta["parameters"] == len(KNOWN_FEATURES) + 1
+        assert "RNNoise" in (out / "suppression-tiny-v2.md").read_text().split("## Training data")[1]
+    assert meta["input"]["features"] == list(KNOWN_FEATURES) and meta["parameters"] == len(KNOWN_FEATURES) + 1
+    assert meta["training"]["command"].endswith(
+        f"--features {','.join(KNOWN_FEATURES)} --neural-copies --name suppression-tiny-v2"
     )
-    card = (out / "suppression-tiny.md").read_text()
-    assert "## Intended use" in card and meta["sha256"] in card
-    check = SuppressionCheck.default(out)
-    assert check.info.name == "suppression-tiny"
+    check = SuppressionCheck.default(out, "suppression-tiny-v2")
     assert check.feature_names == KNOWN_FEATURES
     assert check.probability(np.zeros((2, len(KNOWN_FEATURES)))).shape == (2,)
+    with pytest.raises(SystemExit):
+        trainer.main([*args, "--features", "floor,nonsense"])
 
 
 def test_card_states_the_neural_suppressors_shares_when_they_were_measured() -> None:
@@ -202,3 +215,4 @@ def test_card_states_the_neural_suppressors_shares_when_they_were_measured() -> 
     shipped = (Path(__file__).parent.parent / "weights" / "suppression-logreg-v1.md").read_text()
     meta = json.loads((Path(__file__).parent.parent / "weights" / "suppression-logreg-v1.json").read_text())
     assert trainer._neural_limit(meta["evaluation"]["evaluation_sets"]) in shipped
+    assert trainer.render(meta) == shipped  # the shipped card is what its metadata renders to

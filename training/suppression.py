@@ -35,15 +35,14 @@ from typing import Any
 import numpy as np
 
 from detectors import metrics
-from detectors.suppression import KNOWN_FEATURES, RATE, build_model, features, file_features
+from detectors.suppression import FEATURES, KNOWN_FEATURES, RATE, build_model, features, file_features
 from training import neural_suppressors, voice_views
 from training.cards import _f
 from training.voice_data import held_back
 
 log = logging.getLogger("training.suppression")
 
-NAME = "suppression-logreg-v2"
-NAMES = KNOWN_FEATURES  # the statistics this trainer fits (v1 read the first three)
+NAME = "suppression-logreg-v1"
 NOISE_SNR_DB = (5.0, 25.0)  # the range of the noise under the neural copies
 SPLIT_SEED = 101  # the inner split of the training speakers (the corpus's own split uses seed 0)
 L2 = 1e-3
@@ -87,7 +86,7 @@ def neural_copies(
 
 
 def collect(
-    corpus: Path, seed: int, names: tuple[str, ...] = NAMES, neural: bool = True
+    corpus: Path, seed: int, names: tuple[str, ...] = FEATURES, neural: bool = False
 ) -> tuple[np.ndarray, np.ndarray, list[dict[str, str]]]:
     """Features ``names``, labels (1: suppressed copy) and per-row metadata (split, kind) of the
     corpus's training clips, their views and (with ``neural``, where RNNoise is installed) their
@@ -174,7 +173,7 @@ def probabilities(model: Any, platt: metrics.Platt, x: np.ndarray) -> np.ndarray
 
 
 def evaluate_sets(
-    folder: Path, model: Any, platt: metrics.Platt, ops: dict[str, float], names: tuple[str, ...] = NAMES
+    folder: Path, model: Any, platt: metrics.Platt, ops: dict[str, float], names: tuple[str, ...] = FEATURES
 ) -> dict[str, dict[str, Any]]:
     """Per evaluation set and label: files scored, and the share called suppressed at each
     operating point (whole files, speech regions as the voice detector finds them)."""
@@ -302,9 +301,14 @@ def render(meta: dict[str, Any]) -> str:
                     "DeepFilterNet3 (`*rnnoise`, `*deepfilternet`; `noisy-*` after pink noise at 10 dB SNR, "
                     "`processed/noisy` that noise alone) are suppressors that no training copy imitates"
                     + (", except RNNoise, whose copies after noise it trained on" if neural else "")
-                    + ". The first three statistics were chosen after looking at the sets before the neural ones "
-                    "were added, so read them as a development measurement, not a held-out one"
-                    + ("; `gap_drop` was chosen on training clips only." if "gap_drop" in names else "."),
+                    + (
+                        ". The first three statistics were chosen after looking at the sets before the neural "
+                        "ones were added, so read them as a development measurement, not a held-out one; "
+                        "`gap_drop` was chosen on training clips only."
+                        if "gap_drop" in names
+                        else ". The three statistics were chosen after looking at the sets before the neural ones "
+                        "were added, so read them as a development measurement, not a held-out one."
+                    ),
                     "",
                     "| set:label | files | called suppressed at 1 / 5 / 10 % |",
                     "|---|---|---|",
@@ -349,16 +353,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--name", default=NAME)
     ap.add_argument("--eval-sets", type=Path, default=None, help="scripts/make_voice_eval_sets.py's folder")
     ap.add_argument(
-        "--no-neural",
+        "--features",
+        default=",".join(FEATURES),
+        help=f"comma-separated statistics to fit, of {', '.join(KNOWN_FEATURES)} (default: the shipped "
+        "check's three)",
+    )
+    ap.add_argument(
+        "--neural-copies",
         action="store_true",
-        help="no noisy and RNNoise copies (only the views' FFT and gating)",
+        help="also a noisy copy of each clip (untouched) and that copy through RNNoise (suppressed); "
+        "measured and not shipped (docs/training-voice.md)",
     )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     if not (args.corpus / "meta.csv").is_file():
         raise SystemExit(f"{args.corpus} holds no corpus (meta.csv); build one with training.voice_data")
     t0 = time.time()
-    x, y, meta = collect(args.corpus, args.seed, NAMES, neural=not args.no_neural)
+    names = tuple(args.features.split(","))
+    if not set(names) <= set(KNOWN_FEATURES) or len(set(names)) < len(names):
+        ap.error(f"--features takes distinct names of {', '.join(KNOWN_FEATURES)}")
+    x, y, meta = collect(args.corpus, args.seed, names, neural=args.neural_copies)
     va = np.array([m["split"] == "val" for m in meta])
     if len(set(y[~va].tolist())) < 2 or len(set(y[va].tolist())) < 2:
         raise SystemExit("need untouched clips and copies in both splits (too few speakers?)")
@@ -374,16 +388,23 @@ def main(argv: list[str] | None = None) -> int:
     by_kind = {k: called(pv[kinds == k], ops) for k in KINDS if (kinds == k).any()}
     evaluation: dict[str, Any] = {"validation": metrics.summary(y[va], pv), "validation_by_kind": by_kind}
     if args.eval_sets is not None:
-        evaluation["evaluation_sets"] = evaluate_sets(args.eval_sets, model, platt, ops, NAMES)
+        evaluation["evaluation_sets"] = evaluate_sets(args.eval_sets, model, platt, ops, names)
     counts: dict[str, int] = {}
     for m, label in zip(meta, y, strict=True):
-        key = f"{m['split']}:{m['kind']}"
+        kind = m["kind"] if m["kind"].startswith("noisy") else "suppressed" if label else "untouched"
+        key = f"{m['split']}:{kind}"
         counts[key] = counts.get(key, 0) + 1
     from detectors.weights import save_weights
 
     command = f"python -m training.suppression --corpus {args.corpus} --out {args.out} --seed {args.seed}"
     if args.eval_sets is not None:
         command += f" --eval-sets {args.eval_sets}"
+    if names != FEATURES:
+        command += f" --features {','.join(names)}"
+    if args.neural_copies:
+        command += " --neural-copies"
+    if args.name != NAME:
+        command += f" --name {args.name}"
     info = save_weights(
         args.out,
         args.name,
@@ -397,8 +418,8 @@ def main(argv: list[str] | None = None) -> int:
             "input": {
                 "rate": RATE,
                 "channels": 1,
-                "features": list(NAMES),
-                "front_end": front_end(NAMES),
+                "features": list(names),
+                "front_end": front_end(names),
             },
             "output": "one logit per file; higher means the speech looks noise-suppressed",
             "calibration": {"method": "platt", "a": platt.a, "b": platt.b, "fitted_on": "held-out clips"},
