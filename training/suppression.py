@@ -2,16 +2,18 @@
 write its weights, metadata and model card.
 
     python -m training.suppression --corpus .cache/voice_data --out weights \
-        [--eval-sets .cache/voice_eval] [--seed 0]
+        [--eval-sets .cache/voice_eval] [--seed 0] [--features A,B,...] [--neural-copies]
 
 Data: the voice corpus's training clips (both classes, untouched: label 0) against their
 noise-suppressed copies (label 1) that ``training.voice_views`` writes (ffmpeg's FFT denoiser or
 spectral gating, at random strengths, after added noise 60 % of the time); the copies are made
-first where the corpus has none. Where the ``pyrnnoise`` wheel is installed, each clip also gets,
-made on the spot, a copy with white or pink noise at 5–25 dB SNR (label 0: noise alone is not
-suppression) and that copy through RNNoise (label 1), a neural suppressor as in meeting apps;
-DeepFilterNet3 stays out, so that the evaluation sets measure a neural suppressor never trained
-on. One training speaker in five (by the corpus's speaker hash with
+first where the corpus has none. With ``--neural-copies`` (and the ``pyrnnoise`` wheel installed),
+each clip also gets, made on the spot, a copy with white or pink noise at 5–25 dB SNR (label 0:
+noise alone is not suppression) and that copy through RNNoise (label 1), a neural suppressor as in
+meeting apps; DeepFilterNet3 stays out, so that the evaluation sets measure a neural suppressor
+never trained on. ``--features`` picks the statistics (default: the shipped check's three; with
+``gap_drop`` and the neural copies the check was measured and not shipped, docs/training-voice.md).
+One training speaker in five (by the corpus's speaker hash with
 another seed) is held out for validation, its clips and their copies together; Platt
 calibration and the operating points (the share of untouched held-out clips called suppressed:
 1, 5, 10 %) come from them. ``--eval-sets`` (the folder that
