@@ -25,8 +25,7 @@ Denoiser = Callable[[np.ndarray], np.ndarray]
 
 def pink_noise(x: np.ndarray, seed: int, snr_db: float) -> np.ndarray:
     """Pink (1/f power) noise as long as ``x``, at ``snr_db`` under the mean power of its active
-    10 ms frames (those within 40 dB of the loudest)."""
-
+    480-sample frames (10 ms at 48 kHz, 30 ms at 16 kHz; those within 40 dB of the loudest)."""
     spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal(len(x)))
     spectrum[1:] /= np.sqrt(np.arange(1, len(spectrum)))
     spectrum[0] = 0
