@@ -60,14 +60,20 @@ ENERGY_FLOOR = 1e-10  # -100 dB: digital silence counts as this quiet, not as -2
 QUIET_SHARE = 0.15  # the quietest frames, taken as the pauses
 
 
-def frame_stats(x: np.ndarray) -> np.ndarray:
+def levels_needed(names: tuple[str, ...]) -> bool:
+    """Whether the features ``names`` read the bin-level columns of ``frame_stats`` (only
+    ``gap_drop`` does; the shipped check's three do not, and then they are not computed)."""
+    return "gap_drop" in names
+
+
+def frame_stats(x: np.ndarray, levels: bool = False) -> np.ndarray:
     """Per frame of 16 kHz audio: band energy (dB), hole share (300–7000 Hz), hole share
-    (300–3400 Hz), the 10th-percentile and the median bin level (300–7000 Hz, dB, bins at least
-    -100 dB). Shape (frames, 5); no frame when ``x`` is shorter than one."""
+    (300–3400 Hz) and, with ``levels``, the 10th-percentile and the median bin level (300–7000 Hz,
+    dB, bins at least -100 dB). Shape (frames, 3 or 5); no frame when ``x`` is shorter than one."""
     x = np.asarray(x, np.float32)
     n = (len(x) - FRAME) // HOP + 1
     if n <= 0:
-        return np.zeros((0, 5))
+        return np.zeros((0, 5 if levels else 3))
     idx = np.arange(FRAME)[None, :] + HOP * np.arange(n)[:, None]
     power = np.abs(np.fft.rfft(x[idx].astype(np.float64) * np.hanning(FRAME), axis=1)) ** 2 + 1e-20
     band = 10 * np.log10(power[:, _BAND])
@@ -75,6 +81,8 @@ def frame_stats(x: np.ndarray) -> np.ndarray:
     energy = 10 * np.log10(np.maximum(power[:, _BAND].mean(axis=1), ENERGY_FLOOR))
     holes = (band < band.max(axis=1, keepdims=True) - HOLE_DB).mean(axis=1)
     holes_tel = (tel < tel.max(axis=1, keepdims=True) - HOLE_TEL_DB).mean(axis=1)
+    if not levels:
+        return np.stack([energy, holes, holes_tel], axis=1)
     level = np.maximum(band, 10 * np.log10(ENERGY_FLOOR))
     low, mid = np.percentile(level, [10, 50], axis=1)
     return np.stack([energy, holes, holes_tel, low, mid], axis=1)
@@ -82,43 +90,49 @@ def frame_stats(x: np.ndarray) -> np.ndarray:
 
 def summarise(stats: np.ndarray, names: tuple[str, ...] = FEATURES) -> np.ndarray | None:
     """The features ``names`` (of ``KNOWN_FEATURES``) from ``frame_stats`` rows (of one file or
-    clip); None under ``MIN_FRAMES`` frames."""
+    clip; with the level columns where ``levels_needed(names)``); None under ``MIN_FRAMES`` frames."""
     if len(stats) < MIN_FRAMES:
         return None
     energy = stats[:, 0]
     loud = energy >= np.median(energy)
-    quiet = energy <= np.percentile(energy, 100 * QUIET_SHARE)
+
+    def gap_drop() -> float:
+        quiet = energy <= np.percentile(energy, 100 * QUIET_SHARE)
+        return float(np.median(stats[loud, 3]) - np.median(stats[quiet, 4]))
+
     values = {
-        "floor": float(np.percentile(energy, 10) - np.percentile(energy, 95)),
-        "holes": float(stats[loud, 1].mean()),
-        "holes_tel": float(stats[loud, 2].mean()),
-        "gap_drop": float(np.median(stats[loud, 3]) - np.median(stats[quiet, 4])),
+        "floor": lambda: float(np.percentile(energy, 10) - np.percentile(energy, 95)),
+        "holes": lambda: float(stats[loud, 1].mean()),
+        "holes_tel": lambda: float(stats[loud, 2].mean()),
+        "gap_drop": gap_drop,
     }
-    return np.array([values[n] for n in names], np.float32)
+    return np.array([values[n]() for n in names], np.float32)
 
 
 def features(x: np.ndarray, names: tuple[str, ...] = FEATURES) -> np.ndarray | None:
     """The features ``names`` of one stretch of speech (16 kHz mono)."""
-    return summarise(frame_stats(x), names)
+    return summarise(frame_stats(x, levels_needed(names)), names)
 
 
 class FrameCollector:
     """Collects ``frame_stats`` of a file's speech regions as the file streams (at most
-    ``MAX_FRAMES`` frames), then gives the file's features."""
+    ``MAX_FRAMES`` frames), then gives the file's features ``names``."""
 
-    def __init__(self) -> None:
+    def __init__(self, names: tuple[str, ...] = FEATURES) -> None:
+        self.names = names
+        self.levels = levels_needed(names)
         self.parts: list[np.ndarray] = []
         self.frames = 0
 
     def add(self, x: np.ndarray) -> None:
         if self.frames >= MAX_FRAMES:
             return
-        stats = frame_stats(x)[: MAX_FRAMES - self.frames]
+        stats = frame_stats(x, self.levels)[: MAX_FRAMES - self.frames]
         self.parts.append(stats)
         self.frames += len(stats)
 
-    def features(self, names: tuple[str, ...] = FEATURES) -> np.ndarray | None:
-        return summarise(np.concatenate(self.parts), names) if self.parts else None
+    def features(self) -> np.ndarray | None:
+        return summarise(np.concatenate(self.parts), self.names) if self.parts else None
 
 
 def build_model(n_features: int = len(FEATURES)) -> Any:
@@ -176,8 +190,8 @@ def file_features(
     from detectors.audio import iter_audio
     from detectors.speech import check
 
-    frames = FrameCollector()
+    frames = FrameCollector(names)
     for chunk in iter_audio(path, RATE, 30.0, max_seconds):
         for s, e in check(chunk).regions:
             frames.add(chunk[int(s * RATE) : int(e * RATE)])
-    return frames.features(names)
+    return frames.features()

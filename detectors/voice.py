@@ -372,7 +372,7 @@ class VoiceAnalyzer:
                 pending.clear()
 
         damage = StreamDamage("audio")
-        frames = FrameCollector()
+        frames = FrameCollector(self.suppression.feature_names)
         for chunk in iter_audio(path, RATE, opts.chunk_s, opts.max_seconds, damage):
             sc = check(chunk)
             offset = duration
@@ -388,7 +388,7 @@ class VoiceAnalyzer:
                 high_energy, energy = high_energy + hi, energy + total
             flush()
         truncated = duration >= opts.max_seconds - 1e-6
-        feats = frames.features(self.suppression.feature_names)
+        feats = frames.features()
         suppression = None if feats is None else float(self.suppression.probability(feats)[0])
         reason = abstain_reason(
             speech_s, tone_weighted / speech_s if speech_s else 0.0, clipped / duration if duration else 0.0

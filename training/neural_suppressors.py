@@ -24,12 +24,16 @@ Denoiser = Callable[[np.ndarray], np.ndarray]
 
 
 def pink_noise(x: np.ndarray, seed: int, snr_db: float) -> np.ndarray:
-    """Pink (1/f power) noise as long as ``x``, at ``snr_db`` under the mean power of its active
-    480-sample frames (10 ms at 48 kHz, 30 ms at 16 kHz; those within 40 dB of the loudest)."""
+    """Pink (1/f power) noise as long as ``x``, at ``snr_db`` under it (``at_snr``)."""
     spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal(len(x)))
     spectrum[1:] /= np.sqrt(np.arange(1, len(spectrum)))
     spectrum[0] = 0
-    noise = np.fft.irfft(spectrum, len(x))
+    return at_snr(np.fft.irfft(spectrum, len(x)), x, snr_db)
+
+
+def at_snr(noise: np.ndarray, x: np.ndarray, snr_db: float) -> np.ndarray:
+    """``noise`` scaled to ``snr_db`` under the mean power of the active 480-sample frames of
+    ``x`` (10 ms at 48 kHz, 30 ms at 16 kHz; those within 40 dB of the loudest), as float32."""
     frames = x[: len(x) // 480 * 480].reshape(-1, 480).astype(np.float64)
     power = (frames**2).mean(axis=1) if len(frames) else np.zeros(1)
     active = power[power >= power.max() * 1e-4].mean() if power.max() > 0 else 0.0

@@ -68,12 +68,10 @@ def noisy_copy(x: np.ndarray, seed: int) -> np.ndarray:
     """``x`` (16 kHz) with white or pink noise (even chance) at 5–25 dB under its active frames."""
     rng = np.random.default_rng(seed)
     snr = float(rng.uniform(*NOISE_SNR_DB))
-    noise = neural_suppressors.pink_noise(x, seed, snr)
-    if rng.random() < 0.5:  # white noise at the same level
-        white = np.random.default_rng(seed + 1).standard_normal(len(x))
-        noise = (white * np.sqrt((noise.astype(np.float64) ** 2).mean() / (white**2).mean())).astype(
-            np.float32
-        )
+    if rng.random() < 0.5:  # white noise
+        noise = neural_suppressors.at_snr(np.random.default_rng(seed + 1).standard_normal(len(x)), x, snr)
+    else:
+        noise = neural_suppressors.pink_noise(x, seed, snr)
     return (x + noise).astype(np.float32)
 
 
