@@ -581,6 +581,38 @@ def test_compare_adds_earlier_weights_scored_on_the_same_clips(tmp_path: Path) -
         train_voice.main([*argv, "--compare", str(tmp_path / "missing.json")])
 
 
+def test_framing_records_each_sets_eer_with_the_clips_started_later(tmp_path: Path) -> None:
+    from detectors import metrics
+    from detectors.weights import read_info, sha256_file
+    from training import train_voice
+
+    corpus = _tiny_corpus(tmp_path / "corpus")
+    meta = train_voice.train(
+        corpus, tmp_path / "w", name="v", seed=4, members=["phase"], **tiny_training(epochs=1)
+    )
+    before = sha256_file(tmp_path / "w" / "v.safetensors")
+    argv = ["--corpus", str(corpus), "--out", str(tmp_path / "w"), "--name", "v", "--framing"]
+    assert train_voice.main(argv) == 0
+    again = json.loads((tmp_path / "w" / "v.json").read_text())
+    fr = again["evaluation_framing"]
+    assert fr["rate"] == 16000 and fr["shifts"] == list(train_voice.FRAMING_SHIFTS)
+    assert set(fr["eer"]) == set(meta["evaluation"])
+    # the first start is the evaluation table's own framing
+    assert {k: v[0] for k, v in fr["eer"].items()} == {k: v["eer"] for k, v in meta["evaluation"].items()}
+    # the last: every validation clip without its first 160 samples, scored by the same tensors
+    rows, waves = train_voice.load_corpus(corpus)
+    idx = train_voice.validation_sets(rows)["all_validation"]
+    model = train_voice._load_model(read_info(tmp_path / "w" / "v.json"))
+    logits = train_voice.score(model, [waves[i][160:] for i in idx])
+    labels = [rows[i]["label"] == "fake" for i in idx]
+    assert fr["eer"]["all_validation"][-1] == round(metrics.eer(labels, logits), 4)
+    assert again["evaluation"] == meta["evaluation"] and again["calibration"] == meta["calibration"]
+    assert sha256_file(tmp_path / "w" / "v.safetensors") == before
+    card = (tmp_path / "w" / "v.md").read_text()
+    assert "| set | 0 ms | 2.5 ms | 5 ms | 7.5 ms | 10 ms | mean | spread |" in card
+    assert "| all_validation | " in card.split("| mean | spread |")[1]
+
+
 def test_validation_sets_keep_voice_split_families_apart() -> None:
     from training.train_voice import validation_sets
 

@@ -459,6 +459,42 @@ def compare(corpus: Path, meta_path: Path, others: Sequence[Path]) -> dict[str, 
     return meta
 
 
+# where each validation clip starts, in samples at 16 kHz, for --framing: up to one hop of every
+# front end (10 ms), so that only the analysis frames move against the audio
+FRAMING_SHIFTS = (0, 40, 80, 120, 160)
+
+
+def framing(corpus: Path, meta_path: Path, shifts: Sequence[int] = FRAMING_SHIFTS) -> dict[str, Any]:
+    """Score the weights at ``meta_path`` on the corpus's validation clips, each started ``k``
+    samples later for every ``k`` in ``shifts``, and record each set's EER per clip at every
+    framing (``evaluation_framing``); rewrite the metadata and the card (the tensors, and so their
+    sha256, are unchanged). The spread says how far one framing's EER can be read: weights whose
+    numbers differ by less than it have not been told apart."""
+    from detectors.weights import read_info
+
+    info = read_info(meta_path)
+    meta = info.meta
+    model = _load_model(info)
+    rows, waves = load_corpus(corpus)
+    sets = validation_sets(rows)
+    val = sets["all_validation"]
+    labels = np.array([r["label"] == "fake" for r in rows], dtype=np.int64)
+    eers: dict[str, list[float]] = {}
+    for k in shifts:
+        logits = np.zeros(len(rows))
+        logits[val] = score(model, [waves[i][k:] for i in val])
+        for name, idx in sets.items():
+            e = metrics.eer(labels[idx], logits[idx])
+            if e is not None:  # a set with both classes, as the evaluation table has them
+                eers.setdefault(name, []).append(round(e, 4))
+        log.info(
+            "clips started %d samples later: %s", k, ", ".join(f"{n} {v[-1]:.4f}" for n, v in eers.items())
+        )
+    meta["evaluation_framing"] = {"rate": RATE, "shifts": [int(k) for k in shifts], "eer": eers}
+    _rewrite(meta_path, info)
+    return meta
+
+
 DEFAULT_NAME = "voice-lcnn-whisper-v4"  # the trainer's name when none is given (its command names others)
 MEMBERS = {"linear": {}, "phase": {"phase": True}}  # LCNN member kinds: their changes to ARCH
 WHISPER = "whisper"  # the member kind that is a linear probe on a frozen Whisper encoder
@@ -1310,6 +1346,13 @@ def main(argv: list[str] | None = None) -> int:
         "operating points unchanged)",
     )
     ap.add_argument(
+        "--framing",
+        action="store_true",
+        help="only score the weights NAME in --out on the validation clips started "
+        + ", ".join(map(str, FRAMING_SHIFTS))
+        + " samples later and record each set's EER at every framing (tensors unchanged)",
+    )
+    ap.add_argument(
         "--device",
         default="cpu",
         help="torch device for the networks (cuda on a lent GPU; batches stay on the CPU)",
@@ -1372,6 +1415,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     if args.compare:
         compare(args.corpus, args.out / f"{args.name}.json", args.compare)
+        return 0
+    if args.framing:
+        framing(args.corpus, args.out / f"{args.name}.json")
         return 0
     if args.recalibrate or args.remeasure:
         recalibrate(args.corpus, args.out / f"{args.name}.json", calibrate=args.recalibrate)
