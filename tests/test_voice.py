@@ -584,7 +584,7 @@ def test_compare_adds_earlier_weights_scored_on_the_same_clips(tmp_path: Path) -
 def test_framing_records_each_sets_eer_with_the_clips_started_later(tmp_path: Path) -> None:
     from detectors import metrics
     from detectors.weights import read_info, sha256_file
-    from training import train_voice
+    from training import train_voice, voice_card
 
     corpus = _tiny_corpus(tmp_path / "corpus")
     meta = train_voice.train(
@@ -611,6 +611,10 @@ def test_framing_records_each_sets_eer_with_the_clips_started_later(tmp_path: Pa
     card = (tmp_path / "w" / "v.md").read_text()
     assert "| set | 0 ms | 2.5 ms | 5 ms | 7.5 ms | 10 ms | mean | spread |" in card
     assert "| all_validation | " in card.split("| mean | spread |")[1]
+    assert "another build" not in card  # the first start is the evaluation table's, to the digit
+    again["evaluation"]["all_validation"]["eer"] += 0.1  # as if the table had been measured on other clips
+    other = voice_card.render(again)
+    assert "another build" in other and "at the first start the two differ in all_validation (" in other
 
 
 def test_validation_sets_keep_voice_split_families_apart() -> None:

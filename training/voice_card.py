@@ -256,9 +256,29 @@ def _framing(meta: dict[str, Any]) -> list[str]:
         "",
         "Weights whose EER differs by less than a set's spread have not been told apart on that set; the "
         "first column is the evaluation table's framing, the one on which the trainer picks each member's epoch, "
-        "so the mean over the starts is the fairer estimate.",
+        "so the mean over the starts is the fairer estimate." + _other_build(meta, fr["eer"]),
         "",
     ]
+
+
+def _other_build(meta: dict[str, Any], eers: dict[str, list[float]]) -> str:
+    """A sentence naming the sets whose first start differs from the evaluation table: the framing
+    was then measured on another build of the corpus (a rebuild does not make every clip byte for
+    byte alike on every machine) or on another machine."""
+    ev = meta.get("evaluation", {})
+    differ = [
+        k
+        for k, v in eers.items()
+        if k in ev and ev[k].get("eer") is not None and round(ev[k]["eer"], 4) != v[0]
+    ]
+    if not differ:
+        return ""
+    return (
+        " This table was measured on another build of the corpus, or another machine, than the evaluation "
+        "table; at the first start the two differ in "
+        + _joined([f"{k} ({_f(ev[k]['eer'])} there)" for k in differ], " and ")
+        + "."
+    )
 
 
 def _generator_table(meta: dict[str, Any]) -> list[str]:
