@@ -243,8 +243,9 @@ def _framing(meta: dict[str, Any]) -> list[str]:
         return []
     ms = [f"{1000 * k / fr['rate']:g} ms" for k in fr["shifts"]]
     return [
-        "The same validation clips, each started a few samples later (each loses at most its first 10 ms, one "
-        "hop of the front ends, so mainly the analysis frames move against the audio), EER per clip at each start:",
+        "The same validation clips, each started a few samples later (each loses at most its first "
+        f"{1000 * max(fr['shifts']) / fr['rate']:g} ms, so mainly the analysis frames, 10 ms apart in every front end, move against the audio), "
+        "EER per clip at each start:",
         "",
         "| set | " + " | ".join(ms) + " | mean | spread |",
         "|---|" + "---|" * (len(ms) + 2),
