@@ -856,6 +856,33 @@ def test_training_with_sharpness_aware_steps_is_recorded(tmp_path: Path) -> None
         train_voice.main(["--corpus", str(corpus), "--out", str(tmp_path / "x"), "--sam", "-1"])
 
 
+def test_label_smoothing_moves_the_targets_and_is_recorded(tmp_path: Path) -> None:
+    from safetensors.numpy import load_file
+
+    from training import train_voice, voice_card
+
+    y = torch.tensor([0.0, 1.0])
+    assert torch.allclose(train_voice.smoothed(y, 0.1), torch.tensor([0.05, 0.95]))
+    assert train_voice.smoothed(y, 0.0) is y
+    corpus = _tiny_corpus(tmp_path / "corpus")
+    common = tiny_training(epochs=1)
+    plain = train_voice.train(corpus, tmp_path / "p", name="p", seed=2, **common)
+    meta = train_voice.train(corpus, tmp_path / "s", name="s", seed=2, label_smoothing=0.1, **common)
+    p, s = (load_file(tmp_path / d / f"{d}.safetensors") for d in "ps")
+    assert any(not np.array_equal(p[k], s[k]) for k in p if p[k].dtype.kind == "f")
+    assert (
+        meta["training"]["label_smoothing"] == 0.1 and "--label-smoothing 0.1" in meta["training"]["command"]
+    )
+    assert (
+        meta["training"]["members"][0]["label_smoothing"] == 0.1
+        and "label_smoothing" not in plain["training"]
+    )
+    assert "label-smoothed targets 0.05 and 0.95 (ε = 0.1)" in voice_card.render(meta)
+    assert "label-smoothed" not in voice_card.render(plain)
+    with pytest.raises(SystemExit):
+        train_voice.main(["--corpus", str(corpus), "--out", str(tmp_path / "x"), "--label-smoothing", "1"])
+
+
 def test_voice_pack_round_trip(tmp_path: Path) -> None:
     from training import parts as parts_mod
     from training import voice_pack

@@ -524,8 +524,9 @@ SPECNET_RECIPE: dict[str, Any] = {"epochs": 12, "lr": 1e-3, "spec_mask": (12, 20
 # a member's kind as metadata names it → the architecture of a weight holding that member alone
 ARCHITECTURES = {"lcnn": "LCNN", WHISPER: "WhisperProbe", SPECNET: "SpecNet"}
 # what a member records of its own training beyond its seed and selected epoch: with --average-last,
-# the average kept instead of an epoch; with --sam, the radius of its sharpness-aware steps
-MEMBER_TRAINING_RECORDS = ("averaged_steps", "plain_best", "sam_rho")
+# the average kept instead of an epoch; with --sam, the radius of its sharpness-aware steps; with
+# --label-smoothing, the smoothing of its targets
+MEMBER_TRAINING_RECORDS = ("averaged_steps", "plain_best", "sam_rho", "label_smoothing")
 
 
 def member_kind(kind: str) -> str:
@@ -686,6 +687,11 @@ def new_member(kind: str, arch: dict[str, Any]) -> LCNN | SpecNet:
     return model
 
 
+def smoothed(y: torch.Tensor, eps: float) -> torch.Tensor:
+    """Label-smoothed targets: 0 and 1 become eps / 2 and 1 - eps / 2 (``y`` itself when eps is 0)."""
+    return y * (1.0 - eps) + eps / 2 if eps else y
+
+
 def fit(
     rows: list[dict[str, str]],
     waves: list[np.ndarray],
@@ -706,6 +712,7 @@ def fit(
     sam: float = 0.0,
     views: Mapping[int, Sequence[np.ndarray]] | None = None,
     view_p: float = 0.0,
+    label_smoothing: float = 0.0,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Train one member (an LCNN, or with ``kind`` specnet the spectrogram network); keep the epoch
     with the lowest EER on the held-back speakers. With ``average_last`` F (0 < F <= 1), keep
@@ -713,7 +720,8 @@ def fit(
     epoch is selected; the held-back speakers' EER of the plain weights and of the average is
     logged at each reading, and the plain weights' best reading is recorded). With ``sam`` rho > 0,
     every step is a sharpness-aware one of that radius (``training.sam``; twice the compute). With
-    ``view_p`` > 0, training clips are swapped for their ``views`` that often (``ViewSwap``)."""
+    ``view_p`` > 0, training clips are swapped for their ``views`` that often (``ViewSwap``). With
+    ``label_smoothing`` eps > 0, the loss's targets are ``smoothed`` (eps / 2 and 1 - eps / 2)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     train_idx = np.array([i for i, r in enumerate(rows) if r["split"] == "train"])
@@ -755,7 +763,7 @@ def fit(
     def loss_of(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         with precision_mod.autocast(device, precision):  # 1.7x a step here; the STFT stays float32
             logit = model(x)
-        return loss_fn(logit.float(), y)
+        return loss_fn(logit.float(), smoothed(y, label_smoothing))
 
     averaged: WeightAverage | None = None
     average_from = total - max(1, round(average_last * total)) if average_last else None
@@ -808,6 +816,8 @@ def fit(
     info: dict[str, Any] = {"seconds": round(seconds, 1), "selected_epoch": best[1], "seed": seed}
     if sam:
         info["sam_rho"] = sam
+    if label_smoothing:
+        info["label_smoothing"] = label_smoothing
     if averaged is not None:
         model.load_state_dict(averaged.state)
         log.info(
@@ -891,6 +901,7 @@ def train(
     average_last: float = 0.0,
     sam: float = 0.0,
     view_p: float = 0.0,
+    label_smoothing: float = 0.0,
 ) -> dict[str, Any]:
     """Train each member (member k with seed ``seed + k``); one member is shipped as an LCNN (or a
     WhisperProbe), several LCNNs as an LCNN-ensemble (the mean of their logits), LCNNs with a
@@ -939,6 +950,7 @@ def train(
         "average_last": average_last,
         "sam": sam,
         "view_p": view_p,
+        "label_smoothing": label_smoothing,
     }
     if parallel:
         import multiprocessing
@@ -979,6 +991,7 @@ def train(
             average_last,
             sam,
             view_p,
+            label_smoothing,
         ),
         "corpus": str(corpus),
         **_shortcut(corpus),
@@ -992,6 +1005,7 @@ def train(
         **({"precision": precision} if precision != "float32" else {}),
         **({"average_last": average_last} if average_last else {}),
         **({"sam_rho": sam} if sam else {}),
+        **({"label_smoothing": label_smoothing} if label_smoothing else {}),
         **({"views": viewed} if viewed else {}),
         **(
             {
@@ -1176,6 +1190,7 @@ MEMBER_RECORDS = (
     "note",
     "average_last",
     "sam_rho",
+    "label_smoothing",
 )
 
 
@@ -1268,6 +1283,7 @@ def _command(
     average_last: float = 0.0,
     sam: float = 0.0,
     view_p: float = 0.0,
+    label_smoothing: float = 0.0,
 ) -> str:
     """The one command that trains these weights (trainer options after ``--`` when not the defaults)."""
     extra = (
@@ -1283,6 +1299,7 @@ def _command(
         + ([f"--average-last {average_last:g}"] if average_last else [])
         + ([f"--sam {sam:g}"] if sam else [])
         + ([f"--views {view_p:g}"] if view_p else [])
+        + ([f"--label-smoothing {label_smoothing:g}"] if label_smoothing else [])
     )
     return f"python -m training.voice --data ../shared/data --out {out} --seed {seed}" + (
         " -- " + " ".join(extra) if extra else ""
@@ -1405,6 +1422,14 @@ def main(argv: list[str] | None = None) -> int:
         help="swap each training clip, with probability P, for one of its noise-suppressed copies "
         "(written by training.voice_views when the corpus has none; default 0: none)",
     )
+    ap.add_argument(
+        "--label-smoothing",
+        type=float,
+        default=0.0,
+        metavar="EPS",
+        help="train the LCNN and spectrogram members towards targets EPS/2 and 1-EPS/2 instead of 0 and 1 "
+        "(e.g. 0.1; default 0: plain targets; the Whisper probe's fit is unchanged)",
+    )
     args = ap.parse_args(argv)
     if not 0.0 <= args.views <= 1.0:
         ap.error("--views takes a probability between 0 and 1")
@@ -1412,6 +1437,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--average-last takes a fraction between 0 and 1")
     if not 0.0 <= args.sam < 10.0:
         ap.error("--sam takes a radius between 0 and 10")
+    if not 0.0 <= args.label_smoothing < 1.0:
+        ap.error("--label-smoothing takes a fraction from 0 to under 1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     if args.compare:
         compare(args.corpus, args.out / f"{args.name}.json", args.compare)
@@ -1445,6 +1472,7 @@ def main(argv: list[str] | None = None) -> int:
         average_last=args.average_last,
         sam=args.sam,
         view_p=args.views,
+        label_smoothing=args.label_smoothing,
     )
     return 0
 

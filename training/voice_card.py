@@ -186,8 +186,11 @@ def _specnet_line(m: dict[str, Any], tr: dict[str, Any]) -> str:
 
 def _kept_weights(m: dict[str, Any], tr: dict[str, Any]) -> str:
     """Which of a member's weights were kept: a selected epoch, or an average of its last steps
-    (and whether its steps were sharpness-aware)."""
+    (and whether its steps were sharpness-aware, its targets label-smoothed)."""
     sam = f"sharpness-aware steps of radius {m['sam_rho']:g}; " if m.get("sam_rho") else ""
+    if m.get("label_smoothing"):
+        eps = m["label_smoothing"]
+        sam += f"label-smoothed targets {eps / 2:g} and {1 - eps / 2:g} (ε = {eps:g}); "
     if not m.get("averaged_steps"):
         return f"{sam}kept epoch {m.get('selected_epoch')}, selected on {tr.get('selected_on')}"
     plain = m.get("plain_best") or {}
