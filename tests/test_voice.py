@@ -837,17 +837,26 @@ def test_sharpness_aware_step_counts_each_batch_once_in_batchnorm_statistics() -
     assert int(bn.num_batches_tracked) == 1 and bn.momentum == once.momentum
 
 
-def test_training_with_sharpness_aware_steps_is_recorded(tmp_path: Path) -> None:
+def _plain_and_with(tmp_path: Path, **option: float) -> tuple[Path, dict[str, Any], dict[str, Any]]:
+    """The tiny corpus and two one-epoch runs of the same seed on it, plain and with the trainer
+    ``option``; the option must change the tensors."""
     from safetensors.numpy import load_file
 
-    from training import train_voice, voice_card
+    from training import train_voice
 
     corpus = _tiny_corpus(tmp_path / "corpus")
     common = tiny_training(epochs=1)
     plain = train_voice.train(corpus, tmp_path / "p", name="p", seed=2, **common)
-    meta = train_voice.train(corpus, tmp_path / "s", name="s", seed=2, sam=0.05, **common)
+    meta = train_voice.train(corpus, tmp_path / "s", name="s", seed=2, **option, **common)
     p, s = (load_file(tmp_path / d / f"{d}.safetensors") for d in "ps")
     assert any(not np.array_equal(p[k], s[k]) for k in p if p[k].dtype.kind == "f")
+    return corpus, plain, meta
+
+
+def test_training_with_sharpness_aware_steps_is_recorded(tmp_path: Path) -> None:
+    from training import train_voice, voice_card
+
+    corpus, plain, meta = _plain_and_with(tmp_path, sam=0.05)
     assert meta["training"]["sam_rho"] == 0.05 and "--sam 0.05" in meta["training"]["command"]
     assert meta["training"]["members"][0]["sam_rho"] == 0.05 and "sam_rho" not in plain["training"]
     assert "sharpness-aware steps of radius 0.05" in voice_card.render(meta)
@@ -857,19 +866,12 @@ def test_training_with_sharpness_aware_steps_is_recorded(tmp_path: Path) -> None
 
 
 def test_label_smoothing_moves_the_targets_and_is_recorded(tmp_path: Path) -> None:
-    from safetensors.numpy import load_file
-
     from training import train_voice, voice_card
 
     y = torch.tensor([0.0, 1.0])
     assert torch.allclose(train_voice.smoothed(y, 0.1), torch.tensor([0.05, 0.95]))
     assert train_voice.smoothed(y, 0.0) is y
-    corpus = _tiny_corpus(tmp_path / "corpus")
-    common = tiny_training(epochs=1)
-    plain = train_voice.train(corpus, tmp_path / "p", name="p", seed=2, **common)
-    meta = train_voice.train(corpus, tmp_path / "s", name="s", seed=2, label_smoothing=0.1, **common)
-    p, s = (load_file(tmp_path / d / f"{d}.safetensors") for d in "ps")
-    assert any(not np.array_equal(p[k], s[k]) for k in p if p[k].dtype.kind == "f")
+    corpus, plain, meta = _plain_and_with(tmp_path, label_smoothing=0.1)
     assert (
         meta["training"]["label_smoothing"] == 0.1 and "--label-smoothing 0.1" in meta["training"]["command"]
     )

@@ -187,16 +187,16 @@ def _specnet_line(m: dict[str, Any], tr: dict[str, Any]) -> str:
 def _kept_weights(m: dict[str, Any], tr: dict[str, Any]) -> str:
     """Which of a member's weights were kept: a selected epoch, or an average of its last steps
     (and whether its steps were sharpness-aware, its targets label-smoothed)."""
-    sam = f"sharpness-aware steps of radius {m['sam_rho']:g}; " if m.get("sam_rho") else ""
-    if m.get("label_smoothing"):
-        eps = m["label_smoothing"]
-        sam += f"label-smoothed targets {eps / 2:g} and {1 - eps / 2:g} (ε = {eps:g}); "
+    eps = m.get("label_smoothing")
+    how = (f"sharpness-aware steps of radius {m['sam_rho']:g}; " if m.get("sam_rho") else "") + (
+        f"label-smoothed targets {eps / 2:g} and {1 - eps / 2:g} (ε = {eps:g}); " if eps else ""
+    )
     if not m.get("averaged_steps"):
-        return f"{sam}kept epoch {m.get('selected_epoch')}, selected on {tr.get('selected_on')}"
+        return f"{how}kept epoch {m.get('selected_epoch')}, selected on {tr.get('selected_on')}"
     plain = m.get("plain_best") or {}
     eer = plain.get("eer")
     return (
-        f"{sam}kept the uniform average of its weights after each of its last {m['averaged_steps']} training steps "
+        f"{how}kept the uniform average of its weights after each of its last {m['averaged_steps']} training steps "
         "(no epoch selected; the plain weights' best reading on the held-back speakers was epoch "
         f"{plain.get('epoch')}, EER {'n/a' if eer is None else f'{100 * eer:.1f} %'})"
     )
@@ -244,11 +244,12 @@ def _framing(meta: dict[str, Any]) -> list[str]:
     fr = meta.get("evaluation_framing")
     if not fr:
         return []
-    ms = [f"{1000 * k / fr['rate']:g} ms" for k in fr["shifts"]]
+    starts_ms = [1000 * k / fr["rate"] for k in fr["shifts"]]
+    ms = [f"{t:g} ms" for t in starts_ms]
     return [
-        "The same validation clips, each started a few samples later (each loses at most its first "
-        f"{1000 * max(fr['shifts']) / fr['rate']:g} ms, so mainly the analysis frames, 10 ms apart in every front end, move against the audio), "
-        "EER per clip at each start:",
+        f"The same validation clips, each started a few samples later (each loses at most its first {max(starts_ms):g} "
+        "ms, so mainly the analysis frames, 10 ms apart in every front end, move against the audio), EER per clip "
+        "at each start:",
         "",
         "| set | " + " | ".join(ms) + " | mean | spread |",
         "|---|" + "---|" * (len(ms) + 2),
