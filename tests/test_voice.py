@@ -885,6 +885,37 @@ def test_label_smoothing_moves_the_targets_and_is_recorded(tmp_path: Path) -> No
         train_voice.main(["--corpus", str(corpus), "--out", str(tmp_path / "x"), "--label-smoothing", "1"])
 
 
+def test_speed_perturbation_scales_the_pitch_by_the_drawn_factor() -> None:
+    from fractions import Fraction
+
+    from training import train_voice
+
+    rate, n = train_voice.RATE, 32000
+    tone = np.sin(2 * np.pi * 200.0 * np.arange(3 * rate) / rate).astype(np.float32)
+    factors = []
+    for seed in range(4):
+        f = Fraction(np.random.default_rng(seed).uniform(0.9, 1.1)).limit_denominator(50)  # its first draw
+        y = train_voice.speed_perturbed(tone, n, np.random.default_rng(seed))
+        assert y.shape == (n,) and y.dtype == np.float32
+        peak = np.argmax(np.abs(np.fft.rfft(y * np.hanning(n)))) * rate / n
+        assert peak == pytest.approx(200.0 * float(f), abs=1.0)
+        factors.append(float(f))
+    assert max(abs(f - 1) for f in factors) > 0.03  # the pitch did move
+
+
+def test_training_with_speed_perturbation_is_recorded(tmp_path: Path) -> None:
+    from training import train_voice, voice_card
+
+    corpus, plain, meta = _plain_and_with(tmp_path, speed_perturb=0.5)
+    assert meta["training"]["speed_perturb"] == 0.5 and "--speed-perturb 0.5" in meta["training"]["command"]
+    assert meta["training"]["members"][0]["speed_perturb"] == 0.5 and "speed_perturb" not in plain["training"]
+    assert meta["training"]["augmentation"].startswith("speed perturbation (p 0.5): factor 0.9–1.1")
+    assert "speed-perturbed training clips (p 0.5)" in voice_card.render(meta)
+    assert "speed-perturbed" not in voice_card.render(plain)
+    with pytest.raises(SystemExit):
+        train_voice.main(["--corpus", str(corpus), "--out", str(tmp_path / "x"), "--speed-perturb", "1.5"])
+
+
 def test_voice_pack_round_trip(tmp_path: Path) -> None:
     from training import parts as parts_mod
     from training import voice_pack

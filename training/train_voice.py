@@ -42,6 +42,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,8 @@ SELECT_ON = "heldback_speakers"
 VIEW_STREAM = 0x7669  # the view swaps' generator: (seed, [batch,] VIEW_STREAM)
 MIN_S, MAX_S = 1.5, 3.5
 MUSIC_P = 0.15  # share of training clips mixed over music
+SPEED_RANGE = 0.1  # --speed-perturb: each perturbed clip's factor is drawn uniformly in 1 ± this
+SPEED_DENOMINATOR = 50  # the factor as a fraction up/down with down at most this (polyphase resampling)
 # trained families split by voice rather than by speaker (training.voice_data.KOKORO_VAL_VOICES): their
 # held-out voices are a set of their own, so that the held-back speakers' set keeps its generators
 VOICE_SPLIT_FAMILIES = ("kokoro",)
@@ -101,6 +104,18 @@ def fit_length(x: np.ndarray, n: int, rng: np.random.Generator | None) -> np.nda
 
 
 BEDS_DIR = "music_beds"  # a corpus's own copy of the beds (see training.voice_pack)
+
+
+def speed_perturbed(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` samples of ``x`` played faster or slower by a factor f drawn in 1 ± SPEED_RANGE: a crop
+    of about n·f samples resampled to n, so that pitch, formants and tempo all scale by f (speed
+    perturbation, which makes new speakers of the same recordings)."""
+    from scipy.signal import resample_poly
+
+    f = Fraction(rng.uniform(1 - SPEED_RANGE, 1 + SPEED_RANGE)).limit_denominator(SPEED_DENOMINATOR)
+    crop = fit_length(x, max(1, round(n * f.numerator / f.denominator)), rng)
+    y = resample_poly(crop.astype(np.float64), f.denominator, f.numerator)  # about n samples
+    return np.pad(y, (0, max(0, n - len(y))))[:n].astype(np.float32)
 
 
 def music_beds(seed: int = 0, seconds: float = 30.0, corpus: Path | None = None) -> list[np.ndarray]:
@@ -188,9 +203,18 @@ def batch_of(
     rng: np.random.Generator,
     train: bool = True,
     beds: Sequence[np.ndarray] = (),
+    speed_p: float = 0.0,
 ) -> torch.Tensor:
+    """Clips ``idx`` at one random length; training clips augmented, and with probability
+    ``speed_p`` each ``speed_perturbed`` first."""
     n = int(rng.uniform(MIN_S, MAX_S) * RATE)
-    xs = [fit_length(waves[i], n, rng) for i in idx]
+    if train and speed_p:
+        xs = [
+            speed_perturbed(waves[i], n, rng) if rng.random() < speed_p else fit_length(waves[i], n, rng)
+            for i in idx
+        ]
+    else:
+        xs = [fit_length(waves[i], n, rng) for i in idx]
     if train:
         xs = [augment(x, rng, beds) for x in xs]
     return torch.from_numpy(np.stack(xs).astype(np.float32))
@@ -211,9 +235,11 @@ class BatchDraws(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor]]):
         total: int,
         beds: Sequence[np.ndarray],
         swap: ViewSwap | None = None,
+        speed_p: float = 0.0,
     ) -> None:
         self.waves, self.labels, self.pools = waves, labels, pools
         self.batch, self.seed, self.total, self.beds, self.swap = batch, seed, total, beds, swap
+        self.speed_p = speed_p
 
     def __len__(self) -> int:
         return self.total
@@ -221,7 +247,7 @@ class BatchDraws(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor]]):
     def __getitem__(self, g: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, g])
         swap = None if self.swap is None else (self.swap, view_generator(self.seed, g))
-        return draw_batch(self.waves, self.labels, self.pools, self.batch, rng, self.beds, swap)
+        return draw_batch(self.waves, self.labels, self.pools, self.batch, rng, self.beds, swap, self.speed_p)
 
 
 @dataclass(frozen=True)
@@ -257,6 +283,7 @@ def draw_batch(
     rng: np.random.Generator,
     beds: Sequence[np.ndarray],
     swap: tuple[ViewSwap, np.random.Generator] | None = None,
+    speed_p: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A class-balanced training batch (half real, half fake) and its labels."""
     real_tr, p_real, fake_tr, p_fake = pools
@@ -265,8 +292,9 @@ def draw_batch(
     )
     if swap is not None:
         clips = swap[0].apply(waves, idx, swap[1])
-        return batch_of(clips, np.arange(len(idx)), rng, beds=beds), torch.from_numpy(labels[idx])
-    return batch_of(waves, idx, rng, beds=beds), torch.from_numpy(labels[idx])
+        clips_batch = batch_of(clips, np.arange(len(idx)), rng, beds=beds, speed_p=speed_p)
+        return clips_batch, torch.from_numpy(labels[idx])
+    return batch_of(waves, idx, rng, beds=beds, speed_p=speed_p), torch.from_numpy(labels[idx])
 
 
 @torch.inference_mode()
@@ -525,8 +553,8 @@ SPECNET_RECIPE: dict[str, Any] = {"epochs": 12, "lr": 1e-3, "spec_mask": (12, 20
 ARCHITECTURES = {"lcnn": "LCNN", WHISPER: "WhisperProbe", SPECNET: "SpecNet"}
 # what a member records of its own training beyond its seed and selected epoch: with --average-last,
 # the average kept instead of an epoch; with --sam, the radius of its sharpness-aware steps; with
-# --label-smoothing, the smoothing of its targets
-MEMBER_TRAINING_RECORDS = ("averaged_steps", "plain_best", "sam_rho", "label_smoothing")
+# --label-smoothing, the smoothing of its targets; with --speed-perturb, how often clips were perturbed
+MEMBER_TRAINING_RECORDS = ("averaged_steps", "plain_best", "sam_rho", "label_smoothing", "speed_perturb")
 
 
 def member_kind(kind: str) -> str:
@@ -713,6 +741,7 @@ def fit(
     views: Mapping[int, Sequence[np.ndarray]] | None = None,
     view_p: float = 0.0,
     label_smoothing: float = 0.0,
+    speed_perturb: float = 0.0,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Train one member (an LCNN, or with ``kind`` specnet the spectrogram network); keep the epoch
     with the lowest EER on the held-back speakers. With ``average_last`` F (0 < F <= 1), keep
@@ -721,7 +750,8 @@ def fit(
     logged at each reading, and the plain weights' best reading is recorded). With ``sam`` rho > 0,
     every step is a sharpness-aware one of that radius (``training.sam``; twice the compute). With
     ``view_p`` > 0, training clips are swapped for their ``views`` that often (``ViewSwap``). With
-    ``label_smoothing`` eps > 0, the loss's targets are ``smoothed`` (eps / 2 and 1 - eps / 2)."""
+    ``label_smoothing`` eps > 0, the loss's targets are ``smoothed`` (eps / 2 and 1 - eps / 2). With
+    ``speed_perturb`` p > 0, each training clip is ``speed_perturbed`` with probability p."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     train_idx = np.array([i for i, r in enumerate(rows) if r["split"] == "train"])
@@ -752,7 +782,7 @@ def fit(
     if workers:  # batches made by worker processes, each seeded by its index in the run
         draws = iter(
             torch.utils.data.DataLoader(
-                BatchDraws(waves, labels, pools, batch, seed, total, beds, swap),
+                BatchDraws(waves, labels, pools, batch, seed, total, beds, swap, speed_perturb),
                 batch_size=None,
                 num_workers=workers,
                 prefetch_factor=4,
@@ -776,9 +806,8 @@ def fit(
             if draws is not None:
                 x, y = next(draws)
             else:
-                x, y = draw_batch(
-                    waves, labels, pools, batch, rng, beds, None if swap is None else (swap, vrng)
-                )
+                pair = None if swap is None else (swap, vrng)
+                x, y = draw_batch(waves, labels, pools, batch, rng, beds, pair, speed_perturb)
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             if sam:
                 loss = sharpness_aware_step(model, functools.partial(loss_of, x, y), opt, sam)
@@ -818,6 +847,8 @@ def fit(
         info["sam_rho"] = sam
     if label_smoothing:
         info["label_smoothing"] = label_smoothing
+    if speed_perturb:
+        info["speed_perturb"] = speed_perturb
     if averaged is not None:
         model.load_state_dict(averaged.state)
         log.info(
@@ -902,6 +933,7 @@ def train(
     sam: float = 0.0,
     view_p: float = 0.0,
     label_smoothing: float = 0.0,
+    speed_perturb: float = 0.0,
 ) -> dict[str, Any]:
     """Train each member (member k with seed ``seed + k``); one member is shipped as an LCNN (or a
     WhisperProbe), several LCNNs as an LCNN-ensemble (the mean of their logits), LCNNs with a
@@ -951,6 +983,7 @@ def train(
         "sam": sam,
         "view_p": view_p,
         "label_smoothing": label_smoothing,
+        "speed_perturb": speed_perturb,
     }
     if parallel:
         import multiprocessing
@@ -992,6 +1025,7 @@ def train(
             sam,
             view_p,
             label_smoothing,
+            speed_perturb,
         ),
         "corpus": str(corpus),
         **_shortcut(corpus),
@@ -1006,6 +1040,7 @@ def train(
         **({"average_last": average_last} if average_last else {}),
         **({"sam_rho": sam} if sam else {}),
         **({"label_smoothing": label_smoothing} if label_smoothing else {}),
+        **({"speed_perturb": speed_perturb} if speed_perturb else {}),
         **({"views": viewed} if viewed else {}),
         **(
             {
@@ -1017,7 +1052,13 @@ def train(
         ),
         **({"whisper_probe": {"layers": WHISPER_LAYERS, "l2": WHISPER_L2}} if probes else {}),
         **({"specnet": specnet_training()} if spec_members else {}),
-        "augmentation": "random FIR colouring (p 0.4), band limit 3.4–7.6 kHz (p 0.2), noise 15–45 dB SNR (p 0.3), gain ±6 dB, SpecAugment (6 bins, 20 frames); codecs and loudness in the corpus"
+        "augmentation": (
+            f"speed perturbation (p {speed_perturb:g}): factor {1 - SPEED_RANGE:g}–{1 + SPEED_RANGE:g}, "
+            "pitch, formants and tempo together (polyphase resampling); "
+            if speed_perturb
+            else ""
+        )
+        + "random FIR colouring (p 0.4), band limit 3.4–7.6 kHz (p 0.2), noise 15–45 dB SNR (p 0.3), gain ±6 dB, SpecAugment (6 bins, 20 frames); codecs and loudness in the corpus"
         + (
             f"; a music bed 5–25 dB below the speech (p {MUSIC_P}, {len(beds)} soundtrack excerpts)"
             if beds
@@ -1191,6 +1232,7 @@ MEMBER_RECORDS = (
     "average_last",
     "sam_rho",
     "label_smoothing",
+    "speed_perturb",
 )
 
 
@@ -1284,6 +1326,7 @@ def _command(
     sam: float = 0.0,
     view_p: float = 0.0,
     label_smoothing: float = 0.0,
+    speed_perturb: float = 0.0,
 ) -> str:
     """The one command that trains these weights (trainer options after ``--`` when not the defaults)."""
     extra = (
@@ -1300,6 +1343,7 @@ def _command(
         + ([f"--sam {sam:g}"] if sam else [])
         + ([f"--views {view_p:g}"] if view_p else [])
         + ([f"--label-smoothing {label_smoothing:g}"] if label_smoothing else [])
+        + ([f"--speed-perturb {speed_perturb:g}"] if speed_perturb else [])
     )
     return f"python -m training.voice --data ../shared/data --out {out} --seed {seed}" + (
         " -- " + " ".join(extra) if extra else ""
@@ -1430,7 +1474,18 @@ def main(argv: list[str] | None = None) -> int:
         help="train the LCNN and spectrogram members towards targets EPS/2 and 1-EPS/2 instead of 0 and 1 "
         "(e.g. 0.1; default 0: plain targets; the Whisper probe's fit is unchanged)",
     )
+    ap.add_argument(
+        "--speed-perturb",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help=f"play each training clip of the LCNN and spectrogram members, with probability P, "
+        f"{SPEED_RANGE:.0%} faster or slower at most (pitch, formants and tempo together; e.g. 0.5; "
+        "default 0: none; the Whisper probe's fit is unchanged)",
+    )
     args = ap.parse_args(argv)
+    if not 0.0 <= args.speed_perturb <= 1.0:
+        ap.error("--speed-perturb takes a probability between 0 and 1")
     if not 0.0 <= args.views <= 1.0:
         ap.error("--views takes a probability between 0 and 1")
     if not 0.0 <= args.average_last <= 1.0:
@@ -1473,6 +1528,7 @@ def main(argv: list[str] | None = None) -> int:
         sam=args.sam,
         view_p=args.views,
         label_smoothing=args.label_smoothing,
+        speed_perturb=args.speed_perturb,
     )
     return 0
 

@@ -186,10 +186,12 @@ def _specnet_line(m: dict[str, Any], tr: dict[str, Any]) -> str:
 
 def _kept_weights(m: dict[str, Any], tr: dict[str, Any]) -> str:
     """Which of a member's weights were kept: a selected epoch, or an average of its last steps
-    (and whether its steps were sharpness-aware, its targets label-smoothed)."""
-    eps = m.get("label_smoothing")
-    how = (f"sharpness-aware steps of radius {m['sam_rho']:g}; " if m.get("sam_rho") else "") + (
-        f"label-smoothed targets {eps / 2:g} and {1 - eps / 2:g} (ε = {eps:g}); " if eps else ""
+    (and whether its steps were sharpness-aware, its targets label-smoothed, its clips speed-perturbed)."""
+    eps, speed = m.get("label_smoothing"), m.get("speed_perturb")
+    how = (
+        (f"sharpness-aware steps of radius {m['sam_rho']:g}; " if m.get("sam_rho") else "")
+        + (f"label-smoothed targets {eps / 2:g} and {1 - eps / 2:g} (ε = {eps:g}); " if eps else "")
+        + (f"speed-perturbed training clips (p {speed:g}); " if speed else "")
     )
     if not m.get("averaged_steps"):
         return f"{how}kept epoch {m.get('selected_epoch')}, selected on {tr.get('selected_on')}"
