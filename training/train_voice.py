@@ -208,13 +208,13 @@ def batch_of(
     """Clips ``idx`` at one random length; training clips augmented, and with probability
     ``speed_p`` each ``speed_perturbed`` first."""
     n = int(rng.uniform(MIN_S, MAX_S) * RATE)
-    if train and speed_p:
-        xs = [
-            speed_perturbed(waves[i], n, rng) if rng.random() < speed_p else fit_length(waves[i], n, rng)
-            for i in idx
-        ]
-    else:
-        xs = [fit_length(waves[i], n, rng) for i in idx]
+    perturb = train and speed_p > 0  # without it, no draw is spent: the plain run's batches stay as they were
+    xs = [
+        speed_perturbed(waves[i], n, rng)
+        if perturb and rng.random() < speed_p
+        else fit_length(waves[i], n, rng)
+        for i in idx
+    ]
     if train:
         xs = [augment(x, rng, beds) for x in xs]
     return torch.from_numpy(np.stack(xs).astype(np.float32))
