@@ -1480,7 +1480,7 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         metavar="P",
         help=f"play each training clip of the LCNN and spectrogram members, with probability P, "
-        f"{SPEED_RANGE:.0%} faster or slower at most (pitch, formants and tempo together; e.g. 0.5; "
+        f"{SPEED_RANGE * 100:.0f} %% faster or slower at most (pitch, formants and tempo together; e.g. 0.5; "
         "default 0: none; the Whisper probe's fit is unchanged)",
     )
     args = ap.parse_args(argv)
