@@ -1,5 +1,6 @@
 """Audio decoding: any container PyAV reads (WAV, FLAC, MP3, OGG/Opus, M4A/AAC, video
-soundtracks) to mono float32 at a fixed rate, resampled as it streams."""
+soundtracks), with any number of channels, to mono float32 at a fixed rate, resampled as it
+streams."""
 
 from __future__ import annotations
 
@@ -57,9 +58,23 @@ def iter_audio(
             return np.clip(np.nan_to_num(a.astype(np.float32)), -1.0, 1.0)
 
         def frames() -> Iterator[np.ndarray]:
+            nonlocal resampler
+            mix_here = False
             try:
                 for frame in decode_packets(container, stream, dmg):
-                    for out in resampler.resample(frame):
+                    if not mix_here:
+                        try:
+                            outs = resampler.resample(frame)
+                        except av.error.ArgumentError:
+                            # FFmpeg has no down-mix for a layout without a channel order (9,
+                            # 11, 13, 15 or more channels: higher-order ambisonics, poly WAV)
+                            if total or held or len(frame.layout.channels) <= 2:
+                                raise
+                            mix_here = True
+                            resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+                    if mix_here:
+                        outs = resampler.resample(mono_frame(frame))
+                    for out in outs:
                         yield out.to_ndarray().reshape(-1)
                 for out in resampler.resample(None):
                     yield out.to_ndarray().reshape(-1)
@@ -88,6 +103,26 @@ def iter_audio(
             raise InputError("no decodable audio", path=str(path))
     finally:
         container.close()
+
+
+def mono_frame(frame):  # type: ignore[no-untyped-def]
+    """``frame`` (any sample format, any number of channels) as a mono float32 PyAV frame at its
+    own rate: the mean of its channels, integer samples scaled to [-1, 1)."""
+    import av
+
+    a = frame.to_ndarray()
+    n = len(frame.layout.channels)
+    if not frame.format.is_planar:
+        a = a.reshape(-1, n).T
+    if a.dtype.kind == "u":
+        half = float(np.iinfo(a.dtype).max // 2 + 1)
+        a = (a.astype(np.float64) - half) / half
+    elif a.dtype.kind == "i":
+        a = a.astype(np.float64) / -float(np.iinfo(a.dtype).min)
+    mono = a.astype(np.float32).mean(axis=0, keepdims=True)
+    out = av.AudioFrame.from_ndarray(np.ascontiguousarray(mono), format="flt", layout="mono")
+    out.sample_rate = frame.sample_rate
+    return out
 
 
 def load_audio(

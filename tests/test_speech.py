@@ -120,6 +120,54 @@ def test_audio_formats_decode_to_16k_mono(tmp_path: Path, ext: str, fmt: str, co
     assert 0.1 < float(np.abs(y).max()) < 0.5
 
 
+def _plain_wav(path: Path, channels: np.ndarray, rate: int, fmt: str) -> Path:
+    """A WAV with a plain format chunk (no channel mask), so FFmpeg knows no channel order:
+    ``channels`` is (n, samples) in [-1, 1], written as 16-bit integers or 32-bit floats."""
+    import struct
+
+    if fmt == "s16":
+        tag, width, data = 1, 2, np.round(channels.T * 32767).astype("<i2").tobytes()
+    else:
+        tag, width, data = 3, 4, channels.T.astype("<f4").tobytes()
+    n = channels.shape[0]
+    head = struct.pack(
+        "<4sI4s4sIHHIIHH4sI",
+        b"RIFF",
+        36 + len(data),
+        b"WAVE",
+        b"fmt ",
+        16,
+        tag,
+        n,
+        rate,
+        rate * n * width,
+        n * width,
+        8 * width,
+        b"data",
+        len(data),
+    )
+    path.write_bytes(head + data)
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["s16", "flt"])
+@pytest.mark.parametrize("n", [9, 25])
+def test_many_channels_without_a_channel_order_are_mixed_down(tmp_path: Path, n: int, fmt: str) -> None:
+    """FFmpeg has no down-mix for 9 or 25 unordered channels (higher-order ambisonics, poly WAV):
+    such a file decodes to the mean of its channels, resampled like any other."""
+    rate = 48_000
+    t = np.arange(rate) / rate
+    tone = 0.45 * np.sin(2 * np.pi * 300 * t)
+    alike = load_audio(_plain_wav(tmp_path / "alike.wav", np.stack([tone] * n), rate, fmt))
+    mono = load_audio(_plain_wav(tmp_path / "mono.wav", tone[None], rate, fmt))
+    assert len(alike) == len(mono) == RATE
+    np.testing.assert_allclose(alike, mono, atol=2e-4)
+    one = np.zeros((n, rate))
+    one[n // 2] = tone  # one channel carries the tone, the others are silent
+    y = load_audio(_plain_wav(tmp_path / "one.wav", one, rate, fmt))
+    np.testing.assert_allclose(y, mono / n, atol=2e-4)
+
+
 def write_talking_video(path: Path, samples: np.ndarray, rate: int, fps: int = 10) -> Path:
     """An H.264 + AAC MP4 of grey frames as long as ``samples`` (mono float32 at ``rate``)."""
     import av
