@@ -15,12 +15,12 @@ COMMANDS = sorted(
 )
 
 
-def test_the_commands_are_found():
+def test_the_commands_are_found() -> None:
     assert {"train_voice", "train_face", "voice", "face"} <= set(COMMANDS)
 
 
 @pytest.mark.parametrize("name", COMMANDS)
-def test_help_prints_and_exits_zero(name, capsys):
+def test_help_prints_and_exits_zero(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     module = importlib.import_module(f"training.{name}")
     with pytest.raises(SystemExit) as exit_:
         module.main(["--help"])
