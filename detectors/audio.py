@@ -62,17 +62,15 @@ def iter_audio(
             mix_here = False
             try:
                 for frame in decode_packets(container, stream, dmg):
-                    if not mix_here:
-                        try:
-                            outs = resampler.resample(frame)
-                        except av.error.ArgumentError:
-                            # FFmpeg has no down-mix for a layout without a channel order (9,
-                            # 11, 13, 15 or more channels: higher-order ambisonics, poly WAV)
-                            if total or held or len(frame.layout.channels) <= 2:
-                                raise
-                            mix_here = True
-                            resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
-                    if mix_here:
+                    try:
+                        outs = resampler.resample(mono_frame(frame) if mix_here else frame)
+                    except av.error.ArgumentError:
+                        # FFmpeg has no down-mix for a layout without a channel order (9, 11,
+                        # 13, 15 or more channels: higher-order ambisonics, poly WAV)
+                        if mix_here or total or held or len(frame.layout.channels) <= 2:
+                            raise
+                        mix_here = True
+                        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
                         outs = resampler.resample(mono_frame(frame))
                     for out in outs:
                         yield out.to_ndarray().reshape(-1)

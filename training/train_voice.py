@@ -290,11 +290,11 @@ def draw_batch(
     idx = np.concatenate(
         [rng.choice(real_tr, batch // 2, p=p_real), rng.choice(fake_tr, batch - batch // 2, p=p_fake)]
     )
-    if swap is not None:
-        clips = swap[0].apply(waves, idx, swap[1])
-        clips_batch = batch_of(clips, np.arange(len(idx)), rng, beds=beds, speed_p=speed_p)
-        return clips_batch, torch.from_numpy(labels[idx])
-    return batch_of(waves, idx, rng, beds=beds, speed_p=speed_p), torch.from_numpy(labels[idx])
+    # with view swaps, the batch is made from the drawn clips as swapped, in draw order
+    source, picks = (
+        (waves, idx) if swap is None else (swap[0].apply(waves, idx, swap[1]), np.arange(len(idx)))
+    )
+    return batch_of(source, picks, rng, beds=beds, speed_p=speed_p), torch.from_numpy(labels[idx])
 
 
 @torch.inference_mode()
