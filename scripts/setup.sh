@@ -23,15 +23,17 @@ if ! "$PYTHON" -c "import ensurepip, venv" >/dev/null 2>&1; then
 fi
 
 # Debian packages for the voice corpus builder and its tests: espeak-ng, flite and festival
-# synthesise speech offline. Without root they are left out (those tests then skip, saying why).
+# synthesise speech offline; codec2's tools make the optional codec2 family. Without root they
+# are left out (those tests then skip, saying why).
 # The training data packages (recordings, soundtracks) are in the README's training section.
-if ! command -v espeak-ng >/dev/null || ! command -v flite >/dev/null || ! command -v text2wave >/dev/null; then
+if ! command -v espeak-ng >/dev/null || ! command -v flite >/dev/null || ! command -v text2wave >/dev/null \
+    || ! command -v c2enc >/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-            espeak-ng flite festival festvox-kdlpc16k >/dev/null
+            espeak-ng flite festival festvox-kdlpc16k codec2 >/dev/null
     else
-        echo "setup: espeak-ng/flite/festival missing; install them as root for the voice corpus builder" >&2
+        echo "setup: espeak-ng/flite/festival/codec2 missing; install them as root for the voice corpus builder" >&2
     fi
 fi
 

