@@ -329,8 +329,13 @@ def _envelope_lag(x: np.ndarray, y: np.ndarray, max_ms: int = 60) -> int:
         return e - e.mean()
 
     ex, ey = envelope(x), envelope(y)
-    lags = range(min(max_ms, max(n - 1, 0)) + 1)
+    lags = range(min(max_ms, n - 1) + 1)
     return hop * int(np.argmax([np.dot(ex[: n - k], ey[k:]) for k in lags]))
+
+
+def _need_codec2() -> None:
+    if shutil.which("c2enc") is None or shutil.which("c2dec") is None:
+        raise SystemExit("the codec2 family needs Debian's codec2 tools (apt-get install codec2)")
 
 
 def codec2_resynthesise(x: np.ndarray, mode: str) -> np.ndarray:
@@ -340,8 +345,7 @@ def codec2_resynthesise(x: np.ndarray, mode: str) -> np.ndarray:
     exactly where the codec is transparent)."""
     from scipy.signal import butter, resample_poly, sosfiltfilt
 
-    if shutil.which("c2enc") is None or shutil.which("c2dec") is None:
-        raise SystemExit("the codec2 family needs Debian's codec2 tools (apt-get install codec2)")
+    _need_codec2()
     if mode not in CODEC2_MODES:
         raise ValueError(f"unknown Codec2 mode {mode!r}")
     x = np.asarray(x, dtype=np.float32)
@@ -647,8 +651,7 @@ def add_vocoded(
         def resynth(x: np.ndarray) -> tuple[np.ndarray, str]:
             return vocoder.hifigan_resynthesise(x[: int(HIFIGAN_SECONDS * RATE)]), "hifigan-v1-16k"
     elif kind == "codec2":
-        if shutil.which("c2enc") is None or shutil.which("c2dec") is None:
-            raise SystemExit("the codec2 family needs Debian's codec2 tools (apt-get install codec2)")
+        _need_codec2()  # fails early, with its reason, when the tools are missing
         stream = CODEC2_STREAM
         modes = np.random.default_rng([seed, stream, 1])
 
