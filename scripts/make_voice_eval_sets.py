@@ -43,7 +43,10 @@ HierSpeech++ set, whose files name no speaker, has no such column) under ``--out
 - ``processed/<chain>/`` (where ffmpeg and sox are installed): real speech only, the held-back speakers'
   real recordings through common post-production chains (``PROCESSING``: a podcast chain of
   compression, presence boost and loudness normalisation to MP3; FFT noise suppression, mild and
-  strong; wavelet noise suppression; an echo; AAC at 48 kbit/s; and, with sox, ``SOX_PROCESSING``:
+  strong; wavelet noise suppression; an echo; AAC at 48 kbit/s; sped up 1.25× and slowed to 0.8×
+  with the pitch kept, sped up 1.1× by resampling, and, where ffmpeg has Rubber Band,
+  ``RUBBERBAND_PROCESSING``: sped up 1.25× and pitch-shifted two semitones up and down by a phase
+  vocoder; and, with sox, ``SOX_PROCESSING``:
   profile-based spectral noise reduction; and ``NEURAL_PROCESSING``: the neural suppressors
   RNNoise and DeepFilterNet3, as in meeting and streaming apps, where their wheels are installed,
   on the recordings as they are and after pink noise at 10 dB SNR, and that noise alone as a
@@ -182,7 +185,21 @@ PROCESSING = {
     "denoise-wavelet": (f"afwtdn=sigma=0.05,{LOUDNORM}", ".wav", ()),
     "echo": (f"aecho=0.8:0.7:40|70:0.25|0.15,{LOUDNORM}", ".wav", ()),
     "aac48": ("anull", ".m4a", ("-c:a", "aac", "-b:a", "48k")),
+    # sped up and slowed down without a change of pitch, as video apps and players do (ffmpeg's
+    # time-domain atempo), and sped up by resampling (pitch up with it, a "sped-up" edit)
+    "tempo-fast": (f"atempo=1.25,{LOUDNORM}", ".wav", ()),
+    "tempo-slow": (f"atempo=0.8,{LOUDNORM}", ".wav", ()),
+    "speed-fast": (f"aresample=44100,asetrate=48510,aresample=44100,{LOUDNORM}", ".wav", ()),
 }
+# the same kinds of edit by Rubber Band (a phase vocoder), where ffmpeg has its filter: sped up,
+# and the pitch moved two semitones up or down with the tempo kept (as voice disguise does)
+RUBBERBAND_PROCESSING = {
+    "stretch-fast": (f"rubberband=tempo=1.25,{LOUDNORM}", ".wav", ()),
+    "pitch-up": (f"rubberband=pitch=1.122,{LOUDNORM}", ".wav", ()),
+    "pitch-down": (f"rubberband=pitch=0.891,{LOUDNORM}", ".wav", ()),
+}
+# how a chain changes a recording's duration (the others keep it)
+DURATION_FACTOR = {"tempo-fast": 0.8, "tempo-slow": 1.25, "speed-fast": 1 / 1.1, "stretch-fast": 0.8}
 # sox's profile-based spectral noise reduction (the kind of tool a newsroom reaches for), with the
 # recording's first NOISE_PROFILE_S as the noise profile: chain name -> reduction amount
 SOX_PROCESSING = {"denoise-profile": 0.3}
@@ -204,15 +221,29 @@ NEURAL_PROCESSING = {
 NOISE_SNR_DB = 10.0
 
 
+@cache
+def ffmpeg_has_filter(name: str) -> bool:
+    """Whether this machine's ffmpeg has the audio filter ``name``."""
+    listing = subprocess.run(
+        [*FFMPEG[:1], "-hide_banner", "-filters"], capture_output=True, text=True, check=False
+    )
+    return any(line.split()[1:2] == [name] for line in listing.stdout.splitlines())
+
+
 def processed(
     folder: Path, data: Path, held: list[tuple[str, str]], denoisers: dict[str, Denoiser] | None = None
 ) -> dict[str, list[Row]]:
     """The held-back real recordings through each chain of ``PROCESSING`` (ffmpeg), of
-    ``SOX_PROCESSING`` and of ``NEURAL_PROCESSING`` whose suppressor is in ``denoisers`` (default:
+    ``RUBBERBAND_PROCESSING`` (where ffmpeg has that filter), of ``SOX_PROCESSING`` and of ``NEURAL_PROCESSING`` whose suppressor is in ``denoisers`` (default:
     the installed ``neural_denoisers``), written to ``folder/<chain>/``: each chain's rows (real
     only, a group per speaker)."""
     out: dict[str, list[Row]] = {}
-    for chain, (filters, suffix, codec) in PROCESSING.items():
+    chains = dict(PROCESSING)
+    if ffmpeg_has_filter("rubberband"):
+        chains |= RUBBERBAND_PROCESSING
+    else:
+        print(f"ffmpeg has no rubberband filter: {', '.join(RUBBERBAND_PROCESSING)} are not written")
+    for chain, (filters, suffix, codec) in chains.items():
         (folder / chain).mkdir(parents=True, exist_ok=True)
         rows: list[Row] = []
         out[chain] = rows

@@ -350,6 +350,8 @@ def test_processed_set_runs_each_chain_over_each_held_back_recording(
     sets = eval_sets_module()
     calls: list[list[str]] = []
     monkeypatch.setattr("subprocess.run", lambda cmd, check: calls.append(cmd))
+    monkeypatch.setattr(sets, "ffmpeg_has_filter", lambda name: True)
+    ffmpeg_chains = {**sets.PROCESSING, **sets.RUBBERBAND_PROCESSING}
     neural: list[tuple[Path, Any, bool]] = []
     monkeypatch.setattr(
         sets,
@@ -360,19 +362,19 @@ def test_processed_set_runs_each_chain_over_each_held_back_recording(
     only_rnnoise = {"rnnoise": lambda x: x}
     out = sets.processed(tmp_path / "out", tmp_path, held, denoisers=only_rnnoise)
     # a chain whose suppressor is not installed is left out; the noisy control needs none
-    assert list(out) == [*sets.PROCESSING, *sets.SOX_PROCESSING, "noisy", "denoise-rnnoise", "noisy-rnnoise"]
+    assert list(out) == [*ffmpeg_chains, *sets.SOX_PROCESSING, "noisy", "denoise-rnnoise", "noisy-rnnoise"]
     assert [(f.name, d, n) for f, d, n in neural] == [
         ("noisy", None, True),
         ("denoise-rnnoise", only_rnnoise["rnnoise"], False),
         ("noisy-rnnoise", only_rnnoise["rnnoise"], True),
     ]
-    assert len(calls) == 2 * len(sets.PROCESSING) + 2 * 3 * len(sets.SOX_PROCESSING)
+    assert len(calls) == 2 * len(ffmpeg_chains) + 2 * 3 * len(sets.SOX_PROCESSING)
     assert out["podcast"] == [("000.mp3", "real", "a"), ("001.mp3", "real", "b")]
     assert out["aac48"] == [("000.m4a", "real", "a"), ("001.m4a", "real", "b")]
-    done = [(chain, row) for chain, rows in out.items() for row in rows if chain in sets.PROCESSING]
+    done = [(chain, row) for chain, rows in out.items() for row in rows if chain in ffmpeg_chains]
     for cmd, (chain, (name, _, _)) in zip(calls, done, strict=False):
         assert cmd[cmd.index("-i") + 1] == str(tmp_path / held[int(name[:3])][0])
-        assert cmd[cmd.index("-af") + 1] == sets.PROCESSING[chain][0]
+        assert cmd[cmd.index("-af") + 1] == ffmpeg_chains[chain][0]
         assert cmd[-1] == str(tmp_path / "out" / chain / name)
     sox = calls[len(done) :]  # per file: decoded by ffmpeg, the noise profile from its start, the reduction
     assert out["denoise-profile"] == [("000.wav", "real", "a"), ("001.wav", "real", "b")]
@@ -414,10 +416,11 @@ def test_processed_set_writes_decodable_files_with_ffmpeg(tmp_path: Path) -> Non
     out = sets.processed(tmp_path / "out", tmp_path, held, denoisers={"rnnoise": quieter})
     from detectors.audio import load_audio
 
-    assert {"noisy", "denoise-rnnoise", "noisy-rnnoise"} <= set(out)
+    assert {"noisy", "denoise-rnnoise", "noisy-rnnoise", "tempo-fast", "speed-fast"} <= set(out)
     for chain, rows in out.items():
         x = load_audio(tmp_path / "out" / chain / rows[0][0], 16000)
-        assert 1.3 * 16000 < len(x) < 1.8 * 16000 and np.abs(x).max() > 0.01, chain
+        seconds = 1.5 * sets.DURATION_FACTOR.get(chain, 1.0)
+        assert 0.9 * seconds < len(x) / 16000 < 1.1 * seconds and np.abs(x).max() > 0.01, chain
     assert sorted(p.name for p in (tmp_path / "out" / "noisy-rnnoise").iterdir()) == [
         "000.wav"
     ]  # temporaries removed
@@ -569,3 +572,22 @@ def test_joined_set_joins_reals_in_order_and_fakes_per_generator(tmp_path: Path,
     assert len(real) == 3 * (2 * 16000 + 4000) and np.allclose(real[: len(first)], first, atol=1e-4)
     fake, _ = sf.read(tmp_path / "out" / rows[2][0], dtype="float32")
     assert len(fake) == 2 * (3 * 16000 + 4000)
+
+
+def test_processed_set_leaves_out_rubberband_chains_where_ffmpeg_lacks_the_filter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sets = eval_sets_module()
+    monkeypatch.setattr("subprocess.run", lambda cmd, check: None)
+    monkeypatch.setattr(sets, "ffmpeg_has_filter", lambda name: name != "rubberband")
+    monkeypatch.setattr(sets, "neural", lambda folder, data, held, denoise, noisy: [])
+    out = sets.processed(tmp_path / "out", tmp_path, [("speech/real/a/1.flac", "a")], denoisers={})
+    assert not set(sets.RUBBERBAND_PROCESSING) & set(out) and set(sets.PROCESSING) <= set(out)
+    assert "no rubberband filter" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+def test_ffmpeg_has_filter_reads_ffmpeg_s_own_list() -> None:
+    sets = eval_sets_module()
+    assert sets.ffmpeg_has_filter("atempo") and sets.ffmpeg_has_filter("loudnorm")
+    assert not sets.ffmpeg_has_filter("no-such-filter")
