@@ -139,22 +139,31 @@ def test_hifigan_archive_is_refused_when_its_hash_differs(monkeypatch: pytest.Mo
         vocoder.pretrained_hifigan.cache_clear()
 
 
-@needs_hifigan
-def test_extend_adds_the_hifigan_family_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _extended_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **family: bool
+) -> tuple[Path, list[dict[str, str]], list[dict[str, str]], set[str]]:
+    """The ten-speaker corpus extended by ``family`` (an ``extend`` keyword), checking that one
+    clip per training speaker was added, the clips before are unchanged and a second call adds
+    nothing: the corpus, all its rows, the new rows and the training speakers."""
     out, writer = _ten_speaker_corpus(tmp_path, monkeypatch)
     vd._write_meta(out, writer.rows)
     before = [dict(r) for r in writer.rows]
     train_speakers = {r["speaker"] for r in before if r["split"] == "train"}
 
-    assert vd.extend(tmp_path / "data", out, hifigan=True) == len(train_speakers)
+    assert vd.extend(tmp_path / "data", out, **family) == len(train_speakers)
     rows = list(csv.DictReader((out / "meta.csv").open(newline="")))
     assert [{k: v for k, v in r.items() if k != "weight"} for r in rows[: len(before)]] == before
-    new = rows[len(before) :]
+    assert vd.extend(tmp_path / "data", out, **family) == 0  # already there: not added twice
+    return out, rows, rows[len(before) :], train_speakers
+
+
+@needs_hifigan
+def test_extend_adds_the_hifigan_family_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out, rows, new, train_speakers = _extended_once(tmp_path, monkeypatch, hifigan=True)
     assert {r["family"] for r in new} == {"hifigan"} and {r["generator"] for r in new} == {"hifigan-v1-16k"}
     assert {r["split"] for r in new} == {"train"} and {r["speaker"] for r in new} == train_speakers
     assert all(float(r["weight"]) > 0 for r in rows if r["split"] == "train")  # balanced again
     assert (out / "shortcut_check.json").is_file()
-    assert vd.extend(tmp_path / "data", out, hifigan=True) == 0  # already there: not added twice
 
 
 def test_extend_needs_a_corpus(tmp_path: Path) -> None:
@@ -204,16 +213,8 @@ def test_codec2_refuses_an_unknown_mode_and_takes_a_short_input() -> None:
 
 @needs_codec2
 def test_extend_adds_the_codec2_family_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    out, writer = _ten_speaker_corpus(tmp_path, monkeypatch)
-    vd._write_meta(out, writer.rows)
-    before = [dict(r) for r in writer.rows]
-    train_speakers = {r["speaker"] for r in before if r["split"] == "train"}
-
-    assert vd.extend(tmp_path / "data", out, codec2=True) == len(train_speakers)
-    rows = list(csv.DictReader((out / "meta.csv").open(newline="")))
-    assert [{k: v for k, v in r.items() if k != "weight"} for r in rows[: len(before)]] == before
-    new = rows[len(before) :]
+    out, _, new, train_speakers = _extended_once(tmp_path, monkeypatch, codec2=True)
     assert {r["family"] for r in new} == {"codec2"}
     assert {r["generator"] for r in new} <= {f"codec2-{m}" for m in vd.CODEC2_MODES}
     assert {r["split"] for r in new} == {"train"} and {r["speaker"] for r in new} == train_speakers
-    assert vd.extend(tmp_path / "data", out, codec2=True) == 0  # already there: not added twice
+    assert all((out / r["path"]).is_file() for r in new)
