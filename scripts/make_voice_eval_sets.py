@@ -223,7 +223,9 @@ NOISE_SNR_DB = 10.0
 
 @cache
 def ffmpeg_has_filter(name: str) -> bool:
-    """Whether this machine's ffmpeg has the audio filter ``name``."""
+    """Whether this machine's ffmpeg has the audio filter ``name`` (False without ffmpeg)."""
+    if shutil.which(FFMPEG[0]) is None:
+        return False
     listing = subprocess.run(
         [*FFMPEG[:1], "-hide_banner", "-filters"], capture_output=True, text=True, check=False
     )
@@ -234,9 +236,10 @@ def processed(
     folder: Path, data: Path, held: list[tuple[str, str]], denoisers: dict[str, Denoiser] | None = None
 ) -> dict[str, list[Row]]:
     """The held-back real recordings through each chain of ``PROCESSING`` (ffmpeg), of
-    ``RUBBERBAND_PROCESSING`` (where ffmpeg has that filter), of ``SOX_PROCESSING`` and of ``NEURAL_PROCESSING`` whose suppressor is in ``denoisers`` (default:
-    the installed ``neural_denoisers``), written to ``folder/<chain>/``: each chain's rows (real
-    only, a group per speaker)."""
+    ``RUBBERBAND_PROCESSING`` (where ffmpeg has that filter), of ``SOX_PROCESSING`` and of
+    ``NEURAL_PROCESSING`` whose suppressor is in ``denoisers`` (default: the installed
+    ``neural_denoisers``), written to ``folder/<chain>/``: each chain's rows (real only, a group
+    per speaker)."""
     out: dict[str, list[Row]] = {}
     chains = dict(PROCESSING)
     if ffmpeg_has_filter("rubberband"):
