@@ -88,6 +88,7 @@ import numpy as np
 
 from detectors.audio import load_audio
 from detectors.speech import check, loudness_normalise, regions, vad_frames
+from training import voice_views
 from veracity.errors import InputError
 
 log = logging.getLogger("training.voice_data")
@@ -328,9 +329,7 @@ def _envelope_lag(x: np.ndarray, y: np.ndarray, max_ms: int = 60) -> int:
         e = np.sqrt(np.mean(z[: n * hop].astype(np.float64).reshape(n, hop) ** 2, axis=1))
         return e - e.mean()
 
-    ex, ey = envelope(x), envelope(y)
-    lags = range(min(max_ms, n - 1) + 1)
-    return hop * int(np.argmax([np.dot(ex[: n - k], ey[k:]) for k in lags]))
+    return hop * voice_views.delay(envelope(x), envelope(y), max_lag=min(max_ms, n - 1))
 
 
 def _need_codec2() -> None:
@@ -357,8 +356,7 @@ def codec2_resynthesise(x: np.ndarray, mode: str) -> np.ndarray:
             subprocess.run(cmd, check=True, capture_output=True, timeout=120)  # noqa: S603  fixed modes, no shell
         y8 = np.frombuffer(dec.read_bytes(), dtype="<i2").astype(np.float32) / 32768.0
     y = resample_poly(y8, 2, 1).astype(np.float32)
-    k = _envelope_lag(x, y)
-    y = np.pad(y[k : k + len(x)], (0, max(len(x) - len(y[k:]), 0)))
+    y = voice_views.fit_to(y[_envelope_lag(x, y) :], len(x))
     low = butter(10, CODEC2_CROSSOVER_HZ, fs=RATE, output="sos")
     x_low, y_low = sosfiltfilt(low, x), sosfiltfilt(low, y)
     gain = np.sqrt(np.mean(x_low**2) / (np.mean(y_low**2) + 1e-12))

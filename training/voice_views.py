@@ -81,11 +81,11 @@ def fft_denoise(x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, st
     return fit_to(y[delay(x, y) :], len(x)), filt
 
 
-def delay(x: np.ndarray, y: np.ndarray) -> int:
-    """How many samples (0 to ``MAX_LAG``) ``y`` lags ``x`` by: the peak of their cross-correlation."""
+def delay(x: np.ndarray, y: np.ndarray, max_lag: int = MAX_LAG) -> int:
+    """How many samples (0 to ``max_lag``) ``y`` lags ``x`` by: the peak of their cross-correlation."""
     n = 1 << int(np.ceil(np.log2(len(x) + len(y))))
     c = np.fft.irfft(np.fft.rfft(y, n) * np.conj(np.fft.rfft(x, n)), n)
-    return int(np.argmax(c[: MAX_LAG + 1]))
+    return int(np.argmax(c[: max_lag + 1]))
 
 
 def spectral_gate(x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
