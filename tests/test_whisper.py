@@ -317,3 +317,54 @@ def test_float32_voice_inference_runs_in_an_onnx_runtime_with_the_logits_of_pyto
     assert np.ptp(a) > 1e-3 and np.abs(a - b).max() <= 1e-4 * max(1.0, np.abs(a).max())
     monkeypatch.setenv("VERACITY_PRECISION", "bfloat16")
     assert VoiceClassifier(info).engine == "torch"
+
+
+def test_pre_emphasis_tilts_what_the_encoder_sees() -> None:
+    from detectors.models.lcnn import pre_emphasis
+
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy((vowelish(2.0, seed=1) + 0.01 * rng.normal(size=32000)).astype(np.float32))[None]
+    plain = WhisperEncoder(1, tensors=tiny_tensors(), compute="float32")
+    tilted = WhisperEncoder(1, tensors=tiny_tensors(), compute="float32", preemphasis=0.97)
+    # applied to the waveform before the log-mel, in every path that computes one
+    assert torch.allclose(tilted.log_mel(x), plain.log_mel(pre_emphasis(x, 0.97)))
+    rise = tilted.log_mel(x) - plain.log_mel(x)
+    assert float(rise[:, 60:].mean()) > float(rise[:, :10].mean()) + 0.1  # the upper bands gain on the lower
+    assert not torch.allclose(tilted(x)[-1], plain(x)[-1])
+    with pytest.raises(ValueError, match="pre-emphasis"):
+        WhisperEncoder(1, tensors=tiny_tensors(), preemphasis=1.0)
+    with pytest.raises(ValueError, match="not the probe's"):
+        WhisperProbe(1, encoder=plain, preemphasis=0.97)
+    assert WhisperProbe(1, encoder=tilted, preemphasis=0.97).encoder is tilted
+
+
+def test_a_probe_fitted_on_pre_emphasised_speech_keeps_it(
+    tmp_path: Path, tiny_whisper: dict[str, torch.Tensor]
+) -> None:
+    from detectors.voice import VoiceClassifier
+    from training import train_voice
+
+    corpus, common, _ = tiny_ensemble(tmp_path, ["phase", "whisper"])
+    tilted = train_voice.train(
+        corpus, tmp_path / "b", name="b", seed=4, members=["whisper"], probe_preemphasis=0.97, **common
+    )
+    plain = train_voice.train(corpus, tmp_path / "p", name="p", seed=4, members=["whisper"], **common)
+    assert tilted["arch"] == {"layers": 3, "preemphasis": 0.97} and plain["arch"] == {"layers": 3}
+    assert tilted["training"]["whisper_probe"]["preemphasis"] == 0.97
+    assert tilted["training"]["command"].endswith("--probe-preemphasis 0.97")
+    assert "on pre-emphasised speech (x[t] − 0.97 · x[t−1])" in (tmp_path / "b" / "b.md").read_text()
+    # the detector builds the probe with the tilt, and it changes the probe's statistics
+    clf = VoiceClassifier(WeightInfo(tmp_path / "b", tilted))
+    assert clf.model.encoder.preemphasis == 0.97
+    assert not torch.equal(clf.model.mean, VoiceClassifier(WeightInfo(tmp_path / "p", plain)).model.mean)
+    # joined to an LCNN by --combine, the member and the command keep it
+    train_voice.train(corpus, tmp_path / "a", name="a", seed=3, members=["phase"], **common)
+    combined = train_voice.combine(
+        corpus, tmp_path / "c", "e", [tmp_path / "a" / "a.json", tmp_path / "b" / "b.json"]
+    )
+    assert combined["arch"]["members"][1] == {"kind": "whisper", "layers": 3, "preemphasis": 0.97}
+    assert "--probe-preemphasis 0.97" in combined["training"]["command"]
+    card = (tmp_path / "c" / "e.md").read_text()
+    assert "Whisper probe (3 blocks, pre-emphasis 0.97)" in card and "on pre-emphasised speech" in card
+    ens = VoiceClassifier(WeightInfo(tmp_path / "c", combined))
+    assert np.isfinite(ens.logits([vowelish(2.0)])).all()

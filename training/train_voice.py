@@ -607,6 +607,15 @@ FRONT_ENDS = {
 }
 
 
+def probe_recipe(preemphasis: float = 0.0) -> dict[str, Any]:
+    """The Whisper probe's fit as the training record states it."""
+    return {
+        "layers": WHISPER_LAYERS,
+        "l2": WHISPER_L2,
+        **({"preemphasis": preemphasis} if preemphasis else {}),
+    }
+
+
 def fit_probe(
     rows: list[dict[str, str]],
     waves: list[np.ndarray],
@@ -616,13 +625,16 @@ def fit_probe(
     seed: int = 0,
     views: Mapping[int, Sequence[np.ndarray]] | None = None,
     view_p: float = 0.0,
+    preemphasis: float = 0.0,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """A linear probe on a frozen Whisper encoder: pooled features of every training clip (as
     written, computed in float32 whatever the CPU), standardised, then a weighted logistic
     regression by L-BFGS (each class weighs half; within a class, the corpus's balancing weights).
     The fit is convex: there is no epoch to pick, and nothing of the validation clips is used. With
     ``view_p`` > 0 each clip's noise-suppressed ``views`` join the fit, sharing ``view_p`` of its
-    weight (the clip keeps the rest), as often as the networks' swaps draw them."""
+    weight (the clip keeps the rest), as often as the networks' swaps draw them. With
+    ``preemphasis`` c > 0 the encoder sees every clip pre-emphasised (x[t] − c · x[t−1]), in the fit
+    and wherever the probe runs afterwards."""
     from detectors.models.whisper import WhisperEncoder, WhisperProbe, pooled
 
     t0 = time.time()  # (``seed`` is recorded only: zero start and L-BFGS draw nothing at random)
@@ -630,7 +642,7 @@ def fit_probe(
     y = np.array([rows[i]["label"] == "fake" for i in train_idx], dtype=np.float32)
     if len(train_idx) == 0 or len(set(y.tolist())) < 2:
         raise SystemExit("the corpus needs real and fake training clips")
-    reference = WhisperEncoder(layers, compute="float32")
+    reference = WhisperEncoder(layers, compute="float32", preemphasis=preemphasis)
     with torch.inference_mode():
         feats = torch.cat(
             [pooled(reference(torch.from_numpy(np.asarray(waves[i], np.float32))[None])) for i in train_idx]
@@ -675,7 +687,7 @@ def fit_probe(
 
     opt.step(closure)
     loss = float(closure().detach())  # the objective where L-BFGS stopped
-    probe = WhisperProbe(layers)  # the precision this CPU runs fastest (as deployed)
+    probe = WhisperProbe(layers, preemphasis=preemphasis)  # the precision this CPU runs fastest (as deployed)
     with torch.no_grad():
         probe.mean.copy_(mean)
         probe.std.copy_(std)
@@ -695,7 +707,7 @@ def fit_probe(
         "selected_epoch": None,
         "seed": seed,
         "l2": l2,
-        "arch": {"layers": layers},
+        "arch": {"layers": layers, **({"preemphasis": preemphasis} if preemphasis else {})},
     }
 
 
@@ -934,6 +946,7 @@ def train(
     view_p: float = 0.0,
     label_smoothing: float = 0.0,
     speed_perturb: float = 0.0,
+    probe_preemphasis: float = 0.0,
 ) -> dict[str, Any]:
     """Train each member (member k with seed ``seed + k``); one member is shipped as an LCNN (or a
     WhisperProbe), several LCNNs as an LCNN-ensemble (the mean of their logits), LCNNs with a
@@ -957,7 +970,7 @@ def train(
             voice_views.build(corpus)
         views = voice_views.load_views(corpus, rows)
     probes = {
-        k: fit_probe(rows, waves, seed=seed + k, views=views, view_p=view_p)
+        k: fit_probe(rows, waves, seed=seed + k, views=views, view_p=view_p, preemphasis=probe_preemphasis)
         for k, kind in enumerate(members)
         if kind == WHISPER
     }
@@ -1026,6 +1039,7 @@ def train(
             view_p,
             label_smoothing,
             speed_perturb,
+            probe_preemphasis,
         ),
         "corpus": str(corpus),
         **_shortcut(corpus),
@@ -1050,7 +1064,7 @@ def train(
             if device != "cpu" or workers
             else {}
         ),
-        **({"whisper_probe": {"layers": WHISPER_LAYERS, "l2": WHISPER_L2}} if probes else {}),
+        **({"whisper_probe": probe_recipe(probe_preemphasis)} if probes else {}),
         **({"specnet": specnet_training()} if spec_members else {}),
         "augmentation": (
             f"speed perturbation (p {speed_perturb:g}): factor {1 - SPEED_RANGE:g}–{1 + SPEED_RANGE:g}, "
@@ -1304,6 +1318,7 @@ def combine(
         parallel=parallel,
         demo_real_share=training.get("demo_real_share"),
         name=name,
+        probe_preemphasis=float(training.get("whisper_probe", {}).get("preemphasis", 0.0)),
     )
     if note:
         training["note"] = note
@@ -1327,6 +1342,7 @@ def _command(
     view_p: float = 0.0,
     label_smoothing: float = 0.0,
     speed_perturb: float = 0.0,
+    probe_preemphasis: float = 0.0,
 ) -> str:
     """The one command that trains these weights (trainer options after ``--`` when not the defaults)."""
     extra = (
@@ -1344,6 +1360,7 @@ def _command(
         + ([f"--views {view_p:g}"] if view_p else [])
         + ([f"--label-smoothing {label_smoothing:g}"] if label_smoothing else [])
         + ([f"--speed-perturb {speed_perturb:g}"] if speed_perturb else [])
+        + ([f"--probe-preemphasis {probe_preemphasis:g}"] if probe_preemphasis else [])
     )
     return f"python -m training.voice --data ../shared/data --out {out} --seed {seed}" + (
         " -- " + " ".join(extra) if extra else ""
@@ -1483,7 +1500,17 @@ def main(argv: list[str] | None = None) -> int:
         f"{SPEED_RANGE * 100:.0f} %% faster or slower at most (pitch, formants and tempo together; e.g. 0.5; "
         "default 0: none; the Whisper probe's fit is unchanged)",
     )
+    ap.add_argument(
+        "--probe-preemphasis",
+        type=float,
+        default=0.0,
+        metavar="C",
+        help="fit the Whisper probe on pre-emphasised speech, x[t] - C * x[t-1] (e.g. 0.97: it raises the "
+        "quiet upper band before Whisper's clamp; default 0: the clips as they are)",
+    )
     args = ap.parse_args(argv)
+    if not 0.0 <= args.probe_preemphasis < 1.0:
+        ap.error("--probe-preemphasis takes a coefficient from 0 to under 1")
     if not 0.0 <= args.speed_perturb <= 1.0:
         ap.error("--speed-perturb takes a probability between 0 and 1")
     if not 0.0 <= args.views <= 1.0:
@@ -1529,6 +1556,7 @@ def main(argv: list[str] | None = None) -> int:
         view_p=args.views,
         label_smoothing=args.label_smoothing,
         speed_perturb=args.speed_perturb,
+        probe_preemphasis=args.probe_preemphasis,
     )
     return 0
 

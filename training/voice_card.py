@@ -53,7 +53,8 @@ def _cut(arch: dict[str, Any]) -> bool:
 
 def _member_name(m: dict[str, Any]) -> str:
     if m.get("kind") == "whisper":
-        return f"Whisper probe ({m.get('layers')} blocks)"
+        tilt = f", pre-emphasis {m['preemphasis']:g}" if m.get("preemphasis") else ""
+        return f"Whisper probe ({m.get('layers')} blocks{tilt})"
     if m.get("kind") == "specnet":
         net = f"EfficientNet-Lite0 ({m['blocks']} blocks)" if _cut(m) else "EfficientNet-Lite0"
         return f"spectrogram {net}" + SPECNET_PICTURES[m.get("scale", "mel")][1]
@@ -138,7 +139,10 @@ def _architecture(meta: dict[str, Any]) -> str:
             )
         )
     if meta["architecture"] == "WhisperProbe":
-        return "a linear probe on a frozen Whisper-base encoder"
+        tilt = meta["arch"].get("preemphasis")
+        return "a linear probe on a frozen Whisper-base encoder" + (
+            f", on pre-emphasised speech (x[t] − {tilt:g} · x[t−1])" if tilt else ""
+        )
     if meta["architecture"] == "SpecNet":
         return _specnet_text(meta["arch"])
     if meta["architecture"] == "LCNN-ensemble":
@@ -162,7 +166,13 @@ def _kept(tr: dict[str, Any]) -> list[str]:
     probe = tr.get("whisper_probe") or {}
     return [
         f"- Member whisper: a weighted logistic regression (L-BFGS, ridge {probe.get('l2')}) on the training "
-        f"clips' pooled features of the first {probe.get('layers')} encoder blocks, computed in float32; took "
+        f"clips' pooled features of the first {probe.get('layers')} encoder blocks, computed in float32"
+        + (
+            f" on pre-emphasised speech (x[t] − {probe['preemphasis']:g} · x[t−1], here and wherever the probe runs)"
+            if probe.get("preemphasis")
+            else ""
+        )
+        + "; took "
         f"{m.get('seconds')} s; a convex fit, so no epoch was picked and no validation clip was used. Which hidden "
         "states to pool, the ridge and the ensemble's weighting were each chosen among a few candidates by "
         "looking at these validation sets (see the note and the README), so its numbers are slightly "

@@ -264,7 +264,8 @@ class VoiceEnsemble(nn.Module):
 
 def build_member(spec: dict[str, object]) -> nn.Module:
     """One member of a ``voice-ensemble`` from its metadata: ``kind`` ``lcnn`` (with the LCNN's
-    arguments), ``whisper`` (with ``layers``) or ``specnet`` (with the spectrogram's settings)."""
+    arguments), ``whisper`` (with ``layers``, and ``preemphasis`` where it was fitted with one) or
+    ``specnet`` (with the spectrogram's settings)."""
     spec = dict(spec)
     kind = spec.pop("kind", "lcnn")
     if kind == "lcnn":
@@ -272,7 +273,10 @@ def build_member(spec: dict[str, object]) -> nn.Module:
     if kind == "whisper":
         from detectors.models.whisper import WhisperProbe
 
-        return WhisperProbe(int(spec["layers"]))  # type: ignore[call-overload]
+        return WhisperProbe(
+            int(spec["layers"]),  # type: ignore[call-overload]
+            preemphasis=float(spec.get("preemphasis", 0.0)),  # type: ignore[arg-type]
+        )
     if kind == "specnet":
         from detectors.models.specnet import SpecNet
 

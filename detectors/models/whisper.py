@@ -11,7 +11,10 @@ pre-norm transformer blocks.
 ``WhisperProbe`` pools each hidden state (the convolutions' output and every block's) by mean
 and standard deviation over time and applies a linear layer to the standardised statistics: a
 few thousand trained parameters on a frozen front end that was trained on 680,000 hours of
-speech. Its mistakes differ from a spectrogram CNN's, which is what an ensemble needs.
+speech. Its mistakes differ from a spectrogram CNN's, which is what an ensemble needs. A probe
+may be fitted on pre-emphasised speech (``preemphasis``, e.g. 0.97: the first-order tilt that
+raises the quiet upper band before Whisper's clamp; docs/training-voice.md); its weight's
+metadata then says so and the encoder applies it to every input.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from detectors.compute import PRECISION_ENV, fast_bfloat16, use_bfloat16  # noqa: F401  (re-exported)
+from detectors.models.lcnn import pre_emphasis
 
 RATE = 16_000
 WIDTH = 512
@@ -154,11 +158,15 @@ class WhisperEncoder(nn.Module):
         layers: int = 3,
         tensors: dict[str, torch.Tensor] | None = None,
         compute: str | None = None,
+        preemphasis: float = 0.0,
     ) -> None:
         super().__init__()
         if not 0 <= layers <= MAX_LAYERS:
             raise ValueError(f"layers must be 0..{MAX_LAYERS}")
+        if not 0.0 <= preemphasis < 1.0:
+            raise ValueError("the pre-emphasis coefficient must be from 0 to under 1")
         self.layers = layers
+        self.preemphasis = float(preemphasis)  # 0: the waveform as it comes
         t = tensors if tensors is not None else encoder_tensors()
         block = re.compile(r"encoder/layer_(\d+)/")
 
@@ -182,6 +190,8 @@ class WhisperEncoder(nn.Module):
         return t
 
     def log_mel(self, wave: torch.Tensor) -> torch.Tensor:
+        if self.preemphasis:
+            wave = pre_emphasis(wave, self.preemphasis)
         spec = torch.stft(wave, 400, 160, window=self.window, return_complex=True)
         power = spec[..., :-1].abs().square()
         lm = torch.clamp(self.mel @ power, min=1e-10).log10()
@@ -243,10 +253,19 @@ class WhisperProbe(nn.Module):
     std: torch.Tensor
 
     def __init__(
-        self, layers: int = 3, *, encoder: WhisperEncoder | None = None, compute: str | None = None
+        self,
+        layers: int = 3,
+        *,
+        encoder: WhisperEncoder | None = None,
+        compute: str | None = None,
+        preemphasis: float = 0.0,
     ) -> None:
         super().__init__()
-        self.encoder = encoder if encoder is not None else WhisperEncoder(layers, compute=compute)
+        if encoder is None:
+            encoder = WhisperEncoder(layers, compute=compute, preemphasis=preemphasis)
+        elif encoder.preemphasis != preemphasis:
+            raise ValueError("the encoder's pre-emphasis is not the probe's")
+        self.encoder = encoder
         width = self.encoder._t("encoder/conv1/weight").shape[0]
         dim = 2 * width * (self.encoder.layers + 1)
         self.register_buffer("mean", torch.zeros(dim))
