@@ -51,6 +51,11 @@ def _cut(arch: dict[str, Any]) -> bool:
     return int(arch.get("blocks", FULL_BLOCKS)) < FULL_BLOCKS
 
 
+def _tilted(coef: float, note: str = "") -> str:
+    """How a card states a Whisper probe's pre-emphasis."""
+    return f"on pre-emphasised speech (x[t] − {coef:g} · x[t−1]{note})"
+
+
 def _member_name(m: dict[str, Any]) -> str:
     if m.get("kind") == "whisper":
         tilt = f", pre-emphasis {m['preemphasis']:g}" if m.get("preemphasis") else ""
@@ -140,9 +145,7 @@ def _architecture(meta: dict[str, Any]) -> str:
         )
     if meta["architecture"] == "WhisperProbe":
         tilt = meta["arch"].get("preemphasis")
-        return "a linear probe on a frozen Whisper-base encoder" + (
-            f", on pre-emphasised speech (x[t] − {tilt:g} · x[t−1])" if tilt else ""
-        )
+        return "a linear probe on a frozen Whisper-base encoder" + (f", {_tilted(tilt)}" if tilt else "")
     if meta["architecture"] == "SpecNet":
         return _specnet_text(meta["arch"])
     if meta["architecture"] == "LCNN-ensemble":
@@ -168,7 +171,7 @@ def _kept(tr: dict[str, Any]) -> list[str]:
         f"- Member whisper: a weighted logistic regression (L-BFGS, ridge {probe.get('l2')}) on the training "
         f"clips' pooled features of the first {probe.get('layers')} encoder blocks, computed in float32"
         + (
-            f" on pre-emphasised speech (x[t] − {probe['preemphasis']:g} · x[t−1], here and wherever the probe runs)"
+            " " + _tilted(probe["preemphasis"], ", here and wherever the probe runs")
             if probe.get("preemphasis")
             else ""
         )
